@@ -1,0 +1,1 @@
+"""FastAPI review dashboard."""

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks, the ``posterqa`` CLI and the demo."""
