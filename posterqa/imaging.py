@@ -46,7 +46,9 @@ def _open(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"image {name} is over the pixel limit: {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageDecodeError(f"cannot decode image {name}: {exc}") from None
     width, height = img.size
     if width * height > max_pixels:

@@ -60,7 +60,7 @@ class RefinerBackend(ABC):
     ) -> np.ndarray:
         """Return the refined crop, RGB uint8 with the shape of ``crop``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release models and memory (no-op by default)."""
 
     def __enter__(self) -> RefinerBackend:
