@@ -1,0 +1,191 @@
+"""Detection stage logic, without Prefect: fetch a poster and its inputs, run detectors.
+
+The Prefect tasks in :mod:`flows.tasks` are thin wrappers around these functions so
+that the logic can be called and tested directly. Values passed between the steps are
+small frozen dataclasses holding keys, hashes and local cache paths, never pixels.
+
+Failures that belong to one poster (deleted object, corrupt image, bad manifest,
+unknown brand) become a :class:`Detection` with ``error`` set; the sweep records the
+reason on the asset and goes on with the other posters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from posterqa.errors import InputError, ObjectNotFoundError, PosterQAError
+from posterqa.manifest import manifest_key_for, parse_brand_kit, parse_manifest
+
+log = logging.getLogger(__name__)
+
+MODE_MANIFEST = "manifest"
+MODE_REFERENCE_FREE = "reference-free"
+
+
+@dataclass(frozen=True)
+class PosterRef:
+    """A poster object found by listing: key, ETag and size in bytes."""
+
+    key: str
+    etag: str
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class FetchedPoster:
+    """A poster downloaded to the local cache, with what its manifest and kit say."""
+
+    key: str
+    etag: str
+    sha256: str | None = None
+    path: str | None = None
+    manifest: dict[str, Any] | None = None
+    brand_id: str | None = None
+    brand_name: str | None = None
+    font_path: str | None = None
+    logo_path: str | None = None
+    error: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return MODE_MANIFEST if self.manifest is not None else MODE_REFERENCE_FREE
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What the detectors found on one poster (defects as ``Defect.to_json()`` dicts)."""
+
+    key: str
+    etag: str
+    sha256: str | None
+    mode: str
+    brand_id: str | None = None
+    width: int | None = None
+    height: int | None = None
+    defects: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    seconds: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def cache_object(store: Any, cache_dir: Path, key: str, *, sub: str) -> tuple[Path, str]:
+    """Download ``key`` into ``cache_dir/sub/<sha256><ext>``; returns (path, sha256)."""
+    data = store.get_bytes(key)
+    sha = hashlib.sha256(data).hexdigest()
+    ext = Path(key).suffix.lower()
+    path = cache_dir / sub / f"{sha}{ext}"
+    if not path.exists():
+        _write_atomic(path, data)
+    return path, sha
+
+
+def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> dict[str, Any]:
+    """Read ``brands/<id>/brand.json`` and cache the main logo and font files locally."""
+    kit_key = f"{settings.brands_prefix}{brand_id}/brand.json"
+    try:
+        raw = store.get_bytes(kit_key)
+    except ObjectNotFoundError:
+        raise InputError(
+            f"manifest names unknown brand {brand_id!r}: {kit_key} does not exist"
+        ) from None
+    kit = parse_brand_kit(raw, name=kit_key)
+    out: dict[str, Any] = {"kit": kit, "font_path": None, "logo_path": None}
+    for attr, names in (("font_path", kit.fonts), ("logo_path", kit.logos)):
+        if not names:
+            continue
+        key = f"{settings.brands_prefix}{brand_id}/{names[0]}"
+        try:
+            path, _ = cache_object(store, cache_dir, key, sub=f"brands/{brand_id}")
+        except ObjectNotFoundError:
+            raise InputError(
+                f"brand kit {brand_id!r} names {names[0]!r} but {key} is missing"
+            ) from None
+        out[attr] = str(path)
+    return out
+
+
+def fetch_poster(store: Any, settings: Any, cache_dir: Path, ref: PosterRef) -> FetchedPoster:
+    """Download poster, manifest and brand kit files; per-poster problems -> ``error``."""
+    try:
+        path, sha = cache_object(store, cache_dir, ref.key, sub="posters")
+    except ObjectNotFoundError:
+        return FetchedPoster(
+            key=ref.key, etag=ref.etag,
+            error=f"poster {ref.key} was deleted between listing and reading",
+        )
+    base = {"key": ref.key, "etag": ref.etag, "sha256": sha, "path": str(path)}
+    mkey = manifest_key_for(ref.key)
+    try:
+        manifest = parse_manifest(store.get_bytes(mkey), name=mkey)
+    except ObjectNotFoundError:
+        return FetchedPoster(**base)  # reference-free mode
+    except InputError as exc:
+        return FetchedPoster(**base, error=f"bad manifest: {exc}")
+    fetched: dict[str, Any] = {**base, "manifest": manifest.to_json()}
+    if manifest.brand:
+        try:
+            files = _brand_files(store, settings, cache_dir, manifest.brand)
+        except InputError as exc:
+            return FetchedPoster(**fetched, brand_id=manifest.brand, error=str(exc))
+        fetched.update(
+            brand_id=manifest.brand,
+            brand_name=files["kit"].display_name,
+            font_path=files["font_path"],
+            logo_path=files["logo_path"],
+        )
+    return FetchedPoster(**fetched)
+
+
+def detect_defects(
+    fetched: FetchedPoster, *, text_detector: Any, logo_detector_factory: Any,
+    max_pixels: int,
+) -> Detection:
+    """Run the text (and, where the manifest asks for it, logo) detector on a poster."""
+    base = {"key": fetched.key, "etag": fetched.etag, "sha256": fetched.sha256,
+            "mode": fetched.mode, "brand_id": fetched.brand_id}
+    if fetched.error is not None or fetched.path is None:
+        return Detection(**base, error=fetched.error or "poster was not fetched")
+    from posterqa.imaging import load_image, load_rgba
+    from posterqa.manifest import PosterManifest
+
+    try:
+        image = load_image(fetched.path, name=fetched.key, max_pixels=max_pixels)
+    except InputError as exc:
+        return Detection(**base, error=f"corrupt poster: {exc}")
+    height, width = image.shape[:2]
+    t0 = time.perf_counter()  # the detectors' own time (decode excluded)
+    try:
+        if fetched.manifest is None:
+            found = list(text_detector.detect(image, None))
+        else:
+            manifest = PosterManifest.model_validate(fetched.manifest)
+            found = list(text_detector.detect(
+                image, list(manifest.copy_lines), font_path=fetched.font_path
+            ))
+            if manifest.logo_required and fetched.logo_path:
+                reference = load_rgba(fetched.logo_path, name="brand logo")
+                hints = tuple(h for h in manifest.hints if h.kind == "logo")
+                found += list(logo_detector_factory().detect(
+                    image, reference, required=True, brand_name=fetched.brand_name,
+                    hints=hints,
+                ))
+    except PosterQAError as exc:
+        return Detection(**base, width=width, height=height, error=f"detection failed: {exc}")
+    seconds = time.perf_counter() - t0
+    return Detection(
+        **base, width=width, height=height, seconds=seconds,
+        defects=tuple(d.to_json() for d in found),
+    )

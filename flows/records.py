@@ -1,0 +1,377 @@
+"""The flows' database side: runs, scans, defects, claims, repairs and audit events.
+
+Each function is one transaction (``storage.db.session_scope``) built from the core
+queries in :mod:`storage.queries`; every state change appends an audit event in the
+same transaction, so the audit trail and the rows can never disagree. The unique
+constraints of the schema make every write idempotent: a re-run after a crash
+continues, it never duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+import posterqa
+from flows.detection import Detection, PosterRef
+from flows.repairing import ClaimGroup, DefectJob, RefineOutcome
+from posterqa.errors import InputError, ObjectNotFoundError
+from posterqa.manifest import is_poster_key
+from storage import queries as q
+from storage.db import session_scope
+from storage.models import Asset, Defect, Repair, Run, Scan
+
+log = logging.getLogger(__name__)
+
+ACTOR = "flows"
+STALE_CLAIM_AGE = timedelta(hours=1)
+
+
+def _actor(run_id: int | None) -> str:
+    return f"{ACTOR}:run-{run_id}" if run_id is not None else ACTOR
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def open_run(engine: Any, *, kind: str, prefix: str | None, params: dict[str, Any]) -> int:
+    """Insert a ``running`` run (with the Prefect flow run id when there is one)."""
+    flow_run_id = None
+    try:
+        from prefect.runtime import flow_run
+
+        flow_run_id = flow_run.get_id()
+    except Exception:  # outside a flow run
+        flow_run_id = None
+    with session_scope(engine) as session:
+        run = q.start_run(session, kind=kind, prefix=prefix, flow_run_id=flow_run_id,
+                          pipeline_version=posterqa.PIPELINE_VERSION)
+        q.add_audit_event(session, actor=_actor(run.id), entity="run", entity_id=run.id,
+                          action="started", detail={"kind": kind, "prefix": prefix, **params})
+        return run.id
+
+
+def run_counts(session: Any, run_id: int) -> dict[str, Any]:
+    """Posters scanned, defects by kind, repairs verified/failed/pending review."""
+    scans = Counter(dict(session.execute(
+        select(Scan.outcome, func.count()).where(Scan.run_id == run_id).group_by(Scan.outcome)
+    ).all()))
+    kinds = dict(session.execute(
+        select(Defect.kind, func.count()).where(Defect.run_id == run_id).group_by(Defect.kind)
+    ).all())
+    verdicts = Counter(dict(session.execute(
+        select(Repair.verdict, func.count()).where(Repair.run_id == run_id)
+        .group_by(Repair.verdict)
+    ).all()))
+    pending_review = session.scalar(
+        select(func.count()).select_from(Repair).where(
+            Repair.run_id == run_id, Repair.verdict == "verified",
+            Repair.review_status == "pending")
+    )
+    queued = session.scalar(
+        select(func.count()).select_from(Defect).where(Defect.status == "pending")
+    )
+    return {
+        "posters_scanned": int(sum(scans.values())),
+        "posters_clean": int(scans.get("clean", 0)),
+        "posters_defective": int(scans.get("defective", 0)),
+        "posters_error": int(scans.get("error", 0)),
+        "defects_by_kind": {k: int(v) for k, v in kinds.items()},
+        "repairs_verified": int(verdicts.get("verified", 0)),
+        "repairs_failed": int(verdicts.get("failed", 0)),
+        "pending_review": int(pending_review or 0),
+        "defects_still_pending": int(queued or 0),
+    }
+
+
+def close_run(engine: Any, *, run_id: int, status: str = "completed",
+              error: str | None = None) -> dict[str, Any]:
+    """Store the run's counts and final status; returns ``{"run_id", "status", counts}``."""
+    with session_scope(engine) as session:
+        counts = run_counts(session, run_id)
+        run = q.finish_run(session, run_id=run_id, status=status, counts=counts, error=error)
+        q.add_audit_event(session, actor=_actor(run_id), entity="run", entity_id=run_id,
+                          action=status, detail=counts)
+        return {"run_id": run_id, "kind": run.kind, "prefix": run.prefix, "status": status,
+                **counts}
+
+
+def load_run(engine: Any, run_id: int) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise InputError(f"run {run_id} does not exist")
+        return {"run_id": run.id, "kind": run.kind, "status": run.status, **(run.counts or {})}
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def scanned_etags(engine: Any, *, bucket: str, prefix: str) -> dict[str, str]:
+    """``key -> etag`` of posters under ``prefix`` already scanned by this pipeline version."""
+    stmt = (
+        select(Asset.key, Scan.etag)
+        .join(Scan, Scan.asset_id == Asset.id)
+        .where(Asset.bucket == bucket, Asset.key.startswith(prefix, autoescape=True),
+               Scan.pipeline_version == posterqa.PIPELINE_VERSION, Scan.etag == Asset.etag)
+    )
+    with session_scope(engine) as session:
+        return {key: etag for key, etag in session.execute(stmt).all()}
+
+
+def list_new_posters(store: Any, engine: Any, settings: Any, *, prefix: str,
+                     limit: int | None) -> list[PosterRef]:
+    """Posters under ``prefix`` whose (ETag, pipeline version) has no scan yet."""
+    known = scanned_etags(engine, bucket=settings.bucket, prefix=prefix)
+    refs: list[PosterRef] = []
+    for info in store.list(prefix, known_etags=known):
+        if not is_poster_key(info.key):
+            continue
+        if known.get(info.key) == info.etag.strip('"'):
+            continue
+        refs.append(PosterRef(key=info.key, etag=info.etag.strip('"'), size=int(info.size)))
+        if limit is not None and len(refs) >= limit:
+            break
+    return refs
+
+
+def current_etag(store: Any, key: str) -> str:
+    """The ETag of one object (raises :class:`ObjectNotFoundError`)."""
+    for info in store.list(key):
+        if info.key == key:
+            return info.etag.strip('"')
+    raise ObjectNotFoundError(f"poster {key} does not exist")
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def record_detection(engine: Any, settings: Any, *, run_id: int, detection: Detection,
+                     force: bool = False) -> dict[str, Any]:
+    """Asset + scan + pending defects + audit events for one poster, in one transaction.
+
+    A poster that could not be checked gets ``status="failed"`` and ``last_error``;
+    a poster without manifest has ``has_manifest=False`` (reference-free mode).
+    """
+    d = detection
+    outcome = "error" if d.error else ("defective" if d.defects else "clean")
+    status = {"error": "failed", "defective": "defective", "clean": "clean"}[outcome]
+    with session_scope(engine) as session:
+        asset = q.upsert_asset(
+            session, bucket=settings.bucket, key=d.key, etag=d.etag, sha256=d.sha256,
+            brand=d.brand_id, has_manifest=d.mode == "manifest", status=status,
+            pipeline_version=posterqa.PIPELINE_VERSION, run_id=run_id, last_error=d.error,
+        )
+        if not force and q.already_scanned(session, asset_id=asset.id, etag=d.etag,
+                                           pipeline_version=posterqa.PIPELINE_VERSION):
+            # another worker recorded this version meanwhile: keep its rows
+            return {"asset_id": asset.id, "defect_ids": [], "status": "already-scanned"}
+        rows = q.record_defects(session, asset_id=asset.id, etag=d.etag,
+                                pipeline_version=posterqa.PIPELINE_VERSION,
+                                defects=d.defects, run_id=run_id)
+        q.mark_scanned(session, asset_id=asset.id, etag=d.etag,
+                       pipeline_version=posterqa.PIPELINE_VERSION, run_id=run_id,
+                       outcome=outcome, n_defects=len(rows))
+        actor = _actor(run_id)
+        q.add_audit_event(session, actor=actor, entity="asset", entity_id=asset.id,
+                          action="scanned", detail={
+                              "key": d.key, "etag": d.etag, "mode": d.mode, "outcome": outcome,
+                              "n_defects": len(rows), "error": d.error,
+                              "detector_seconds": round(d.seconds, 3)})
+        for row in rows:
+            q.add_audit_event(session, actor=actor, entity="defect", entity_id=row.id,
+                              action="detected", detail={
+                                  "asset_id": asset.id, "kind": row.kind,
+                                  "category": row.category, "status": row.status})
+        return {"asset_id": asset.id, "defect_ids": [r.id for r in rows if r.status == "pending"],
+                "status": status}
+
+
+def record_manual_defects(engine: Any, settings: Any, *, run_id: int, key: str, etag: str,
+                          boxes: list[list[int]], prompt: str | None) -> dict[str, Any]:
+    """Pending defects for hand-drawn boxes (manual trigger / dashboard re-run)."""
+    from detectors.types import Box
+    from refiner.core import parse_prompt, prompt_for
+
+    kind, expected = parse_prompt(prompt or "")
+    items = []
+    for raw in boxes:
+        box = Box(*(int(v) for v in raw))
+        if box.area == 0:
+            raise InputError(f"box {list(raw)} is empty")
+        items.append({
+            "kind": kind, "category": "collapsed" if kind == "text" else "deformed",
+            "bbox": box.as_list(), "quad": [list(p) for p in box.as_quad()],
+            "repair_quad": [list(p) for p in box.as_quad()], "expected": expected,
+            "observed": None, "score": 1.0, "reasons": ["manual"],
+            "details": {"prompt": prompt or prompt_for(kind, expected), "run_id": run_id},
+        })
+    with session_scope(engine) as session:
+        asset = q.get_asset_by_key(session, bucket=settings.bucket, key=key)
+        if asset is None:
+            asset = q.upsert_asset(session, bucket=settings.bucket, key=key, etag=etag,
+                                   pipeline_version=None, run_id=run_id)
+        # the manual request is its own version of the defects: fingerprint by run
+        for item in items:
+            item["fingerprint"] = q.defect_fingerprint(
+                {**item, "expected": f"{item['expected']}|manual-run-{run_id}"})
+        rows = q.record_defects(session, asset_id=asset.id, etag=etag,
+                                pipeline_version=posterqa.PIPELINE_VERSION,
+                                defects=items, run_id=run_id)
+        for row in rows:
+            q.add_audit_event(session, actor=_actor(run_id), entity="defect", entity_id=row.id,
+                              action="requested", detail={"asset_id": asset.id,
+                                                          "bbox": row.bbox, "prompt": prompt})
+        return {"asset_id": asset.id, "defect_ids": [r.id for r in rows], "status": "manual"}
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_stale_claims(engine: Any, *, worker: str) -> int:
+    """Return to pending: claims older than an hour, and claims of dead local processes.
+
+    Workers are named ``host:pid``; a claim by a process of this host that no longer
+    runs (killed mid-repair) is released at once.
+    """
+    host = socket.gethostname()
+    released = 0
+    with session_scope(engine) as session:
+        released += q.release_stale_claims(session, older_than=STALE_CLAIM_AGE)
+        rows = session.scalars(select(Defect).where(Defect.status == "claimed",
+                                                    Defect.claimed_by.startswith(f"{host}:")))
+        for row in list(rows):
+            pid_text = (row.claimed_by or "").rpartition(":")[2]
+            if row.claimed_by == worker or not pid_text.isdigit() or _pid_alive(int(pid_text)):
+                continue
+            dead = row.claimed_by
+            q.set_defect_status(session, defect_id=row.id, status="pending")
+            q.add_audit_event(session, actor=worker, entity="defect", entity_id=row.id,
+                              action="claim_released", detail={"claimed_by": dead})
+            released += 1
+    if released:
+        log.info("released %d stale claim(s)", released)
+    return released
+
+
+def claim_groups(engine: Any, *, worker: str, limit: int,
+                 defect_ids: list[int] | None = None) -> list[ClaimGroup]:
+    """Claim up to ``limit`` pending defects (only ``defect_ids`` when given), by poster."""
+    with session_scope(engine) as session:
+        if defect_ids is not None:
+            rows = []
+            for defect_id in defect_ids:
+                row = session.get(Defect, defect_id)
+                if row is not None and row.status == "pending":
+                    rows += q.claim_pending_defects(session, worker=worker, limit=limit,
+                                                    asset_id=row.asset_id)
+            rows = [r for r in {r.id: r for r in rows}.values() if r.id in set(defect_ids)]
+        else:
+            rows = q.claim_pending_defects(session, worker=worker, limit=limit)
+        by_asset: dict[int, list[Defect]] = {}
+        for row in rows:
+            by_asset.setdefault(row.asset_id, []).append(row)
+            q.add_audit_event(session, actor=worker, entity="defect", entity_id=row.id,
+                              action="claimed", detail={"attempts": row.attempts})
+        groups = []
+        for asset_id, defects in by_asset.items():
+            asset = session.get(Asset, asset_id)
+            earlier = session.scalar(
+                select(func.count()).select_from(Repair).join(Defect)
+                .where(Defect.asset_id == asset_id, Defect.etag == asset.etag,
+                       Repair.verdict == "verified", Repair.repaired_key.is_not(None))
+            )
+            jobs = []
+            for row in defects:
+                last = session.scalar(select(func.max(Repair.attempt))
+                                      .where(Repair.defect_id == row.id))
+                jobs.append(DefectJob(id=row.id, attempt=int(last or 0) + 1,
+                                      defect=_defect_json(row),
+                                      prompt=(row.details or {}).get("prompt")))
+            groups.append(ClaimGroup(asset_id=asset_id, asset_key=asset.key, etag=asset.etag,
+                                     brand_id=asset.brand, jobs=tuple(jobs),
+                                     start_from_repaired=bool(earlier)))
+        return groups
+
+
+def _defect_json(row: Defect) -> dict[str, Any]:
+    numeric = {k: v for k, v in (row.details or {}).items() if isinstance(v, int | float)}
+    return {"kind": row.kind, "category": row.category, "bbox": row.bbox,
+            "quad": row.quad or [[row.bbox[0], row.bbox[1]], [row.bbox[2], row.bbox[1]],
+                                 [row.bbox[2], row.bbox[3]], [row.bbox[0], row.bbox[3]]],
+            "repair_quad": row.repair_quad, "expected": row.expected,
+            "observed": row.observed, "score": row.score, "reasons": row.reasons or [],
+            "details": numeric}
+
+
+# --------------------------------------------------------------------------- repairs
+
+
+def record_repairs(engine: Any, *, run_id: int, group: ClaimGroup,
+                   outcomes: list[RefineOutcome], artifacts: dict[int, dict[str, str]],
+                   repaired_key: str | None) -> list[int]:
+    """Repair rows, defect statuses, asset status and audit events, one transaction."""
+    ids: list[int] = []
+    with session_scope(engine) as session:
+        for out in outcomes:
+            verified = out.verdict == "verified"
+            reason = out.error or (", ".join(out.reasons) if out.reasons else None)
+            repair = q.record_repair(
+                session, defect_id=out.defect_id, backend=out.backend, verdict=out.verdict,
+                prompt=out.prompt, seed=out.seed, reason=reason, metrics=out.metrics,
+                repaired_key=repaired_key if verified else None,
+                artifacts=artifacts.get(out.defect_id, {}), seconds=out.seconds,
+                run_id=run_id, attempt=out.attempt,
+            )
+            ids.append(repair.id)
+            actor = _actor(run_id)
+            q.add_audit_event(session, actor=actor, entity="repair", entity_id=repair.id,
+                              action="recorded", detail={
+                                  "defect_id": out.defect_id, "attempt": out.attempt,
+                                  "verdict": out.verdict, "reason": reason,
+                                  "repaired_key": repair.repaired_key})
+            q.add_audit_event(session, actor=actor, entity="defect", entity_id=out.defect_id,
+                              action="repaired" if verified else "failed",
+                              detail={"repair_id": repair.id})
+        asset = session.get(Asset, group.asset_id)
+        left = session.scalar(
+            select(func.count()).select_from(Defect).where(
+                Defect.asset_id == group.asset_id, Defect.etag == asset.etag,
+                Defect.status.in_(("pending", "claimed", "failed")))
+        )
+        new_status = "repaired" if not left else asset.status
+        if new_status != asset.status:
+            asset.status = new_status
+            q.add_audit_event(session, actor=_actor(run_id), entity="asset",
+                              entity_id=asset.id, action="repaired",
+                              detail={"repaired_key": repaired_key})
+    return ids
+
+
+def hand_off_repairs(logger: Any) -> str | None:
+    """Start the ``repair-pending`` deployment (needs a Prefect server); returns its id."""
+    from prefect.deployments import run_deployment
+
+    if not os.environ.get("PREFECT_API_URL"):
+        logger.warning("repair=handoff needs a Prefect server (PREFECT_API_URL); "
+                       "defects stay pending for `posterqa sweep` or repair-pending")
+        return None
+    run = run_deployment("repair-pending/repair-pending", timeout=0)
+    logger.info("handed repairs off to repair-pending (flow run %s)", run.id)
+    return str(run.id)

@@ -1,0 +1,282 @@
+"""Repair stage logic, without Prefect: working image, refine, check, save.
+
+Several defects on one poster are repaired one after another onto the same *working
+image*, so the repaired poster carries all of them; each repair keeps its own review
+artifacts. Images travel between steps as files in the local cache (path + SHA-256),
+never as arrays in task results.
+
+Crash safety of :func:`save_repairs`: objects first, at deterministic keys
+(``<artifacts>/<asset-id>/<defect-id>/<attempt>/<name>.png`` and the repaired poster
+under the repaired prefix), then all rows in one transaction. A crash in between
+leaves the defects claimed; the next run releases the stale claim and repeats the
+repair with the same attempt number, overwriting the same keys. Nothing is ever
+written under the posters prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flows.detection import _brand_files, _write_atomic, cache_object
+from posterqa.errors import (
+    BackendError,
+    BackgroundChangedError,
+    InputError,
+    ObjectNotFoundError,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_NAMES = ("crop", "mask", "before", "after", "diff")
+
+
+@dataclass(frozen=True)
+class DefectJob:
+    """One claimed defect: its id, the attempt number and the defect as JSON."""
+
+    id: int
+    attempt: int
+    defect: dict[str, Any]
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimGroup:
+    """Claimed defects of one poster, repaired together onto one working image."""
+
+    asset_id: int
+    asset_key: str
+    etag: str
+    brand_id: str | None
+    jobs: tuple[DefectJob, ...]
+    start_from_repaired: bool = False
+
+    @property
+    def defect_ids(self) -> list[int]:
+        return [j.id for j in self.jobs]
+
+    def job(self, defect_id: int) -> DefectJob:
+        for j in self.jobs:
+            if j.id == defect_id:
+                return j
+        raise InputError(f"defect {defect_id} is not in the claim of {self.asset_key}")
+
+
+@dataclass(frozen=True)
+class WorkingImage:
+    """An image in the local cache that repairs apply to, plus the brand files."""
+
+    path: str
+    sha256: str
+    source_key: str
+    font_path: str | None = None
+    logo_path: str | None = None
+
+
+@dataclass(frozen=True)
+class RefineOutcome:
+    """One repair attempt: verdict, figures, local artifact files, the resulting image."""
+
+    defect_id: int
+    attempt: int
+    kind: str
+    prompt: str
+    backend: str
+    seed: int | None
+    before: WorkingImage
+    after: WorkingImage | None = None
+    verdict: str = "failed"
+    reasons: tuple[str, ...] = ()
+    metrics: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    next_working: WorkingImage | None = None
+
+
+@dataclass(frozen=True)
+class SavedRepairs:
+    """What :func:`save_repairs` wrote."""
+
+    asset_key: str
+    repaired_key: str | None
+    repair_ids: tuple[int, ...]
+    verified: int
+    failed: int
+
+
+def repaired_key_for(settings: Any, key: str) -> str:
+    """``posters/acme/p1.png`` -> ``repaired/acme/p1.png`` (PNG content; other
+    extensions become ``.png`` because the repaired poster is stored lossless)."""
+    rel = key[len(settings.posters_prefix):] if key.startswith(settings.posters_prefix) else key
+    stem, dot, ext = rel.rpartition(".")
+    if dot and ext.lower() != "png":
+        rel = f"{stem}.png"
+    return f"{settings.repaired_prefix}{rel}"
+
+
+def artifact_key(settings: Any, asset_id: int, defect_id: int, attempt: int, name: str) -> str:
+    return f"{settings.artifacts_prefix}{asset_id}/{defect_id}/{attempt}/{name}.png"
+
+
+def guard_write(settings: Any, key: str) -> str:
+    """Refuse any write under the posters prefix: originals are never overwritten."""
+    if settings.posters_prefix and key.startswith(settings.posters_prefix):
+        raise StorageError(f"refusing to write {key}: originals under "
+                           f"{settings.posters_prefix} are never overwritten")
+    return key
+
+
+def fetch_working_image(store: Any, settings: Any, cache_dir: Path,
+                        group: ClaimGroup) -> WorkingImage:
+    """Cache the poster (or its repaired copy when earlier repairs exist) and brand files."""
+    source = repaired_key_for(settings, group.asset_key) if group.start_from_repaired else None
+    try:
+        if source is None:
+            raise ObjectNotFoundError("no repaired copy yet")
+        path, sha = cache_object(store, cache_dir, source, sub="working")
+    except ObjectNotFoundError:
+        source = group.asset_key
+        path, sha = cache_object(store, cache_dir, source, sub="posters")
+    font_path = logo_path = None
+    if group.brand_id:
+        try:
+            files = _brand_files(store, settings, cache_dir, group.brand_id)
+            font_path, logo_path = files["font_path"], files["logo_path"]
+        except InputError as exc:
+            log.warning("%s: brand files unavailable: %s", group.asset_key, exc)
+    return WorkingImage(path=str(path), sha256=sha, source_key=source,
+                        font_path=font_path, logo_path=logo_path)
+
+
+def heat_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """RGB ``uint8`` heat map of the per-pixel max channel difference (black = equal)."""
+    import cv2
+
+    diff = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2)
+    scaled = np.clip(diff.astype(np.float32) * (255.0 / max(1, int(diff.max()))), 0, 255)
+    colored = cv2.applyColorMap(scaled.astype(np.uint8), cv2.COLORMAP_INFERNO)
+    colored[diff == 0] = 0
+    return cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
+
+
+def _save_png(path: Path, image: np.ndarray) -> str:
+    from posterqa.imaging import encode_png
+
+    data = encode_png(np.ascontiguousarray(image))
+    _write_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def refine_region(rt: Any, group: ClaimGroup, defect_id: int,
+                  working: WorkingImage) -> RefineOutcome:
+    """Repair one defect on the working image; result + artifacts go to the cache."""
+    from detectors.types import Defect
+    from posterqa.imaging import load_image
+
+    job = group.job(defect_id)
+    defect = Defect.from_json(job.defect)
+    prompt = job.prompt or defect.prompt()
+    settings = rt.settings
+    base = RefineOutcome(defect_id=defect_id, attempt=job.attempt, kind=defect.kind,
+                         prompt=prompt, backend=settings.refiner_backend,
+                         seed=settings.refiner_seed, before=working)
+    reference = working.logo_path if defect.kind == "logo" else None
+    if defect.kind == "logo" and reference is None:
+        return replace(base, reasons=("no_reference_logo",),
+                       error="logo repair needs the brand's reference logo")
+    hints = {"font_path": working.font_path} if working.font_path else {}
+    try:
+        image = load_image(working.path, name=working.source_key,
+                           max_pixels=settings.max_image_pixels)
+        result = rt.refiner().repair(
+            image, defect, prompt, reference=reference, hints=hints,
+            seed=settings.refiner_seed, expected=defect.expected, kind=defect.kind,
+        )
+    except (InputError, BackendError, BackgroundChangedError) as exc:
+        log.warning("defect %d of %s: repair failed: %s", defect_id, group.asset_key, exc)
+        return replace(base, reasons=(type(exc).__name__,), error=str(exc))
+    work = rt.cache_dir / "work" / str(group.asset_id) / str(defect_id) / str(job.attempt)
+    before_crop = result.focus.crop(image)
+    after_crop = result.focus.crop(result.image)
+    files = {"crop": result.crop, "mask": result.crop_mask, "before": before_crop,
+             "after": after_crop, "diff": heat_map(before_crop, after_crop)}
+    artifacts = {}
+    for name, arr in files.items():
+        _save_png(work / f"{name}.png", arr)
+        artifacts[name] = str(work / f"{name}.png")
+    poster_path = work / "poster.png"
+    sha = _save_png(poster_path, result.image)
+    after = replace(working, path=str(poster_path), sha256=sha)
+    metrics = {**result.verification.to_json(), "focus": result.focus.to_json()}
+    return replace(base, backend=result.backend, seed=result.seed, after=after,
+                   verdict=result.verification.verdict,
+                   reasons=tuple(result.verification.reasons), metrics=metrics,
+                   artifacts=artifacts, seconds=float(result.seconds))
+
+
+def verify_outcome(outcome: RefineOutcome, working: WorkingImage) -> RefineOutcome:
+    """Independent check on the saved files: only the focus box changed.
+
+    Returns the outcome with its final verdict and ``next_working``: the repaired image
+    when verified, else the unchanged working image.
+    """
+    from posterqa.imaging import load_image
+    from refiner.metrics import changed_box
+
+    if outcome.verdict != "verified" or outcome.after is None:
+        return replace(outcome, next_working=working)
+    before = load_image(working.path)
+    after = load_image(outcome.after.path)
+    if before.shape != after.shape:
+        return replace(outcome, verdict="failed", reasons=(*outcome.reasons, "size_changed"),
+                       next_working=working)
+    box = changed_box(before, after)
+    focus = outcome.metrics.get("focus", {}).get("box")
+    if box is not None and focus is not None:
+        x0, y0, x1, y1 = focus
+        if not (x0 <= box.x0 and y0 <= box.y0 and box.x1 <= x1 and box.y1 <= y1):
+            return replace(outcome, verdict="failed",
+                           reasons=(*outcome.reasons, "changed_outside_focus"),
+                           next_working=working)
+    return replace(outcome, next_working=outcome.after)
+
+
+def save_repairs(rt: Any, group: ClaimGroup, outcomes: list[RefineOutcome],
+                 final: WorkingImage, *, run_id: int) -> SavedRepairs:
+    """Upload artifacts and the repaired poster, then write the rows in one transaction."""
+    from flows import records
+
+    settings, store = rt.settings, rt.store
+    uploaded: dict[int, dict[str, str]] = {}
+    # 1. objects first, at deterministic keys
+    for out in outcomes:
+        keys = {}
+        for name, path in out.artifacts.items():
+            key = guard_write(settings, artifact_key(settings, group.asset_id, out.defect_id,
+                                                     out.attempt, name))
+            store.put_bytes(key, Path(path).read_bytes(), content_type="image/png")
+            keys[name] = key
+        uploaded[out.defect_id] = keys
+    repaired_key = None
+    if any(o.verdict == "verified" for o in outcomes):
+        repaired_key = guard_write(settings, repaired_key_for(settings, group.asset_key))
+        store.put_bytes(repaired_key, Path(final.path).read_bytes(), content_type="image/png",
+                        metadata={"source-etag": group.etag.strip('"'),
+                                  "source-key": group.asset_key})
+    # 2. rows, one transaction
+    repair_ids = records.record_repairs(
+        rt.engine, run_id=run_id, group=group, outcomes=outcomes, artifacts=uploaded,
+        repaired_key=repaired_key,
+    )
+    verified = sum(o.verdict == "verified" for o in outcomes)
+    return SavedRepairs(asset_key=group.asset_key, repaired_key=repaired_key,
+                        repair_ids=tuple(repair_ids), verified=verified,
+                        failed=len(outcomes) - verified)

@@ -1,0 +1,135 @@
+"""posterqa's Prefect flows: ``nightly_sweep``, ``repair_pending``, ``repair_asset``.
+
+Two stages joined by the database: detection lists new or changed posters, detects and
+records defects as *pending*; repair claims pending defects in batches, repairs them
+with the refiner (backend loaded once per run), verifies and saves. ``nightly_sweep``
+runs repair inline (one machine, SQLite) or hands it off to the ``repair-pending``
+deployment on the GPU work pool.
+
+Import :mod:`flows.prefect_env` and call ``configure_prefect`` before importing this
+module (the CLI does). Deployments: ``prefect.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import records, summary
+from flows.repairing import ClaimGroup
+from flows.runtime import current, use_runtime
+from flows.tasks import (
+    claim_defects,
+    close_run,
+    detect_defects,
+    fetch_poster,
+    fetch_working_image,
+    list_new_posters,
+    open_run,
+    record_defects,
+    record_manual_defects,
+    refine_region,
+    save_repair,
+    verify_repair,
+)
+
+CLAIM_BATCH = 16
+
+
+def default_worker() -> str:
+    """``host:pid`` — lets a restarted worker release claims left by a dead process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@flow(name="nightly-sweep", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)
+def nightly_sweep(
+    prefix: str = "posters/",
+    limit: int | None = None,
+    dry_run: bool = False,
+    repair: Literal["inline", "handoff"] = "inline",
+) -> dict[str, Any]:
+    """Detect defects on new/changed posters under ``prefix``, then repair them."""
+    with use_runtime():
+        logger = get_run_logger()
+        posters = list_new_posters(prefix, limit)
+        if dry_run:
+            logger.info("dry run: %d poster(s) would be scanned", len(posters))
+            return {"dry_run": True, "would_scan": [p.key for p in posters]}
+        run_id = open_run("sweep", prefix, {"limit": limit, "repair": repair})
+        fetched = fetch_poster.map(posters)
+        found = detect_defects.map(fetched)
+        recorded = record_defects.map(found, run_id=unmapped(run_id)).result()
+        logger.info("detection done: %d poster(s) recorded", len(recorded))
+        if repair == "inline":
+            drain_queue(run_id, worker=default_worker(), limit=None)
+        else:
+            records.hand_off_repairs(logger)
+        result = close_run(run_id)
+        summary.publish(result)
+        return result
+
+
+@flow(name="repair-pending", log_prints=False)
+def repair_pending(limit: int | None = None, worker: str | None = None) -> dict[str, Any]:
+    """Claim pending defects in batches and repair, verify and save them."""
+    with use_runtime():
+        run_id = open_run("repair", None, {"limit": limit})
+        drain_queue(run_id, worker=worker or default_worker(), limit=limit)
+        result = close_run(run_id)
+        summary.publish(result)
+        return result
+
+
+@flow(name="repair-asset", log_prints=False)
+def repair_asset(
+    key: str, boxes: list[list[int]] | None = None, prompt: str | None = None
+) -> dict[str, Any]:
+    """Repair one poster: the given boxes (with ``prompt``), or what detection finds."""
+    with use_runtime():
+        run_id = open_run("manual", key, {"boxes": boxes or [], "prompt": prompt})
+        if boxes:
+            recorded = record_manual_defects(key, boxes, prompt, run_id)
+        else:
+            from flows.detection import PosterRef
+
+            etag = records.current_etag(current().store, key)
+            found = detect_defects(fetch_poster(PosterRef(key=key, etag=etag)))
+            recorded = record_defects(found, run_id, force=True)
+        drain_queue(run_id, worker=default_worker(), limit=None,
+                    defect_ids=list(recorded["defect_ids"]))
+        result = close_run(run_id)
+        summary.publish(result)
+        return result
+
+
+def drain_queue(
+    run_id: int, *, worker: str, limit: int | None, defect_ids: list[int] | None = None
+) -> int:
+    """Claim and repair batches until the queue (or ``limit``) is exhausted."""
+    records.release_stale_claims(current().engine, worker=worker)
+    done = 0
+    while limit is None or done < limit:
+        batch = CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - done)
+        groups = claim_defects(worker, batch, defect_ids)
+        if not groups:
+            break
+        for group in groups:
+            repair_group(group, run_id)
+            done += len(group.defect_ids)
+        get_run_logger().info("repaired %d defect(s) so far", done)
+    return done
+
+
+def repair_group(group: ClaimGroup, run_id: int) -> None:
+    """Repairs of one poster, applied one after another onto the same working image."""
+    working = fetch_working_image(group)
+    outcomes = []
+    for defect_id in group.defect_ids:
+        outcome = verify_repair(refine_region(group, defect_id, working), working)
+        working = outcome.next_working
+        outcomes.append(outcome)
+    save_repair(group, outcomes, working, run_id)
