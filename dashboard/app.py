@@ -1,0 +1,110 @@
+"""The review dashboard: FastAPI, server-rendered Jinja2 templates, one static JS file.
+
+``create_app(settings, engine=..., store=...)`` builds the app; ``posterqa dashboard``
+(flows/commands/dashboard_cmds.py) opens the DB and the object store and serves it with
+uvicorn. The app holds no bucket credentials in the browser: images go through
+``/img/{key}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from dashboard.deps import CsrfError, Forbidden, LoginRequired, templates
+from posterqa.errors import ConfigError
+from posterqa.settings import PLACEHOLDER_SECRETS, Settings
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+MIN_SECRET_LENGTH = 16
+SESSION_MAX_AGE_S = 12 * 3600
+
+
+def check_secret_key(secret: str) -> str:
+    """Refuse an empty, placeholder or short session signing key (ConfigError)."""
+    if secret.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ConfigError(
+            "dashboard_secret_key is empty or a placeholder; set POSTERQA_DASHBOARD_SECRET_KEY "
+            "to a random string (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+        )
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"dashboard_secret_key has {len(secret)} characters; "
+            f"at least {MIN_SECRET_LENGTH} are needed"
+        )
+    return secret
+
+
+def create_app(settings: Settings, *, engine: Any, store: Any | None = None) -> FastAPI:
+    """Build the dashboard app.
+
+    ``engine``: a SQLAlchemy engine on the posterqa DB (``storage.db.make_engine``).
+    ``store``: an open ``AssetStore`` (``storage.runtime.open_store``); without one the
+    image routes answer 503 and approving cannot publish.
+    """
+    secret = check_secret_key(settings.dashboard_secret_key)
+    app = FastAPI(title="posterqa review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.store = store
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="posterqa_session",
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=False,
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    from dashboard.routes import images, login, repairs, runs
+
+    app.include_router(login.router)
+    app.include_router(runs.router)
+    app.include_router(repairs.router)
+    app.include_router(images.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> HTMLResponse:
+        return _error_page(request, 403, str(exc))
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> HTMLResponse:
+        log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+        return _error_page(request, 403, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        return _error_page(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _error_page(request: Request, status: int, message: str,
+                headers: dict[str, str] | None = None) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message, "user": None},
+        status_code=status, headers=headers,
+    )

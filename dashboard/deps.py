@@ -1,0 +1,122 @@
+"""FastAPI dependencies: DB session, current user, role and CSRF checks, templates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from dashboard import crud
+from dashboard.auth import csrf_matches, new_csrf_token
+from posterqa.settings import Settings
+
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+def _fmt_dt(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _basename(key: str | None) -> str:
+    return (key or "").rsplit("/", 1)[-1]
+
+
+templates.env.filters["dt"] = _fmt_dt
+templates.env.filters["basename"] = _basename
+
+
+class LoginRequired(Exception):
+    """No signed-in user: the app answers with a redirect to /login."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role may not do this (403)."""
+
+
+class CsrfError(Exception):
+    """A state-changing request without the session's CSRF token (403)."""
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One SQLAlchemy session per request; routes commit what they change."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_store(request: Request) -> Any | None:
+    return request.app.state.store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+StoreDep = Annotated[Any, Depends(get_store)]
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use (also for anonymous sessions)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = new_csrf_token()
+        request.session["csrf"] = token
+    return token
+
+
+def current_user(request: Request, session: SessionDep) -> crud.UserView:
+    uid = request.session.get("uid")
+    if uid is None:
+        raise LoginRequired()
+    user = crud.get_user(session, user_id=int(uid))
+    if user is None:  # account deleted since login
+        request.session.pop("uid", None)
+        raise LoginRequired()
+    return user
+
+
+UserDep = Annotated[crud.UserView, Depends(current_user)]
+
+
+def reviewer(user: UserDep) -> crud.UserView:
+    if user.role != "reviewer":
+        raise Forbidden(f"user {user.username!r} has role {user.role!r}; only reviewers decide")
+    return user
+
+
+ReviewerDep = Annotated[crud.UserView, Depends(reviewer)]
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state-changing request carries the session's token (form field or header)."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get("csrf_token")
+            sent = value if isinstance(value, str) else None
+    if not csrf_matches(sent, request.session.get("csrf")):
+        raise CsrfError(
+            f"{request.method} {request.url.path} refused: missing or wrong CSRF token "
+            "(reload the page and try again)"
+        )
+
+
+CsrfDep = Depends(check_csrf)
+
+
+def page_context(request: Request, user: crud.UserView | None, **extra: Any) -> dict[str, Any]:
+    """What every template gets: the user, the CSRF token, flash message."""
+    flash = request.session.pop("flash", None)
+    return {"user": user, "csrf_token": csrf_token(request), "flash": flash, **extra}
+
+
+def flash(request: Request, message: str, level: str = "info") -> None:
+    request.session["flash"] = {"message": message, "level": level}

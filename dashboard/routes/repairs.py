@@ -1,0 +1,262 @@
+"""The repair queue, the repair page and the three decisions (approve, reject, re-run)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from dashboard import crud
+from dashboard.deps import (
+    CsrfDep,
+    ReviewerDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    UserDep,
+    flash,
+    page_context,
+    templates,
+)
+from dashboard.publish import publish_repair
+from dashboard.rerun import start_rerun
+from detectors.types import Box
+from posterqa.errors import PosterQAError
+from storage.models import REVIEW_STATUSES
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+ARTIFACT_ORDER = ("before", "after", "crop", "mask", "diff")
+
+
+def _filter_from(request: Request) -> crud.QueueFilter:
+    q = request.query_params
+    return crud.QueueFilter.parse(status=q.get("status"), brand=q.get("brand"),
+                                  kind=q.get("kind"), verdict=q.get("verdict"),
+                                  sort=q.get("sort"), run=q.get("run"))
+
+
+def _qs(params: dict[str, str]) -> str:
+    return ("?" + urlencode(params)) if params else ""
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request, session: SessionDep, user: UserDep,
+               page: int = 1) -> HTMLResponse:
+    flt = _filter_from(request)
+    result = crud.list_queue(session, flt=flt, page=page)
+    params = flt.query_params()
+    pager: dict[str, Any] = {
+        "rows": result.rows, "number": result.number, "total": result.total,
+        "total_label": result.total_label, "first": result.first, "last": result.last,
+        "prev_url": f"/queue{_qs({**params, 'page': str(page - 1)})}" if page > 1 else None,
+        "next_url": f"/queue{_qs({**params, 'page': str(page + 1)})}" if result.has_next
+        else None,
+    }
+    ctx = page_context(
+        request, user, page=pager, f=flt, qs=_qs(params), statuses=REVIEW_STATUSES,
+        brands=crud.list_brands(session), kinds=crud.KINDS, verdicts=crud.VERDICTS,
+        sorts=[(k, v[0]) for k, v in crud.SORTS.items()],
+    )
+    return templates.TemplateResponse(request, "queue.html", ctx)
+
+
+def _figure(value: Any, fmt: str = "{}") -> str:
+    if value is None:
+        return "—"
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _metrics_figures(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Look for the verification figures at the top level or under figures/verification."""
+    merged: dict[str, Any] = {}
+    for nested in (metrics.get("verification"), metrics.get("figures")):
+        if isinstance(nested, dict):
+            inner = nested.get("figures")
+            if isinstance(inner, dict):
+                merged.update(inner)
+            merged.update({k: v for k, v in nested.items() if k != "figures"})
+    merged.update({k: v for k, v in metrics.items() if k not in ("verification", "figures")})
+    return merged
+
+
+def _reread(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        ok = value.get("matches")
+        mark = "matches" if ok else ("does not match" if ok is not None else "")
+        observed = value.get("observed")
+        score = value.get("score")
+        parts = [mark]
+        if observed is not None:
+            parts.append(f"read {observed!r}")
+        if isinstance(score, int | float):
+            parts.append(f"score {score:.3f}")
+        reasons = value.get("reasons")
+        if reasons:
+            parts.append("; ".join(str(r) for r in reasons))
+        return ", ".join(p for p in parts if p) or "—"
+    return str(value)
+
+
+def figures_for(metrics: dict[str, Any]) -> dict[str, str]:
+    m = _metrics_figures(metrics)
+    reasons = m.get("reasons")
+    return {
+        "bg_changed_pixels": _figure(m.get("bg_changed_pixels"), "{:,}"),
+        "ssim_bg": _figure(m.get("ssim_bg"), "{:.5f}"),
+        "bg_max_abs_diff": _figure(m.get("bg_max_abs_diff")),
+        "reread": _reread(m.get("reread", m.get("logo_check"))),
+        "band_color_shift": _figure(m.get("band_color_shift"), "{:.3f}"),
+        "reasons": "; ".join(str(r) for r in reasons) if isinstance(reasons, list) else "",
+    }
+
+
+def _overlay_box(metrics: dict[str, Any]) -> list[int] | None:
+    """Where a crop-sized mask / diff sits in the poster (the focus crop's box)."""
+    m = _metrics_figures(metrics)
+    for key in ("focus_box", "crop_box"):
+        value = m.get(key)
+        if isinstance(value, list | tuple) and len(value) == 4:
+            return [int(v) for v in value]
+    focus = m.get("focus")
+    if isinstance(focus, dict):
+        value = focus.get("box")
+        if isinstance(value, list | tuple) and len(value) == 4:
+            return [int(v) for v in value]
+    return None
+
+
+@router.get("/repairs/{repair_id}", response_class=HTMLResponse)
+def repair_page(request: Request, repair_id: int, session: SessionDep, settings: SettingsDep,
+                user: UserDep) -> HTMLResponse:
+    r = crud.get_repair(session, repair_id=repair_id)
+    if r is None:
+        raise HTTPException(404, f"repair {repair_id} does not exist")
+    flt = _filter_from(request)
+    qs = _qs(flt.query_params())
+    prev_id, next_id = crud.neighbours(session, repair_id=repair_id, flt=flt)
+    artifacts = [(name, r.artifacts[name]) for name in ARTIFACT_ORDER if name in r.artifacts]
+    artifacts += [(k, v) for k, v in sorted(r.artifacts.items()) if k not in ARTIFACT_ORDER]
+    after_key = r.repaired_key or r.artifacts.get("after") or r.asset_key
+    ctx = page_context(
+        request, user, r=r, qs=qs, fig=figures_for(r.metrics),
+        prev_url=f"/repairs/{prev_id}{qs}" if prev_id else None,
+        next_url=f"/repairs/{next_id}{qs}" if next_id else None,
+        before_key=r.asset_key, after_key=after_key,
+        mask_key=r.artifacts.get("mask"), diff_key=r.artifacts.get("diff"),
+        overlay_box=_overlay_box(r.metrics), artifacts=artifacts,
+        reviews=crud.list_reviews(session, repair_id=r.id),
+        audit=crud.list_audit(session, repair_id=r.id, defect_id=r.defect_id),
+        publish_mode=settings.publish_mode,
+    )
+    return templates.TemplateResponse(request, "repair.html", ctx)
+
+
+def _back(repair_id: int, back: str) -> RedirectResponse:
+    """Back to the repair page, keeping only the queue's own filter parameters."""
+    params = {k: v for k, v in parse_qsl(back.lstrip("?"))
+              if k in ("status", "brand", "kind", "verdict", "sort", "run")}
+    return RedirectResponse(f"/repairs/{repair_id}{_qs(params)}", status_code=303)
+
+
+def _load(session: SessionDep, repair_id: int) -> crud.RepairView:
+    r = crud.get_repair(session, repair_id=repair_id)
+    if r is None:
+        raise HTTPException(404, f"repair {repair_id} does not exist")
+    return r
+
+
+@router.post("/repairs/{repair_id}/approve", dependencies=[CsrfDep])
+def approve(request: Request, repair_id: int, session: SessionDep, settings: SettingsDep,
+            store: StoreDep, user: ReviewerDep,
+            back: Annotated[str, Form()] = "") -> RedirectResponse:
+    r = _load(session, repair_id)
+    if r.review_status in ("approved", "published"):
+        flash(request, f"Repair {repair_id} is already {r.review_status}.", "error")
+        return _back(repair_id, back)
+    if r.verdict != "verified":
+        flash(request, f"Repair {repair_id} failed verification ({r.reason or 'see figures'}); "
+                       "reject it or request a re-run.", "error")
+        return _back(repair_id, back)
+    try:
+        published = publish_repair(settings, store, repaired_key=r.repaired_key,
+                                   asset_key=r.asset_key)
+    except PosterQAError as exc:
+        log.warning("approve of repair %s refused: %s", repair_id, exc)
+        flash(request, f"Not approved: {exc}", "error")
+        return _back(repair_id, back)
+    detail = {"publish_mode": published.mode, "source_key": published.source_key,
+              "published_key": published.published_key}
+    crud.record_decision(session, repair_id=repair_id, user=user, decision="approve",
+                         new_status="published", comment=None, detail=detail)
+    crud.add_audit(session, actor=user.username, entity="asset", entity_id=str(r.asset_id),
+                   action="publish", detail={"repair_id": repair_id, **detail})
+    session.commit()
+    flash(request, f"Approved and published to {published.published_key}.", "ok")
+    return _back(repair_id, back)
+
+
+@router.post("/repairs/{repair_id}/reject", dependencies=[CsrfDep])
+def reject(request: Request, repair_id: int, session: SessionDep, user: ReviewerDep,
+           comment: Annotated[str, Form()] = "",
+           back: Annotated[str, Form()] = "") -> RedirectResponse:
+    r = _load(session, repair_id)
+    comment = comment.strip()
+    if not comment:
+        flash(request, "A rejection needs a comment: say what is wrong.", "error")
+        return _back(repair_id, back)
+    if r.review_status == "published":
+        flash(request, f"Repair {repair_id} is already published; it cannot be rejected here.",
+              "error")
+        return _back(repair_id, back)
+    crud.record_decision(session, repair_id=repair_id, user=user, decision="reject",
+                         new_status="rejected", comment=comment[:2000], detail={})
+    session.commit()
+    flash(request, f"Rejected repair {repair_id}.", "ok")
+    return _back(repair_id, back)
+
+
+@router.post("/repairs/{repair_id}/rerun", dependencies=[CsrfDep])
+def rerun(request: Request, repair_id: int, session: SessionDep, settings: SettingsDep,
+          user: ReviewerDep, box: Annotated[str, Form()], prompt: Annotated[str, Form()],
+          comment: Annotated[str, Form()] = "",
+          back: Annotated[str, Form()] = "") -> RedirectResponse:
+    r = _load(session, repair_id)
+    prompt = prompt.strip()
+    try:
+        parsed = Box.parse(box)
+        if not prompt:
+            raise ValueError("the prompt is empty")
+    except (PosterQAError, ValueError) as exc:
+        flash(request, f"Re-run not requested: {exc}", "error")
+        return _back(repair_id, back)
+    if r.review_status == "published":
+        flash(request, f"Repair {repair_id} is already published.", "error")
+        return _back(repair_id, back)
+    try:
+        flow_run_id = start_rerun(settings, asset_key=r.asset_key, boxes=[parsed], prompt=prompt)
+    except PosterQAError as exc:
+        log.warning("re-run of repair %s failed to start: %s", repair_id, exc)
+        flash(request, f"Re-run could not be started: {exc}", "error")
+        return _back(repair_id, back)
+    detail = {"box": parsed.as_list(), "prompt": prompt, "asset_key": r.asset_key,
+              "flow_run_id": flow_run_id}
+    crud.record_decision(session, repair_id=repair_id, user=user, decision="rerun",
+                         new_status="rejected", comment=comment.strip()[:2000] or None,
+                         detail=detail)
+    session.commit()
+    if flow_run_id:
+        flash(request, f"Re-run requested: flow run {flow_run_id}.", "ok")
+    else:
+        flash(request, "Re-run requested (recorded; the flow trigger is not available here).",
+              "ok")
+    return _back(repair_id, back)

@@ -1,0 +1,133 @@
+"""``posterqa dashboard`` (serve the review app) and ``posterqa users add|list``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import typer
+
+from posterqa.errors import ConfigError, InputError
+from posterqa.settings import PLACEHOLDER_SECRETS, Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+SECRET_FILE = "dashboard_secret_key"
+
+
+def ensure_secret(settings: Settings) -> tuple[Settings, str | None]:
+    """Settings with a usable session key; generates one under the state dir if unset.
+
+    Returns the settings and, when the key came from (or was written to) the state
+    folder, that file's path so the CLI can say so.
+    """
+    if settings.dashboard_secret_key.strip().lower() not in PLACEHOLDER_SECRETS:
+        return settings, None
+    path = Path(settings.state_dir) / SECRET_FILE
+    if path.exists():
+        secret = path.read_text(encoding="utf-8").strip()
+        if len(secret) < 32:
+            raise ConfigError(f"session key file {path} is too short; delete it to regenerate")
+        return settings.model_copy(update={"dashboard_secret_key": secret}), str(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the session key file {path}: {exc.strerror}") from exc
+    secret = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    return settings.model_copy(update={"dashboard_secret_key": secret}), str(path)
+
+
+def _engine(settings: Settings):  # noqa: ANN202 - sqlalchemy Engine
+    from storage.db import make_engine, upgrade
+
+    url = settings.resolved_db_url
+    upgrade(url)
+    return make_engine(url)
+
+
+def dashboard(
+    host: str | None = typer.Option(None, help="address to listen on (default from settings)"),
+    port: int | None = typer.Option(None, help="port (default from settings)"),
+) -> None:
+    """Serve the review dashboard (and the embedded S3 while it runs)."""
+    import uvicorn
+    from storage.runtime import open_store
+
+    from dashboard.app import create_app
+
+    settings, secret_file = ensure_secret(get_settings())
+    if secret_file:
+        typer.echo(f"posterqa: using the session key stored in {secret_file} "
+                   "(set POSTERQA_DASHBOARD_SECRET_KEY to choose one)", err=True)
+    host = host or settings.dashboard_host
+    port = port or settings.dashboard_port
+    engine = _engine(settings)
+    try:
+        with open_store(settings) as store:
+            app = create_app(settings, engine=engine, store=store)
+            typer.echo(f"posterqa: review dashboard on http://{host}:{port}/ "
+                       f"(create accounts with `posterqa users add NAME`)", err=True)
+            uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        engine.dispose()
+
+
+users_app = typer.Typer(help="Dashboard accounts.", no_args_is_help=True)
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="user name"),
+    role: str = typer.Option("reviewer", help="reviewer (decides) or readonly (looks)"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="read the password from the first line of stdin"),
+) -> None:
+    """Create a dashboard account; the password is prompted for (or read from stdin)."""
+    from dashboard import crud
+    from dashboard.auth import check_role
+
+    check_role(role)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise InputError("password is empty")
+    from sqlalchemy.orm import Session
+
+    engine = _engine(get_settings())
+    try:
+        with Session(engine) as session:
+            user = crud.create_user(session, username=name, password=password, role=role)
+            session.commit()
+    finally:
+        engine.dispose()
+    typer.echo(f"created user {user.username!r} with role {user.role}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List dashboard accounts and their roles."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from storage.models import User
+
+    engine = _engine(get_settings())
+    try:
+        with Session(engine) as session:
+            for user in session.scalars(select(User).order_by(User.username)):
+                typer.echo(f"{user.username}\t{user.role}")
+    finally:
+        engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dashboard")(dashboard)
+    app.add_typer(users_app, name="users")
