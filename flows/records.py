@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 import posterqa
 from flows.detection import Detection, PosterRef
 from flows.repairing import ClaimGroup, DefectJob, RefineOutcome
-from posterqa.errors import InputError, ObjectNotFoundError
+from posterqa.errors import InputError
 from posterqa.manifest import is_poster_key
 from storage import queries as q
 from storage.db import session_scope
@@ -143,10 +143,7 @@ def list_new_posters(store: Any, engine: Any, settings: Any, *, prefix: str,
 
 def current_etag(store: Any, key: str) -> str:
     """The ETag of one object (raises :class:`ObjectNotFoundError`)."""
-    for info in store.list(key):
-        if info.key == key:
-            return info.etag.strip('"')
-    raise ObjectNotFoundError(f"poster {key} does not exist")
+    return str(store.head(key)["etag"]).strip('"')
 
 
 # --------------------------------------------------------------------------- detection

@@ -110,9 +110,8 @@ def current() -> Runtime:
 def open_runtime(settings: Settings) -> Iterator[Runtime]:
     """Start/connect the store, upgrade the DB, and make the runtime current."""
     global _current
-    from storage.runtime import open_store
-
     from storage.db import make_engine, upgrade
+    from storage.runtime import open_store
 
     Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
     url = settings.resolved_db_url

@@ -1,0 +1,52 @@
+"""``posterqa sweep``: detect and repair new or changed posters under a prefix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+
+def run_sweep(settings: Any, *, prefix: str, limit: int | None, dry_run: bool,
+              repair: str = "inline") -> dict[str, Any]:
+    """Open the runtime and run ``nightly_sweep`` in this process (ephemeral Prefect)."""
+    from flows.prefect_env import configure_prefect
+
+    configure_prefect(settings)
+    from flows.runtime import open_runtime
+    from flows.sweep import nightly_sweep
+
+    with open_runtime(settings):
+        return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sweep")
+    def sweep(
+        prefix: str = typer.Option(None, "--prefix", help="bucket prefix (default: posters)"),
+        limit: int = typer.Option(None, "--limit", min=1, help="scan at most N posters"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="only list what would be scanned"),
+        repair: str = typer.Option("inline", "--repair",
+                                   help="inline: repair here; handoff: leave to repair-pending"),
+    ) -> None:
+        """Scan new/changed posters under a prefix, record defects, repair and verify."""
+        from rich.console import Console
+
+        from flows.summary import rich_table
+        from posterqa.errors import InputError
+        from posterqa.settings import get_settings
+
+        if repair not in ("inline", "handoff"):
+            raise InputError(f"--repair must be 'inline' or 'handoff', got {repair!r}")
+        settings = get_settings()
+        console = Console()
+        with console.status("sweeping (detect, repair, verify)..."):
+            result = run_sweep(settings, prefix=prefix or settings.posters_prefix, limit=limit,
+                               dry_run=dry_run, repair=repair)
+        if result.get("dry_run"):
+            keys = result["would_scan"]
+            console.print(f"dry run: {len(keys)} poster(s) would be scanned")
+            for key in keys:
+                console.print(f"  {key}")
+            return
+        console.print(rich_table(result, f"sweep run {result['run_id']}"))
