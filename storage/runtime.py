@@ -1,0 +1,47 @@
+"""Open the configured object store: the embedded SeaweedFS or an external S3 endpoint."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from storage.seaweed import EmbeddedS3
+from storage.store import AssetStore
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def open_store(settings: Any, *, create_bucket: bool = True) -> Iterator[AssetStore]:
+    """An :class:`AssetStore` on ``settings.bucket``, for the duration of the block.
+
+    With ``settings.s3_endpoint`` unset, the embedded SeaweedFS server is started under
+    ``settings.state_dir`` (or a server already running for that folder is reused) and
+    stopped again at the end if this call started it. Otherwise the store connects to
+    ``settings.s3_endpoint`` with ``settings.s3_access_key`` / ``s3_secret_key``.
+    The bucket is created when missing (``create_bucket=True``), which also proves the
+    endpoint and the credentials work: errors surface here as one-line
+    :class:`~posterqa.errors.StorageError` / :class:`~posterqa.errors.ConfigError`.
+    """
+    server: EmbeddedS3 | None = None
+    if settings.s3_endpoint is None:
+        server = EmbeddedS3.from_settings(settings).start()
+        endpoint = server.endpoint
+    else:
+        endpoint = settings.s3_endpoint
+    try:
+        store = AssetStore.connect(
+            endpoint=endpoint,
+            bucket=settings.bucket,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            region=settings.s3_region,
+        )
+        if create_bucket:
+            store.ensure_bucket()
+        yield store
+    finally:
+        if server is not None:
+            server.stop()
