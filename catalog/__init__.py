@@ -2,3 +2,23 @@
 
 Serves the demo, the tests and the benchmarks. Deterministic from a seed.
 """
+
+from catalog.brands import GeneratedBrand, make_brand, make_logo
+from catalog.posters import (
+    LOGO_DEFECTS,
+    TEXT_DEFECTS,
+    GeneratedPoster,
+    TruthItem,
+    make_poster,
+)
+
+__all__ = [
+    "LOGO_DEFECTS",
+    "TEXT_DEFECTS",
+    "GeneratedBrand",
+    "GeneratedPoster",
+    "TruthItem",
+    "make_brand",
+    "make_logo",
+    "make_poster",
+]

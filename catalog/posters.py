@@ -1,0 +1,748 @@
+"""Posters: background, copy lines, logo, injected defects and their ground truth.
+
+A poster is built from a background (gradient, texture, shapes, backing panels) and
+*elements* (one per copy line, plus the logo). Each element is an alpha layer placed on
+the background; elements never overlap: every layer keeps a transparent halo around its
+ink and the layout keeps the layers apart. A defect modifies one element's layer only,
+so it changes pixels only inside that element's halo. ``clean`` is the same poster with
+every element undamaged; ``background`` the poster without any element.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from catalog import texts
+from catalog.brands import GeneratedBrand, make_logo
+from catalog.fonts import covers_char, has_cjk, load_font, pick_font
+from catalog.graphics import (
+    RGB,
+    composite,
+    contrast,
+    elastic_maps,
+    hex_color,
+    hsv_color,
+    ink_box,
+    linear_gradient,
+    luminance,
+    radial_gradient,
+    rotate_hue,
+    smooth_noise,
+    to_uint8,
+)
+from detectors.types import Box, Quad, normalize_quad
+from posterqa.errors import InputError
+from posterqa.manifest import PosterManifest
+
+log = logging.getLogger(__name__)
+
+TEXT_DEFECTS = ("wrong_chars", "erasure", "blur", "warp", "broken_strokes")
+LOGO_DEFECTS = ("blur", "warp", "color_shift", "erasure", "wrong_logo")
+MIN_SIDE, MAX_SIDE = 768, 2048
+MIN_TEXT_PX, MAX_TEXT_PX = 16, 160
+_ASPECTS = ((1, 1), (3, 4), (2, 3), (9, 16), (4, 5), (4, 3), (16, 9), (3, 2))
+_GAP = 4  # px between the halos of two elements
+_WHITE: RGB = (250, 250, 248)
+_BLACK: RGB = (24, 24, 30)
+
+
+@dataclass(frozen=True)
+class TruthItem:
+    """Ground truth of one element of a poster (every text line and the logo).
+
+    ``box`` is tight on the element's pixels in the delivered image *and* in ``clean``
+    (the union of both), so it covers what a defect removed or added. ``quad`` is the
+    (possibly rotated) rectangle of the line; ``angle_deg`` counter-clockwise.
+    ``expected`` is the manifest string (brand display name for the logo); ``rendered``
+    what the pixels show (differs from ``expected`` for ``wrong_chars`` / ``wrong_logo``).
+    """
+
+    kind: str
+    defect: str | None
+    box: Box
+    quad: Quad
+    expected: str
+    rendered: str
+    font_path: str | None
+    size_px: int
+    color: str | None
+    angle_deg: float
+    line_index: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "defect": self.defect,
+            "box": self.box.as_list(),
+            "quad": [[round(x, 2), round(y, 2)] for x, y in self.quad],
+            "expected": self.expected,
+            "rendered": self.rendered,
+            "font": Path(self.font_path).name if self.font_path else None,
+            "size_px": self.size_px,
+            "color": self.color,
+            "angle_deg": round(self.angle_deg, 3),
+            "line_index": self.line_index,
+        }
+
+
+@dataclass(frozen=True)
+class GeneratedPoster:
+    """A generated poster. Images are RGB ``uint8`` ``[H, W, 3]``.
+
+    ``image``: what the sweep sees (with the injected defects); ``clean``: the same
+    poster without any defect; ``background``: without any text line or logo.
+    """
+
+    poster_id: str
+    brand_id: str
+    seed: int
+    image: np.ndarray = field(repr=False)
+    clean: np.ndarray = field(repr=False)
+    manifest: PosterManifest | None
+    truth: tuple[TruthItem, ...]
+    background: np.ndarray = field(repr=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+    @property
+    def defects(self) -> tuple[TruthItem, ...]:
+        return tuple(t for t in self.truth if t.defect is not None)
+
+    def manifest_json(self) -> bytes | None:
+        if self.manifest is None:
+            return None
+        return json.dumps(self.manifest.to_json(), ensure_ascii=False, sort_keys=True,
+                          indent=2).encode("utf-8")
+
+    def truth_json(self, poster_key: str) -> bytes:
+        doc = {
+            "poster_key": poster_key,
+            "poster_id": self.poster_id,
+            "brand": self.brand_id,
+            "seed": self.seed,
+            "size": list(self.size),
+            "has_manifest": self.manifest is not None,
+            "items": [t.to_json() for t in self.truth],
+        }
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
+
+
+@dataclass
+class _Element:
+    """One layer being placed: alpha ``[h, w]`` 0..1 (text) or premultiplied RGBA (logo)."""
+
+    kind: str
+    alpha: np.ndarray
+    pad: int
+    text: str = ""
+    font_path: str | None = None
+    size: int = 0
+    angle: float = 0.0
+    quad: Quad | None = None  # in layer coordinates
+    color: RGB = (0, 0, 0)
+    rgb: np.ndarray | None = None  # logo: premultiplied RGB [h, w, 3] float32
+    x: int = 0
+    y: int = 0
+    line_index: int | None = None
+
+    @property
+    def h(self) -> int:
+        return int(self.alpha.shape[0])
+
+    @property
+    def w(self) -> int:
+        return int(self.alpha.shape[1])
+
+
+def poster_rng(poster_id: str, seed: int, salt: int = 0) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(poster_id.encode()), salt])
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _pick_size(rng: np.random.Generator) -> tuple[int, int]:
+    aw, ah = _ASPECTS[int(rng.integers(len(_ASPECTS)))]
+    long_over_short = max(aw, ah) / min(aw, ah)
+    short = rng.uniform(MIN_SIDE, min(MAX_SIDE / long_over_short, 1600))
+    long = short * long_over_short
+    s, lg = int(short) // 8 * 8, int(long) // 8 * 8
+    return (s, lg) if aw < ah else (lg, s) if aw > ah else (s, s)
+
+
+def _halo(size: int) -> int:
+    return int(math.ceil(min(0.3 * size, 30))) + 3
+
+
+def _text_layer(text: str, font_path: str, size: int, angle: float, pad: int,
+                origin_text: str | None = None) -> tuple[np.ndarray, Quad]:
+    """Alpha ``[h, w]`` of ``text`` with ``pad`` transparent px around its ink box.
+
+    With ``origin_text`` the canvas and pen position are those of ``origin_text`` (so a
+    substituted line sits exactly where the expected one would)."""
+    font = load_font(font_path, size)
+    left, top, right, bottom = font.getbbox(origin_text if origin_text is not None else text)
+    w, h = right - left + 2 * pad, bottom - top + 2 * pad
+    img = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=255)
+    corners = [(pad, pad), (w - pad, pad), (w - pad, h - pad), (pad, h - pad)]
+    if angle:
+        img = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+        cx, cy, ncx, ncy = w / 2, h / 2, img.width / 2, img.height / 2
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        corners = [(ncx + (x - cx) * c + (y - cy) * s, ncy - (x - cx) * s + (y - cy) * c)
+                   for x, y in corners]
+    quad = normalize_quad(corners)
+    return np.asarray(img, dtype=np.float32) / 255.0, quad
+
+
+_ROLES = ("headline", "secondary", "detail")
+
+
+def _role_size(rng: np.random.Generator, role: str, short_side: int) -> int:
+    lo, hi, mn, mx = {"headline": (0.075, 0.13, 44, MAX_TEXT_PX),
+                      "secondary": (0.035, 0.065, 24, 96),
+                      "detail": (0.016, 0.03, MIN_TEXT_PX, 40)}[role]
+    return int(np.clip(round(short_side * rng.uniform(lo, hi)), mn, mx))
+
+
+def _role_text(rng: np.random.Generator, role: str, brand: GeneratedBrand) -> str:
+    if role == "headline":
+        pools = [(brand.kit.display_name, brand.cjk_name), texts.HEADLINES_ZH, texts.HEADLINES_EN]
+    elif role == "secondary":
+        pools = [texts.MIXED, texts.PRICES, brand.kit.canonical_strings[2:], texts.HEADLINES_ZH,
+                 texts.HEADLINES_EN]
+    else:
+        pools = [texts.DETAILS_ZH, texts.DETAILS_EN, texts.PRICES]
+    pool = pools[int(rng.integers(len(pools)))]
+    return texts.pick(rng, tuple(pool))
+
+
+def _plan_lines(rng: np.random.Generator, brand: GeneratedBrand, n: int, width: int,
+                short_side: int) -> list[_Element]:
+    roles = ["headline"] + [str(rng.choice(_ROLES[1:], p=[0.55, 0.45])) for _ in range(n - 1)]
+    used: set[str] = set()
+    lines: list[_Element] = []
+    for role in roles:
+        for _ in range(20):
+            text = _role_text(rng, role, brand)
+            if text not in used:
+                break
+        else:
+            continue
+        used.add(text)
+        prefer = [brand.cjk_font, brand.latin_font] if has_cjk(text) else \
+            [brand.latin_font, brand.cjk_font]
+        font_path = str(pick_font(text, prefer))
+        size = _role_size(rng, role, short_side)
+        angle = float(rng.uniform(-4.0, 4.0)) if rng.random() < 0.2 else 0.0
+        font = load_font(font_path, size)
+        text_w = font.getlength(text)
+        max_w = 0.84 * width
+        if text_w > max_w:
+            size = int(size * max_w / text_w)
+            if size < MIN_TEXT_PX:
+                continue
+        lines.append(_Element(kind="text", alpha=np.zeros((0, 0), np.float32), pad=_halo(size),
+                              text=text, font_path=font_path, size=size, angle=angle))
+    return lines
+
+
+def _render_lines(lines: list[_Element], scale: float) -> None:
+    for el in lines:
+        if scale != 1.0:
+            el.size = max(MIN_TEXT_PX, int(el.size * scale))
+            el.pad = _halo(el.size)
+        el.alpha, el.quad = _text_layer(el.text, str(el.font_path), el.size, el.angle, el.pad)
+
+
+def _logo_layer(logo_rgba: np.ndarray, width: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Premultiplied RGB ``[h, w, 3]`` and alpha ``[h, w]`` of the logo scaled to ``width``
+    with ``pad`` transparent px around it."""
+    h0, w0 = logo_rgba.shape[:2]
+    height = max(1, round(h0 * width / w0))
+    rgba = logo_rgba.astype(np.float32)
+    a = rgba[..., 3:] / 255.0
+    prem = np.concatenate([rgba[..., :3] * a, a], axis=2)
+    interp = cv2.INTER_AREA if width < w0 else cv2.INTER_CUBIC
+    small = cv2.resize(prem, (width, height), interpolation=interp)
+    small = np.clip(small, 0.0, None)
+    small[..., 3] = np.clip(small[..., 3], 0.0, 1.0)
+    small[..., :3] = np.minimum(small[..., :3], small[..., 3:] * 255.0)
+    small = np.pad(small, ((pad, pad), (pad, pad), (0, 0)))
+    return small[..., :3].copy(), small[..., 3].copy()
+
+
+def _layout(rng: np.random.Generator, width: int, height: int, lines: list[_Element],
+            logo: _Element | None) -> list[_Element]:
+    """Place the logo in a top or bottom band and stack the lines in the rest."""
+    my = int(0.04 * height)
+    zone0, zone1 = my, height - my
+    if logo is not None:
+        top = rng.random() < 0.6
+        where = str(rng.choice(["left", "center", "right"]))
+        margin = int(0.05 * width)
+        x = {"left": margin - logo.pad, "right": width - margin - logo.w + logo.pad,
+             "center": (width - logo.w) // 2}[where]
+        logo.x = int(np.clip(x, 0, width - logo.w))
+        if top:
+            logo.y = max(0, my - logo.pad)
+            zone0 = logo.y + logo.h + _GAP
+        else:
+            logo.y = min(height - logo.h, height - my - logo.h + logo.pad)
+            zone1 = logo.y - _GAP
+    zone_h = zone1 - zone0
+    for _ in range(6):
+        total = sum(el.h for el in lines) + _GAP * (len(lines) - 1)
+        if total <= zone_h:
+            break
+        if len(lines) > 3 and total > 1.6 * zone_h:
+            lines = lines[:-1]
+            continue
+        _render_lines(lines, 0.92 * zone_h / total)
+    total = sum(el.h for el in lines) + _GAP * (len(lines) - 1)
+    if total > zone_h:
+        raise InputError(f"poster {width}x{height} is too small for {len(lines)} lines")
+    free = zone_h - total
+    weights = rng.dirichlet(np.full(len(lines) + 1, 2.0))
+    align = str(rng.choice(["left", "center", "right"], p=[0.4, 0.4, 0.2]))
+    margin = int(0.07 * width)
+    y = float(zone0)
+    for i, el in enumerate(lines):
+        y += free * weights[i]
+        el.y = int(y)
+        y = el.y + el.h + _GAP
+        jitter = int(rng.integers(0, max(1, int(0.03 * width))))
+        x = {"left": margin - el.pad + jitter, "right": width - margin - el.w + el.pad - jitter,
+             "center": (width - el.w) // 2 + jitter - int(0.015 * width)}[align]
+        el.x = int(np.clip(x, 0, max(0, width - el.w)))
+    return lines
+
+
+# --------------------------------------------------------------------------- background
+
+
+def _palette(rng: np.random.Generator, brand: GeneratedBrand) -> tuple[list[RGB], bool]:
+    """Background colours: light (pastel) or dark, derived from the brand's hues."""
+    import colorsys
+
+    hues = [colorsys.rgb_to_hsv(*(c / 255 for c in col))[0] for col in brand.colors]
+    dark = rng.random() < 0.4
+    cols = []
+    for _ in range(int(rng.integers(2, 4))):
+        h = hues[int(rng.integers(len(hues)))] + rng.uniform(-0.06, 0.06)
+        if dark:
+            cols.append(hsv_color(h, rng.uniform(0.4, 0.9), rng.uniform(0.12, 0.4)))
+        else:
+            cols.append(hsv_color(h, rng.uniform(0.08, 0.35), rng.uniform(0.85, 1.0)))
+    return cols, dark
+
+
+def _background(rng: np.random.Generator, width: int, height: int, brand: GeneratedBrand
+                ) -> np.ndarray:
+    cols, dark = _palette(rng, brand)
+    if rng.random() < 0.65:
+        bg = linear_gradient(height, width, cols, float(rng.uniform(0, 2 * np.pi)))
+    else:
+        bg = radial_gradient(height, width, cols, float(rng.uniform(0.2, 0.8)),
+                             float(rng.uniform(0.2, 0.8)))
+    kind = rng.random()
+    if kind < 0.35:  # mottled texture
+        noise = smooth_noise(rng, height, width, int(rng.integers(6, 20)))
+        noise += 0.5 * smooth_noise(rng, height, width, int(rng.integers(30, 80)))
+        bg *= (1.0 + np.float32(rng.uniform(0.05, 0.12)) * noise)[..., None]
+    elif kind < 0.55:  # fine stripes or a dot grid
+        step = int(rng.integers(14, 40))
+        pattern = np.zeros((height, width), np.uint8)
+        if rng.random() < 0.5:
+            for k in range(-height, width, step):
+                cv2.line(pattern, (k, 0), (k + height, height), 255, max(2, step // 5),
+                         cv2.LINE_AA)
+        else:
+            for yy in range(step // 2, height, step):
+                for xx in range(step // 2, width, step):
+                    cv2.circle(pattern, (xx, yy), max(2, step // 6), 255, -1, cv2.LINE_AA)
+        tint = np.float32(255.0 if dark else 0.0)
+        strength = np.float32(rng.uniform(0.05, 0.12))
+        bg += (tint - bg) * (pattern[..., None].astype(np.float32) / 255.0 * strength)
+    if rng.random() < 0.6:  # translucent shapes
+        for _ in range(int(rng.integers(3, 9))):
+            col = brand.colors[int(rng.integers(len(brand.colors)))]
+            mask = np.zeros((height, width), np.uint8)
+            cx, cy = int(rng.uniform(0, width)), int(rng.uniform(0, height))
+            r = int(rng.uniform(0.05, 0.3) * min(width, height))
+            shape = rng.integers(4)
+            if shape == 0:
+                cv2.circle(mask, (cx, cy), r, 255, -1, cv2.LINE_AA)
+            elif shape == 1:
+                cv2.circle(mask, (cx, cy), r, 255, max(4, r // 6), cv2.LINE_AA)
+            elif shape == 2:
+                pts = np.array([[cx + r * math.cos(a), cy + r * math.sin(a)]
+                                for a in rng.uniform(0, 2 * np.pi, 3)], np.int32)
+                cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA)
+            else:
+                ang = float(rng.uniform(0, 180))
+                box = cv2.boxPoints(((cx, cy), (r * 2.0, r * 0.7), ang)).astype(np.int32)
+                cv2.fillPoly(mask, [box], 255, cv2.LINE_AA)
+            composite(bg, mask.astype(np.float32) * np.float32(rng.uniform(0.12, 0.45) / 255.0),
+                      col, 0, 0)
+    return np.clip(bg, 0.0, 255.0)
+
+
+def _choose_color(rng: np.random.Generator, region: np.ndarray, brand: GeneratedBrand
+                  ) -> tuple[RGB, float]:
+    """The text colour with the best worst-case contrast on ``region`` (brand colours
+    preferred when they are legible)."""
+    lum = luminance(region.reshape(-1, 3)[:: max(1, region.size // 3 // 4000)])
+    lo, hi = np.percentile(lum, [2, 98])
+    candidates = list(brand.colors[:2])
+    rng.shuffle(candidates)
+    candidates += [_WHITE, _BLACK]
+
+    def worst(col: RGB) -> float:
+        lc = float(luminance(col))
+        return min((max(lc, e) + 0.05) / (min(lc, e) + 0.05) for e in (lo, hi))
+
+    for col in candidates[:2]:
+        if worst(col) >= 4.5:
+            return col, worst(col)
+    best = max(candidates, key=worst)
+    return best, worst(best)
+
+
+def _add_panel(rng: np.random.Generator, bg: np.ndarray, el: _Element, dark_text: bool) -> None:
+    """A rounded backing panel under a line (inside its halo) so the text stays legible."""
+    col = (252, 252, 250) if dark_text else (20, 20, 28)
+    ys, xs = np.nonzero(el.alpha > 0)
+    inset = max(1, el.pad // 3)
+    x0, y0 = el.x + xs.min() - el.pad + inset, el.y + ys.min() - el.pad + inset
+    x1, y1 = el.x + xs.max() + el.pad - inset, el.y + ys.max() + el.pad - inset
+    mask = Image.new("L", (x1 - x0 + 1, y1 - y0 + 1), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, x1 - x0, y1 - y0),
+                                           radius=max(2, el.pad // 2), fill=255)
+    alpha = np.asarray(mask, np.float32) / 255.0 * np.float32(rng.uniform(0.85, 0.95))
+    composite(bg, alpha, col, int(x0), int(y0))
+
+
+# --------------------------------------------------------------------------- defects
+
+
+def _fade_window(h: int, w: int, pad: int) -> np.ndarray:
+    """1 inside, ramping to 0 over the outer ``pad // 2`` px of a layer (keeps a defect's
+    spread from ending in a hard edge at the layer border)."""
+    ramp = max(1, pad // 2)
+    wy = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / ramp, 0, 1)
+    wx = np.clip(np.minimum(np.arange(w), np.arange(w)[::-1]) / ramp, 0, 1)
+    return (wy[:, None] * wx[None, :]).astype(np.float32)
+
+
+def _substitute(rng: np.random.Generator, text: str, font_path: str) -> str:
+    """Replace 1–3 characters with look-alikes (or random ones) the font can draw."""
+    idx = [i for i, c in enumerate(text) if not c.isspace()]
+    n = min(len(idx), int(rng.integers(1, 4)))
+    chosen = sorted(rng.choice(idx, n, replace=False).tolist())
+    chars = list(text)
+    for i in chosen:
+        orig = chars[i]
+        options = [c for c in texts.SIMILAR.get(orig, "") if c != orig]
+        pool = texts.RANDOM_CJK if has_cjk(orig) else texts.RANDOM_LATIN
+        options += [c for c in pool if c != orig]
+        options = [c for c in options if covers_char(font_path, c)][:12]
+        # look-alikes first, a random one sometimes
+        k = 0 if rng.random() < 0.7 or len(options) == 1 else int(rng.integers(len(options)))
+        chars[i] = options[k]
+    return "".join(chars)
+
+
+def _erase_mask(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
+    """1 where glyphs are erased: a vertical band (25–50 % of the ink width) or the
+    upper/lower part of the line over 40–80 % of its width."""
+    box = ink_box(alpha > 0)
+    assert box is not None
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    mask = np.zeros_like(alpha)
+    if rng.random() < 0.5:
+        bw = max(2, int(w * rng.uniform(0.25, 0.5)))
+        bx = x0 + int(rng.integers(0, max(1, w - bw)))
+        mask[:, bx:bx + bw] = 1.0
+    else:
+        bw = max(2, int(w * rng.uniform(0.4, 0.8)))
+        bx = x0 + int(rng.integers(0, max(1, w - bw)))
+        bh = max(2, int(h * rng.uniform(0.35, 0.55)))
+        if rng.random() < 0.5:
+            mask[:y0 + bh, bx:bx + bw] = 1.0
+        else:
+            mask[y1 - bh:, bx:bx + bw] = 1.0
+    return mask
+
+
+def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[np.ndarray, str]:
+    """The defective alpha layer of a line and the text it now shows."""
+    a = el.alpha
+    fade = _fade_window(el.h, el.w, el.pad)
+    if defect == "wrong_chars":
+        rendered = _substitute(rng, el.text, str(el.font_path))
+        alpha, _ = _text_layer(rendered, str(el.font_path), el.size, el.angle, el.pad,
+                               origin_text=el.text)
+        return alpha, rendered
+    if defect == "erasure":
+        return a * (1.0 - _erase_mask(rng, a)), el.text
+    if defect == "blur":
+        sigma = max(2.0, el.size * rng.uniform(0.10, 0.16))
+        return cv2.GaussianBlur(a, (0, 0), sigma) * fade, el.text
+    if defect == "warp":
+        amp = max(2.5, el.size * rng.uniform(0.10, 0.15))
+        wavelength = max(6.0, el.size * rng.uniform(0.35, 0.6))
+        map_x, map_y = elastic_maps(rng, el.h, el.w, amp, wavelength)
+        out = cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=0)
+        return out * fade, el.text
+    if defect == "broken_strokes":
+        box = ink_box(a > 0)
+        assert box is not None
+        x0, y0, x1, y1 = box
+        cuts = np.zeros(a.shape, np.uint8)
+        n = int(np.clip(round(len(el.text) * rng.uniform(0.9, 1.6)), 4, 30))
+        thick = max(2, round(el.size * rng.uniform(0.06, 0.09)))
+        for _ in range(n):
+            cx = rng.uniform(x0, x1)
+            cy = rng.uniform(y0, y1)
+            ang = rng.uniform(-0.6, 0.6) + (0 if rng.random() < 0.6 else np.pi / 2)
+            half = (y1 - y0) * 0.35
+            p = (int(cx - half * math.sin(ang)), int(cy - half * math.cos(ang)))
+            q = (int(cx + half * math.sin(ang)), int(cy + half * math.cos(ang)))
+            cv2.line(cuts, p, q, 1, thick)
+        return a * (1.0 - cuts.astype(np.float32)), el.text
+    raise InputError(f"unknown text defect {defect!r}; known: {', '.join(TEXT_DEFECTS)}")
+
+
+def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: GeneratedBrand
+                 ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Defective premultiplied RGB and alpha of the logo layer and what it now shows."""
+    assert el.rgb is not None
+    rgb, a = el.rgb, el.alpha
+    inner = max(el.h, el.w) - 2 * el.pad
+    fade = _fade_window(el.h, el.w, el.pad)
+    name = brand.kit.display_name
+    if defect == "blur":
+        sigma = max(2.0, inner * rng.uniform(0.025, 0.045))
+        stack = cv2.GaussianBlur(np.dstack([rgb, a]), (0, 0), sigma) * fade[..., None]
+        return stack[..., :3], stack[..., 3], name
+    if defect == "warp":
+        amp = max(3.0, inner * rng.uniform(0.05, 0.08))
+        map_x, map_y = elastic_maps(rng, el.h, el.w, amp, max(8.0, inner * rng.uniform(0.2, 0.35)))
+        stack = cv2.remap(np.dstack([rgb, a]), map_x, map_y, cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0) * fade[..., None]
+        return stack[..., :3], stack[..., 3], name
+    if defect == "color_shift":
+        straight = np.where(a[..., None] > 0, rgb / np.maximum(a[..., None], 1e-6), 0)
+        shifted = rotate_hue(to_uint8(straight), float(rng.choice([-1, 1]) * rng.uniform(90, 180)))
+        return shifted.astype(np.float32) * a[..., None], a, name
+    if defect == "erasure":
+        ys, xs = np.nonzero(a > 0.5)
+        ang = rng.uniform(0, 2 * np.pi)
+        proj = xs * math.cos(ang) + ys * math.sin(ang)
+        cut = np.quantile(proj, 1.0 - rng.uniform(0.25, 0.45))
+        yy, xx = np.mgrid[0:el.h, 0:el.w]
+        keep = ((xx * math.cos(ang) + yy * math.sin(ang)) < cut).astype(np.float32)
+        return rgb * keep[..., None], a * keep, name
+    if defect == "wrong_logo":
+        hue = float(rng.uniform(0, 1))
+        cols = (hsv_color(hue, 0.8, 0.7), hsv_color(hue + 0.45, 0.7, 0.85),
+                hsv_color(hue + 0.2, 0.9, 0.95))
+        other = make_logo(rng, cols, style=str(rng.choice(["flat", "textured"])),
+                          font_path=brand.latin_font)
+        ih, iw = el.h - 2 * el.pad, el.w - 2 * el.pad
+        scale = min(iw / other.shape[1], ih / other.shape[0])
+        ow = max(1, int(other.shape[1] * scale))
+        orgb, oa = _logo_layer(other, ow, 0)
+        out_rgb, out_a = np.zeros_like(rgb), np.zeros_like(a)
+        oy = el.pad + (ih - oa.shape[0]) // 2
+        ox = el.pad + (iw - oa.shape[1]) // 2
+        out_rgb[oy:oy + oa.shape[0], ox:ox + oa.shape[1]] = orgb
+        out_a[oy:oy + oa.shape[0], ox:ox + oa.shape[1]] = oa
+        return out_rgb, out_a, "<other logo>"
+    raise InputError(f"unknown logo defect {defect!r}; known: {', '.join(LOGO_DEFECTS)}")
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def _compose(bg: np.ndarray, layers: list[tuple[_Element, np.ndarray, np.ndarray | None]]
+             ) -> np.ndarray:
+    out = bg.copy()
+    for el, alpha, rgb in layers:
+        if rgb is None:
+            composite(out, alpha, el.color, el.x, el.y)
+        else:  # premultiplied logo
+            region = out[el.y:el.y + el.h, el.x:el.x + el.w]
+            out[el.y:el.y + el.h, el.x:el.x + el.w] = region * (1.0 - alpha[..., None]) + rgb
+    return to_uint8(out)
+
+
+def make_poster(
+    brand: GeneratedBrand,
+    seed: int,
+    *,
+    size: tuple[int, int] | None = None,
+    text_defects: Mapping[int, str] | None = None,
+    logo_defect: str | None = None,
+    with_logo: bool = True,
+    with_manifest: bool = True,
+    poster_id: str | None = None,
+    n_lines: int | None = None,
+) -> GeneratedPoster:
+    """Generate one poster of ``brand`` deterministically from ``seed``.
+
+    ``size``: ``(width, height)``, each 768..2048 (None = drawn from the seed).
+    ``text_defects``: line index -> one of :data:`TEXT_DEFECTS` (indices past the last
+    line are ignored); ``logo_defect``: one of :data:`LOGO_DEFECTS` (needs ``with_logo``).
+    ``poster_id`` defaults to ``"<brand id>-<seed>"``; ``n_lines`` (3..8) to the seed.
+    """
+    # 1. Check inputs
+    text_defects = dict(text_defects or {})
+    for idx, name in text_defects.items():
+        if name not in TEXT_DEFECTS:
+            raise InputError(f"text defect {name!r} for line {idx} is not one of {TEXT_DEFECTS}")
+    if logo_defect is not None:
+        if logo_defect not in LOGO_DEFECTS:
+            raise InputError(f"logo defect {logo_defect!r} is not one of {LOGO_DEFECTS}")
+        if not with_logo:
+            raise InputError("logo_defect needs with_logo=True")
+    if size is not None:
+        w, h = size
+        if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+            raise InputError(f"poster size {size} must be {MIN_SIDE}..{MAX_SIDE} px per side")
+    if n_lines is not None and not 3 <= n_lines <= 8:
+        raise InputError(f"n_lines {n_lines} must be 3..8")
+    poster_id = poster_id or f"{brand.id}-{seed}"
+    rng = poster_rng(poster_id, seed)
+    width, height = size or _pick_size(rng)
+    short = min(width, height)
+
+    # 2. Plan the copy lines and the logo, then lay them out
+    n = n_lines or int(rng.integers(3, 9))
+    lines = _plan_lines(rng, brand, n, width, short)
+    if not lines:
+        raise InputError(f"poster {poster_id}: no copy line fits a {width}px wide poster")
+    _render_lines(lines, 1.0)
+    logo = None
+    if with_logo:
+        lh0, lw0 = brand.logo_rgba.shape[:2]
+        lw = int(width * rng.uniform(0.05, 0.40))
+        lw = max(24, min(lw, int(0.22 * height * lw0 / lh0)))
+        pad = int(math.ceil(0.12 * lw)) + 3
+        rgb, alpha = _logo_layer(brand.logo_rgba, lw, pad)
+        logo = _Element(kind="logo", alpha=alpha, rgb=rgb, pad=pad, size=lw)
+    lines = _layout(rng, width, height, lines, logo)
+    for i, el in enumerate(lines):
+        el.line_index = i
+
+    # 3. Background, backing panels where the text would not be legible, colours
+    bg = _background(rng, width, height, brand)
+    for el in lines:
+        region = bg[el.y:el.y + el.h, el.x:el.x + el.w]
+        color, worst = _choose_color(rng, region, brand)
+        if worst < 3.0 or rng.random() < 0.1:
+            dark_text = float(luminance(color)) < 0.4
+            _add_panel(rng, bg, el, dark_text)
+            region = bg[el.y:el.y + el.h, el.x:el.x + el.w]
+            color, worst = _choose_color(rng, region, brand)
+        el.color = color
+    if logo is not None:
+        region = bg[logo.y:logo.y + logo.h, logo.x:logo.x + logo.w]
+        if float(contrast(region.reshape(-1, 3).mean(0), brand.colors[0])) < 1.6:
+            light = float(luminance(brand.colors[0])) < 0.3
+            plate = Image.new("L", (logo.w - logo.pad, logo.h - logo.pad), 0)
+            ImageDraw.Draw(plate).rounded_rectangle((0, 0, plate.width - 1, plate.height - 1),
+                                                    radius=logo.pad, fill=255)
+            composite(bg, np.asarray(plate, np.float32) / 255.0 * np.float32(0.9),
+                      (250, 250, 250) if light else (25, 25, 30),
+                      logo.x + logo.pad // 2, logo.y + logo.pad // 2)
+
+    # 4. Clean and defective layers
+    clean_layers: list[tuple[_Element, np.ndarray, np.ndarray | None]] = []
+    bad_layers: list[tuple[_Element, np.ndarray, np.ndarray | None]] = []
+    rendered: dict[int, str] = {}
+    defect_of: dict[int, str] = {}
+    for i, el in enumerate(lines):
+        clean_layers.append((el, el.alpha, None))
+        defect = text_defects.get(i)
+        if defect is None:
+            bad_layers.append((el, el.alpha, None))
+            continue
+        drng = poster_rng(poster_id, seed, salt=100 + i)
+        alpha, shown = _text_defect(drng, el, defect)
+        bad_layers.append((el, alpha, None))
+        rendered[i], defect_of[i] = shown, defect
+    logo_shown = brand.kit.display_name
+    if logo is not None:
+        assert logo.rgb is not None
+        clean_layers.append((logo, logo.alpha, logo.rgb))
+        if logo_defect is None:
+            bad_layers.append((logo, logo.alpha, logo.rgb))
+        else:
+            drng = poster_rng(poster_id, seed, salt=99)
+            rgb, alpha, logo_shown = _logo_defect(drng, logo, logo_defect, brand)
+            bad_layers.append((logo, alpha, rgb))
+    background = to_uint8(bg)
+    clean = _compose(bg, clean_layers)
+    image = _compose(bg, bad_layers) if (defect_of or logo_defect) else clean.copy()
+
+    # 5. Ground truth: boxes tight on the pixels that differ from the background
+    truth: list[TruthItem] = []
+    for i, el in enumerate(lines):
+        box = _element_box(el, background, clean, image)
+        quad = box.as_quad() if not el.angle else _shift_quad(el)
+        truth.append(TruthItem(
+            kind="text", defect=defect_of.get(i), box=box, quad=quad, expected=el.text,
+            rendered=rendered.get(i, el.text), font_path=el.font_path, size_px=el.size,
+            color=hex_color(el.color), angle_deg=el.angle, line_index=i))
+    if logo is not None:
+        box = _element_box(logo, background, clean, image)
+        truth.append(TruthItem(
+            kind="logo", defect=logo_defect, box=box, quad=box.as_quad(),
+            expected=brand.kit.display_name, rendered=logo_shown, font_path=None,
+            size_px=logo.size, color=brand.kit.colors[0] if brand.kit.colors else None,
+            angle_deg=0.0))
+
+    manifest = None
+    if with_manifest:
+        manifest = PosterManifest.model_validate({
+            "brand": brand.id, "copy": [el.text for el in lines], "logo_required": with_logo})
+    return GeneratedPoster(poster_id=poster_id, brand_id=brand.id, seed=int(seed), image=image,
+                           clean=clean, manifest=manifest, truth=tuple(truth),
+                           background=background)
+
+
+def _element_box(el: _Element, background: np.ndarray, clean: np.ndarray, image: np.ndarray
+                 ) -> Box:
+    sl = (slice(el.y, el.y + el.h), slice(el.x, el.x + el.w))
+    bg = background[sl]
+    ink = (clean[sl] != bg).any(axis=2) | (image[sl] != bg).any(axis=2) | \
+        (image[sl] != clean[sl]).any(axis=2)
+    box = ink_box(ink)
+    if box is None:
+        raise InputError(f"element {el.text or 'logo'!r} left no pixels on the poster")
+    x0, y0, x1, y1 = box
+    return Box(el.x + x0, el.y + y0, el.x + x1, el.y + y1)
+
+
+def _shift_quad(el: _Element) -> Quad:
+    assert el.quad is not None
+    return normalize_quad([(el.x + x, el.y + y) for x, y in el.quad])
