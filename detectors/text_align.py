@@ -1,0 +1,216 @@
+"""Align OCR lines with the expected copy.
+
+The lines are put in reading order (rows top to bottom, left to right within a row) and
+their normalised texts concatenated into one *document*, with a separator between lines.
+Each expected string is matched, longest first, against the part of the document not yet
+claimed by another string: an exact substring first, else the cheapest approximate
+substring (edit distance with a free start and end; crossing a line separator inside the
+match is free, so an expected string may run over several lines, and several strings may
+share a line). A match is accepted when its cost is at most ``MAX_COST_RATIO`` of the
+expected length and it keeps at least ``MIN_KEPT_RATIO`` of the characters; otherwise the
+string is *missing*. Every operation of an accepted match is kept, so that wrong, extra
+and absent characters can be located on the line they belong to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from detectors.normalize import Normalized, normalize, normalize_with_map
+from detectors.ocr import OcrLine
+
+MAX_COST_RATIO = 0.5
+MIN_KEPT_RATIO = 0.4
+_SEP = "\x1f"  # between lines: skipping it inside a match is free
+_USED = "\x00"  # claimed by another expected string: never matches
+
+
+@dataclass(frozen=True)
+class DocChar:
+    """One normalised character of the document: which line, which source char."""
+
+    char: str
+    line: int  # index into the reading-ordered lines; -1 for a separator
+    source: int  # index of the source character in ``line.text``
+
+
+@dataclass(frozen=True)
+class AlignOp:
+    """``op``: ``M`` match, ``S`` substituted, ``I`` extra char read, ``D`` expected char absent.
+
+    ``exp`` is the index in the normalised expected string (``-1`` for ``I``); ``doc`` the
+    document position (for ``D``: the position the absent char would precede).
+    """
+
+    op: str
+    exp: int
+    doc: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """One expected string aligned with the document."""
+
+    expected: str
+    normalized: str
+    cost: int
+    start: int  # document span [start, end)
+    end: int
+    ops: tuple[AlignOp, ...]
+
+    @property
+    def exact(self) -> bool:
+        return self.cost == 0
+
+
+@dataclass(frozen=True)
+class Alignment:
+    lines: tuple[OcrLine, ...]  # reading order
+    line_norms: tuple[Normalized, ...]
+    doc: tuple[DocChar, ...]
+    matches: tuple[Match, ...]  # accepted, in the order of ``expected`` input
+    missing: tuple[str, ...]  # expected strings with no acceptable match
+    claimed: frozenset[int]  # document positions claimed by a match
+
+    def line_claimed_ratio(self, line: int) -> float:
+        pos = [i for i, c in enumerate(self.doc) if c.line == line]
+        if not pos:
+            return 0.0
+        return sum(1 for i in pos if i in self.claimed) / len(pos)
+
+
+def reading_order(lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """Rows top to bottom (lines overlapping vertically by half share a row), then x."""
+    items = sorted(lines, key=lambda ln: ln.box.center[1])
+    rows: list[list[OcrLine]] = []
+    for ln in items:
+        b = ln.box
+        if rows:
+            last = rows[-1][-1].box
+            overlap = min(b.y1, last.y1) - max(b.y0, last.y0)
+            if overlap > 0.5 * min(b.height, last.height):
+                rows[-1].append(ln)
+                continue
+        rows.append([ln])
+    return [ln for row in rows for ln in sorted(row, key=lambda x: x.box.x0)]
+
+
+def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignOp]]:
+    """Cheapest alignment of all of ``pattern`` with some substring of ``doc``."""
+    m, n = len(pattern), len(doc)
+    inf = 1 << 30
+    # cost[i][j]: pattern[:i] aligned, ending just before doc[j]
+    cost = [[0] * (n + 1)] + [[inf] * (n + 1) for _ in range(m)]
+    back = [[""] * (n + 1) for _ in range(m + 1)]
+    for i in range(1, m + 1):
+        pc = pattern[i - 1]
+        prow, row, brow = cost[i - 1], cost[i], back[i]
+        row[0] = prow[0] + 1
+        brow[0] = "D"
+        for j in range(1, n + 1):
+            dc = doc[j - 1]
+            best = prow[j - 1] + (0 if dc == pc else 1)
+            how = "M" if dc == pc else "S"
+            ins = row[j - 1] + (0 if dc == _SEP else 1)
+            if ins < best:
+                best, how = ins, "I"
+            dele = prow[j] + 1
+            if dele < best:
+                best, how = dele, "D"
+            row[j] = best
+            brow[j] = how
+    last = cost[m]
+    end = min(range(n + 1), key=lambda j: (last[j], j))
+    total = last[end]
+    ops: list[AlignOp] = []
+    i, j = m, end
+    while i > 0:
+        how = back[i][j]
+        if how in ("M", "S"):
+            ops.append(AlignOp(how, i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif how == "I":
+            ops.append(AlignOp("I", -1, j - 1))
+            j -= 1
+        else:
+            ops.append(AlignOp("D", i - 1, j))
+            i -= 1
+    ops.reverse()
+    start = j
+    # drop separators / extras at the edges of the span (free or not part of the copy)
+    while ops and ops[0].op == "I" and doc[ops[0].doc] == _SEP:
+        ops.pop(0)
+        start += 1
+    return total, start, end, ops
+
+
+def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
+    """Align OCR ``lines`` with the ``expected`` strings (see the module docstring)."""
+    ordered = tuple(reading_order(lines))
+    norms = tuple(normalize_with_map(ln.text) for ln in ordered)
+    doc: list[DocChar] = []
+    for li, nm in enumerate(norms):
+        if doc:
+            doc.append(DocChar(_SEP, -1, -1))
+        for c, src in zip(nm.text, nm.source_index, strict=True):
+            doc.append(DocChar(c, li, src))
+    chars = [c.char for c in doc]
+
+    items = [(i, e, normalize(e)) for i, e in enumerate(expected)]
+    items = [it for it in items if it[2]]
+    # exact matches first (longest first), then the rest approximately
+    items.sort(key=lambda it: -len(it[2]))
+    found: dict[int, Match] = {}
+    claimed: set[int] = set()
+    for idx, exp, norm in items:
+        text = "".join(chars)
+        pos = _find_exact(text, norm)
+        if pos is not None:
+            span = _span_positions(chars, pos, len(norm))
+            ops = tuple(AlignOp("M", k, d) for k, d in enumerate(span))
+            found[idx] = Match(exp, norm, 0, span[0], span[-1] + 1, ops)
+            for d in span:
+                chars[d] = _USED
+                claimed.add(d)
+    for idx, _exp, norm in items:
+        if idx in found:
+            continue
+        total, start, end, ops = _substring_align(norm, "".join(chars))
+        kept = sum(1 for o in ops if o.op == "M")
+        if total <= MAX_COST_RATIO * len(norm) and kept >= max(1, MIN_KEPT_RATIO * len(norm)):
+            found[idx] = Match(_exp, norm, total, start, end, tuple(ops))
+            for o in ops:
+                if o.op in ("M", "S", "I") and chars[o.doc] != _SEP:
+                    chars[o.doc] = _USED
+                    claimed.add(o.doc)
+    matches = tuple(found[i] for i in sorted(found))
+    missing = tuple(e for i, e, _n in sorted(items) if i not in found)
+    return Alignment(ordered, norms, tuple(doc), matches, missing, frozenset(claimed))
+
+
+def _find_exact(text: str, norm: str) -> int | None:
+    """Start of ``norm`` in ``text`` where separators inside are skipped; None if absent."""
+    pos = text.find(norm)
+    if pos >= 0:
+        return pos
+    if _SEP not in text:
+        return None
+    # allow the string to run over a line break
+    stripped, index = [], []
+    for k, c in enumerate(text):
+        if c != _SEP:
+            stripped.append(c)
+            index.append(k)
+    p = "".join(stripped).find(norm)
+    return index[p] if p >= 0 else None
+
+
+def _span_positions(chars: list[str], start: int, length: int) -> list[int]:
+    out = []
+    k = start
+    while len(out) < length and k < len(chars):
+        if chars[k] != _SEP:
+            out.append(k)
+        k += 1
+    return out
