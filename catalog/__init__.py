@@ -4,6 +4,13 @@ Serves the demo, the tests and the benchmarks. Deterministic from a seed.
 """
 
 from catalog.brands import GeneratedBrand, make_brand, make_logo
+from catalog.dataset import (
+    Catalog,
+    PosterSpec,
+    generate_catalog,
+    upload_catalog,
+    write_catalog_dir,
+)
 from catalog.posters import (
     LOGO_DEFECTS,
     TEXT_DEFECTS,
@@ -13,6 +20,11 @@ from catalog.posters import (
 )
 
 __all__ = [
+    "Catalog",
+    "PosterSpec",
+    "generate_catalog",
+    "upload_catalog",
+    "write_catalog_dir",
     "LOGO_DEFECTS",
     "TEXT_DEFECTS",
     "GeneratedBrand",

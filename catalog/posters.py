@@ -79,6 +79,7 @@ class TruthItem:
     color: str | None
     angle_deg: float
     line_index: int | None = None
+    font_file: str | None = None  # the brand kit's copy of the font ("fonts/...")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,7 +89,7 @@ class TruthItem:
             "quad": [[round(x, 2), round(y, 2)] for x, y in self.quad],
             "expected": self.expected,
             "rendered": self.rendered,
-            "font": Path(self.font_path).name if self.font_path else None,
+            "font": self.font_file or (Path(self.font_path).name if self.font_path else None),
             "size_px": self.size_px,
             "color": self.color,
             "angle_deg": round(self.angle_deg, 3),
@@ -712,7 +713,8 @@ def make_poster(
         truth.append(TruthItem(
             kind="text", defect=defect_of.get(i), box=box, quad=quad, expected=el.text,
             rendered=rendered.get(i, el.text), font_path=el.font_path, size_px=el.size,
-            color=hex_color(el.color), angle_deg=el.angle, line_index=i))
+            color=hex_color(el.color), angle_deg=el.angle, line_index=i,
+            font_file=_kit_font(brand, el.font_path)))
     if logo is not None:
         box = _element_box(logo, background, clean, image)
         truth.append(TruthItem(
@@ -728,6 +730,13 @@ def make_poster(
     return GeneratedPoster(poster_id=poster_id, brand_id=brand.id, seed=int(seed), image=image,
                            clean=clean, manifest=manifest, truth=tuple(truth),
                            background=background)
+
+
+def _kit_font(brand: GeneratedBrand, font_path: str | None) -> str | None:
+    for path, name in zip(brand.font_paths, brand.kit.fonts, strict=False):
+        if font_path is not None and str(path) == font_path:
+            return name
+    return None
 
 
 def _element_box(el: _Element, background: np.ndarray, clean: np.ndarray, image: np.ndarray
