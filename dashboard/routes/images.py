@@ -2,12 +2,12 @@
 
 Only keys under the posters / repaired / artifacts / published prefixes are served;
 anything with ``..``, an absolute path, a backslash or a control character is refused
-with 400. Responses carry an ETag (SHA-256 of the bytes) and ``Cache-Control: private``.
+with 400. Responses carry the object's S3 ETag and ``Cache-Control: private, no-cache``:
+the browser keeps a copy and revalidates it (304) instead of downloading it again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mimetypes
 
@@ -20,7 +20,7 @@ from posterqa.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CACHE_CONTROL = "private, max-age=600"
+CACHE_CONTROL = "private, no-cache"  # revalidate: repaired keys are rewritten on re-runs
 _TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
           ".webp": "image/webp"}
 
@@ -57,15 +57,16 @@ def image(key: str, request: Request, settings: SettingsDep, store: StoreDep,
     if store is None:
         raise HTTPException(503, "no object store is connected to the dashboard")
     try:
+        etag = '"' + str(store.head(key)["etag"]).strip('"') + '"'
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL,
+                   "X-Content-Type-Options": "nosniff"}
+        inm = request.headers.get("if-none-match", "")
+        if etag in [t.strip() for t in inm.split(",")]:
+            return Response(status_code=304, headers=headers)
         data = store.get_bytes(key)
     except ObjectNotFoundError:
         raise HTTPException(404, f"image {key!r} does not exist") from None
     except StorageError as exc:
         log.warning("image %s: %s", key, exc)
         raise HTTPException(502, f"object store failed for {key!r}") from None
-    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
-    inm = request.headers.get("if-none-match", "")
-    if etag in [t.strip() for t in inm.split(",")]:
-        return Response(status_code=304, headers=headers)
     return Response(content=data, media_type=_content_type(key), headers=headers)

@@ -31,7 +31,7 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
     )
 
 
-@router.post("/login", dependencies=[CsrfDep])
+@router.post("/login", dependencies=[CsrfDep], response_model=None)
 def login(
     request: Request,
     session: SessionDep,

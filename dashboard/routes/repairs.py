@@ -114,7 +114,7 @@ def figures_for(metrics: dict[str, Any]) -> dict[str, str]:
         "bg_changed_pixels": _figure(m.get("bg_changed_pixels"), "{:,}"),
         "ssim_bg": _figure(m.get("ssim_bg"), "{:.5f}"),
         "bg_max_abs_diff": _figure(m.get("bg_max_abs_diff")),
-        "reread": _reread(m.get("reread", m.get("logo_check"))),
+        "reread": _reread(m.get("reread") or m.get("region")),
         "band_color_shift": _figure(m.get("band_color_shift"), "{:.3f}"),
         "reasons": "; ".join(str(r) for r in reasons) if isinstance(reasons, list) else "",
     }
