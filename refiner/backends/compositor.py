@@ -1,0 +1,388 @@
+"""The CPU compositor backend (``"compositor"``): deterministic repairs of flat designs.
+
+- **text**: the defective strokes inside the mask are removed (the background is
+  estimated by inpainting the mask from its surroundings; pixels that differ from it
+  are the strokes and are replaced), then the expected string is typeset in the brand
+  font, fitted to the text quad (size and rotation) and aligned to what is left of the
+  original strokes, in the colour of those strokes.
+- **logo**: the old logo is removed the same way and the reference RGBA is warped onto
+  the quad (or fitted into the mask's box) with its alpha.
+
+It works at the crop's own resolution (``wants_resize = False``), so glyphs are drawn
+at their final size. Hints (crop pixels): ``expected`` (else parsed from the prompt),
+``quad``, ``font_path``, ``color`` (``(r, g, b)`` or ``"#rrggbb"``), ``size_px``,
+``kind`` (``"text"``/``"logo"``, else from the prompt). Where the design is not flat,
+the verification, not this backend, says whether the repair worked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from detectors.types import Box, Quad, normalize_quad
+from posterqa.errors import BackendError, ConfigError, InputError
+from refiner.backends.base import RefinerBackend, register
+from refiner.paste import dilate
+
+log = logging.getLogger(__name__)
+
+_FALLBACK_FONTS = (
+    ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular"),
+    ("paperang_p2_fonts_cjk", "wqy-microhei"),
+)
+_RENDER_PAD = 8
+
+
+# ------------------------------------------------------------------------- fonts
+def _package_dir(package: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@lru_cache(maxsize=1)
+def fallback_font() -> str:
+    """Path of an installed CJK-capable font (Noto Sans SC, else WenQuanYi Micro Hei)."""
+    for package, stem in _FALLBACK_FONTS:
+        root = _package_dir(package)
+        if root is None:
+            continue
+        found = sorted(p for p in root.rglob(f"{stem}*")
+                       if p.suffix.lower() in (".otf", ".ttf", ".ttc"))
+        if found:
+            return str(found[0])
+    raise ConfigError("no CJK font installed: pip install pylopdf-fonts-zh-cn")
+
+
+@lru_cache(maxsize=128)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.truetype(path, max(1, int(size)), layout_engine=ImageFont.Layout.BASIC)
+    except OSError as exc:
+        raise InputError(f"font {path} cannot be loaded: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _covers(path: str, char: str) -> bool:
+    if char.isspace():
+        return True
+    font = _font(path, 24)
+    glyph = font.getmask(char)
+    notdef = font.getmask("\uffff")
+    if glyph.size == notdef.size and bytes(glyph) == bytes(notdef):
+        return False
+    return glyph.size[0] * glyph.size[1] > 0
+
+
+def font_for(text: str, preferred: str | None) -> str:
+    """``preferred`` when it covers every character of ``text``, else the CJK fallback."""
+    if preferred:
+        if not Path(preferred).is_file():
+            log.warning("font %s not found; using the fallback font", preferred)
+        elif all(_covers(str(preferred), c) for c in text):
+            return str(preferred)
+        else:
+            log.info("font %s lacks glyphs of %r; using the fallback font", preferred, text)
+    return fallback_font()
+
+
+def render_text_alpha(text: str, font_path: str, size: int) -> np.ndarray:
+    """``uint8 [h, w]`` coverage of ``text`` at ``size`` px, cropped to its ink box."""
+    font = _font(font_path, size)
+    x0, y0, x1, y1 = font.getbbox(text, anchor="ls")
+    w, h = x1 - x0 + 2 * _RENDER_PAD, y1 - y0 + 2 * _RENDER_PAD
+    canvas = Image.new("L", (max(1, w), max(1, h)), 0)
+    ImageDraw.Draw(canvas).text((_RENDER_PAD - x0, _RENDER_PAD - y0), text, font=font,
+                                fill=255, anchor="ls")
+    arr = np.asarray(canvas)
+    rows, cols = np.flatnonzero(arr.any(axis=1)), np.flatnonzero(arr.any(axis=0))
+    if rows.size == 0:
+        return np.zeros((1, 1), np.uint8)
+    return np.ascontiguousarray(arr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+
+
+# ---------------------------------------------------------------- pure helpers
+def parse_color(value: Any) -> tuple[int, int, int] | None:
+    """``(r, g, b)`` from a tuple/list or ``"#rrggbb"``; None when absent or unusable."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        s = value.strip().lstrip("#")
+        if len(s) == 6:
+            try:
+                return (int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16))
+            except ValueError:
+                return None
+        return None
+    try:
+        r, g, b = (int(v) for v in list(value)[:3])
+    except (TypeError, ValueError):
+        return None
+    return (r, g, b)
+
+
+def quad_geometry(quad: Quad) -> tuple[tuple[float, float], float, float, float]:
+    """``(centre, width, height, angle_deg)`` of a quad (clockwise from its top-left)."""
+    pts = np.asarray(quad, dtype=np.float64)
+    centre = pts.mean(axis=0)
+    top, bottom = pts[1] - pts[0], pts[2] - pts[3]
+    left, right = pts[3] - pts[0], pts[2] - pts[1]
+    width = (np.linalg.norm(top) + np.linalg.norm(bottom)) / 2.0
+    height = (np.linalg.norm(left) + np.linalg.norm(right)) / 2.0
+    angle = math.degrees(math.atan2(top[1] + bottom[1], top[0] + bottom[0]))
+    return (float(centre[0]), float(centre[1])), float(width), float(height), angle
+
+
+def estimate_background(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The crop with the (slightly grown) mask inpainted from its surroundings."""
+    grown = dilate(mask, 2)
+    if grown.all():  # nothing around to inpaint from: use the median colour
+        return np.broadcast_to(np.median(crop.reshape(-1, 3), axis=0).astype(np.uint8),
+                               crop.shape).copy()
+    return cv2.inpaint(crop, grown, 5, cv2.INPAINT_TELEA)
+
+
+def stroke_mask(crop: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``uint8`` 255/0 mask of pixels inside ``mask`` that differ from the background."""
+    diff = np.abs(crop.astype(np.int16) - background.astype(np.int16)).max(axis=2)
+    inside = mask > 0
+    vals = diff[inside]
+    if vals.size == 0 or int(vals.max()) < 12:
+        return np.zeros(mask.shape, np.uint8)
+    otsu, _ = cv2.threshold(vals.astype(np.uint8).reshape(-1, 1), 0, 255,
+                            cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    thr = float(np.clip(otsu * 0.5, 10, 60))
+    return np.where(inside & (diff > thr), 255, 0).astype(np.uint8)
+
+
+def remove_strokes(crop: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """``(clean, strokes, diff)``: the crop without the content inside ``mask``.
+
+    ``strokes`` is the detected content (uint8 255/0), ``diff`` its per-pixel distance
+    from the background estimate (``int16``).
+    """
+    background = estimate_background(crop, mask)
+    strokes = stroke_mask(crop, background, mask)
+    clean = crop.copy()
+    # replace the strokes and their anti-aliased edge, inside the mask only
+    edge = (dilate(strokes, 2) > 0) & (mask > 0)
+    clean[edge] = background[edge]
+    diff = np.abs(crop.astype(np.int16) - background.astype(np.int16)).max(axis=2)
+    return clean, strokes, diff
+
+
+def stroke_color(crop: np.ndarray, strokes: np.ndarray, diff: np.ndarray
+                 ) -> tuple[int, int, int] | None:
+    """Median colour of the stroke cores (the pixels most unlike the background)."""
+    sel = strokes > 0
+    if sel.sum() < 4:
+        return None
+    d = diff[sel]
+    core = sel & (diff >= np.percentile(d, 70))
+    med = np.median(crop[core].reshape(-1, 3), axis=0)
+    return (int(med[0]), int(med[1]), int(med[2]))
+
+
+def contrasting_color(background: np.ndarray) -> tuple[int, int, int]:
+    lum = float(np.mean(background.reshape(-1, 3) @ np.array([0.299, 0.587, 0.114])))
+    return (20, 20, 20) if lum > 128 else (245, 245, 245)
+
+
+def place_alpha(alpha: np.ndarray, canvas_hw: tuple[int, int], centre: tuple[float, float],
+                angle_deg: float, scale: float = 1.0) -> np.ndarray:
+    """Warp a ``uint8`` alpha patch onto a canvas: centred at ``centre``, rotated, scaled."""
+    h, w = alpha.shape
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -angle_deg, scale)
+    # continuous coordinate c is pixel index c - 0.5
+    m[0, 2] += centre[0] - 0.5 - (w - 1) / 2.0
+    m[1, 2] += centre[1] - 0.5 - (h - 1) / 2.0
+    return cv2.warpAffine(alpha, m, (canvas_hw[1], canvas_hw[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def best_shift(alpha: np.ndarray, target: np.ndarray, radius: int) -> tuple[int, int, float]:
+    """``(dx, dy, score)``: shift of ``alpha`` that best overlaps ``target`` (both [h, w]).
+
+    Normalised cross-correlation over shifts within ``radius``; (0, 0, 0) when either
+    is empty.
+    """
+    if radius <= 0 or not alpha.any() or not target.any():
+        return 0, 0, 0.0
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    patch = alpha[y0:y1, x0:x1].astype(np.float32)
+    padded = cv2.copyMakeBorder(target.astype(np.float32), radius, radius, radius, radius,
+                                cv2.BORDER_CONSTANT, value=0)
+    window = padded[y0:y1 + 2 * radius, x0:x1 + 2 * radius]
+    res = cv2.matchTemplate(window, patch, cv2.TM_CCORR_NORMED)
+    _, score, _, loc = cv2.minMaxLoc(res)
+    return int(loc[0] - radius), int(loc[1] - radius), float(score)
+
+
+def composite(base: np.ndarray, color: np.ndarray | tuple[int, int, int],
+              alpha: np.ndarray) -> np.ndarray:
+    """``base`` (RGB uint8) with ``color`` (RGB or ``[h, w, 3]``) over it at ``alpha``."""
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    col = np.asarray(color, dtype=np.float32)
+    out = base.astype(np.float32) * (1.0 - a) + col * a
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------- backend
+@register("compositor")
+class CompositorBackend(RefinerBackend):
+    """CPU, deterministic: re-typesets expected copy, places the reference logo."""
+
+    size_multiple = 1
+    wants_resize = False
+    deterministic = True
+
+    def refine(
+        self,
+        crop: np.ndarray,
+        crop_mask: np.ndarray,
+        prompt: str,
+        reference: np.ndarray | None = None,
+        *,
+        seed: int | None = None,
+        hints: Mapping[str, Any] | None = None,
+    ) -> np.ndarray:
+        from refiner.core import parse_prompt
+
+        hints = dict(hints or {})
+        kind_p, expected_p = parse_prompt(prompt)
+        kind = hints.get("kind") or kind_p
+        if kind == "text" and kind_p == "logo":
+            kind = "logo"
+        quad = normalize_quad(hints["quad"]) if hints.get("quad") is not None else None
+        if kind == "logo":
+            if reference is None:
+                raise BackendError("compositor: a logo repair needs the reference logo")
+            return self.refine_logo(crop, crop_mask, reference, quad)
+        expected = hints.get("expected") or expected_p
+        if not expected:
+            raise BackendError(
+                f"compositor: no expected text in hints or prompt {prompt!r}; it re-typesets "
+                "the expected copy and cannot guess it"
+            )
+        return self.refine_text(crop, crop_mask, str(expected), quad=quad,
+                                font_path=hints.get("font_path"),
+                                color=parse_color(hints.get("color")),
+                                size_px=hints.get("size_px"))
+
+    # ---------------------------------------------------------------- text
+    def refine_text(
+        self,
+        crop: np.ndarray,
+        mask: np.ndarray,
+        expected: str,
+        *,
+        quad: Quad | None = None,
+        font_path: str | None = None,
+        color: tuple[int, int, int] | None = None,
+        size_px: float | None = None,
+    ) -> np.ndarray:
+        """Remove the strokes inside ``mask`` and typeset ``expected`` over the quad."""
+        clean, strokes, diff = remove_strokes(crop, mask)
+        if color is None:
+            color = stroke_color(crop, strokes, diff) or contrasting_color(clean[mask > 0])
+        if quad is None:
+            quad = Box.from_mask(mask).as_quad()
+        centre, qw, qh, angle = quad_geometry(quad)
+        if abs(angle) < 0.5:
+            angle = 0.0
+        path = font_for(expected, font_path)
+        size = self._fit_size(expected, path, qw, qh, size_px)
+        # refine size and position against what is left of the original strokes
+        # (wrong characters, erasure and blur keep most of them in place)
+        target = np.where(strokes > 0, diff, 0).astype(np.float32)
+        radius = int(max(2, min(qh * 0.35, 24)))
+        sizes = [size] if size_px else sorted(
+            {max(4, int(round(size * f))) for f in np.linspace(0.88, 1.08, 11)})
+        best: tuple[float, np.ndarray] | None = None
+        for s in sizes:
+            alpha = render_text_alpha(expected, path, s)
+            canvas = place_alpha(alpha, crop.shape[:2], centre, angle)
+            dx, dy, score = best_shift(canvas, target, radius)
+            if score <= 0.3:
+                dx = dy = 0
+            if dx or dy:
+                canvas = place_alpha(alpha, crop.shape[:2], (centre[0] + dx, centre[1] + dy),
+                                     angle)
+            if s == size:
+                score += 1e-6  # prefer the fitted size on ties
+            if best is None or score > best[0]:
+                best = (score, canvas)
+        assert best is not None
+        canvas = best[1]
+        return composite(clean, color, canvas)
+
+    def _fit_size(self, text: str, path: str, qw: float, qh: float,
+                  size_px: float | None) -> int:
+        """Font size whose ink box fits the quad (or the ``size_px`` hint)."""
+        if size_px:
+            return max(1, int(round(float(size_px))))
+        probe = 64
+        a = render_text_alpha(text, path, probe)
+        ih, iw = a.shape
+        size = max(4, int(round(probe * min(qw / max(iw, 1), qh / max(ih, 1)))))
+        # the ink box does not scale exactly linearly with the size
+        for _ in range(3):
+            ih, iw = render_text_alpha(text, path, size).shape
+            fit = min(qw / max(iw, 1), qh / max(ih, 1))
+            if abs(fit - 1.0) < 0.02:
+                break
+            size = max(4, int(round(size * fit)))
+        return size
+
+    # ---------------------------------------------------------------- logo
+    def refine_logo(self, crop: np.ndarray, mask: np.ndarray, reference: np.ndarray,
+                    quad: Quad | None) -> np.ndarray:
+        """Remove the old logo inside ``mask`` and warp ``reference`` (RGBA) onto ``quad``."""
+        ref = np.asarray(reference)
+        if ref.ndim != 3 or ref.shape[2] not in (3, 4):
+            raise BackendError(f"compositor: reference must be RGB/RGBA, got {ref.shape}")
+        if ref.shape[2] == 3:
+            ref = np.concatenate([ref, np.full(ref.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        clean, _, _ = remove_strokes(crop, mask)
+        rh, rw = ref.shape[:2]
+        if quad is None:
+            box = Box.from_mask(mask)
+            s = min(box.width / rw, box.height / rh)
+            w, h = rw * s, rh * s
+            cx, cy = box.center
+            quad = ((cx - w / 2, cy - h / 2), (cx + w / 2, cy - h / 2),
+                    (cx + w / 2, cy + h / 2), (cx - w / 2, cy + h / 2))
+        _, qw, qh, _ = quad_geometry(quad)
+        # shrink the reference close to the target size first (area filter, no aliasing)
+        if qw < rw * 0.8 or qh < rh * 0.8:
+            nw, nh = max(1, int(round(qw))), max(1, int(round(qh)))
+            ref = cv2.resize(ref, (nw, nh), interpolation=cv2.INTER_AREA)
+            rh, rw = ref.shape[:2]
+        # corners in continuous coordinates, shifted to pixel-index coordinates
+        src = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], dtype=np.float32) - 0.5
+        dst = np.asarray(quad, dtype=np.float32) - 0.5
+        m = cv2.getPerspectiveTransform(src, dst)
+        alpha = ref[..., 3:4].astype(np.float32) / 255.0
+        premul = np.concatenate([ref[..., :3].astype(np.float32) * alpha, alpha * 255.0], axis=2)
+        size = (crop.shape[1], crop.shape[0])
+        warped = cv2.warpPerspective(premul, m, size, flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        a = np.clip(warped[..., 3:4] / 255.0, 0.0, 1.0)
+        out = clean.astype(np.float32) * (1.0 - a) + warped[..., :3]
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
