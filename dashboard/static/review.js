@@ -3,9 +3,12 @@
 (function () {
   "use strict";
 
-  function typing(ev) {
+  var NOT_TEXT = /^(range|checkbox|radio|button|submit|reset)$/;
+  function typing(ev) {  // letters typed into a text field are text, not shortcuts
     var t = ev.target;
-    return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+    if (!t) return false;
+    if (t.tagName === "INPUT") return !NOT_TEXT.test(t.type);
+    return t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName);
   }
 
   // ---------- queue page: j/k select a row, Enter opens it ----------
