@@ -44,31 +44,38 @@ def smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int) 
     return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Pixel-centre coordinates on a grid 4x coarser than the image (gradients are smooth,
+    so they are computed there and resized up)."""
+    gh, gw = max(2, -(-height // 4)), max(2, -(-width // 4))
+    ys = (np.arange(gh, dtype=np.float32)[:, None] + 0.5) * np.float32(height / gh)
+    xs = (np.arange(gw, dtype=np.float32)[None, :] + 0.5) * np.float32(width / gw)
+    return ys, xs, gh, gw
+
+
 def linear_gradient(height: int, width: int, colors: list[RGB], angle: float) -> np.ndarray:
     """``float32 [H, W, 3]`` gradient through ``colors`` along direction ``angle`` (rad)."""
-    ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None] * height
-    xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :] * width
+    ys, xs, _gh, _gw = _grid(height, width)
     t = xs * np.float32(np.cos(angle)) + ys * np.float32(np.sin(angle))
     t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-    return _ramp(t, colors)
+    return _ramp(t, colors, height, width)
 
 
 def radial_gradient(height: int, width: int, colors: list[RGB], cx: float, cy: float
                     ) -> np.ndarray:
-    ys = np.arange(height, dtype=np.float32)[:, None] - np.float32(cy * height)
-    xs = np.arange(width, dtype=np.float32)[None, :] - np.float32(cx * width)
+    ys, xs, _gh, _gw = _grid(height, width)
+    ys = ys - np.float32(cy * height)
+    xs = xs - np.float32(cx * width)
     t = np.sqrt(xs * xs + ys * ys)
     t = t / max(float(t.max()), 1e-6)
-    return _ramp(t, colors)
+    return _ramp(t, colors, height, width)
 
 
-def _ramp(t: np.ndarray, colors: list[RGB]) -> np.ndarray:
+def _ramp(t: np.ndarray, colors: list[RGB], height: int, width: int) -> np.ndarray:
     stops = np.linspace(0.0, 1.0, len(colors), dtype=np.float32)
     table = np.asarray(colors, dtype=np.float32)
-    lut_t = np.linspace(0.0, 1.0, 1024, dtype=np.float32)
-    lut = np.stack([np.interp(lut_t, stops, table[:, c]) for c in range(3)], axis=1)
-    idx = np.clip((t * 1023.0).astype(np.int32), 0, 1023)
-    return lut.astype(np.float32)[idx]
+    small = np.stack([np.interp(t, stops, table[:, c]) for c in range(3)], axis=2)
+    return cv2.resize(small.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def composite(canvas: np.ndarray, alpha: np.ndarray, color: np.ndarray | RGB, x: int, y: int

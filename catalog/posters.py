@@ -374,34 +374,36 @@ def _background(rng: np.random.Generator, width: int, height: int, brand: Genera
                 cv2.line(pattern, (k, 0), (k + height, height), 255, max(2, step // 5),
                          cv2.LINE_AA)
         else:
-            for yy in range(step // 2, height, step):
-                for xx in range(step // 2, width, step):
-                    cv2.circle(pattern, (xx, yy), max(2, step // 6), 255, -1, cv2.LINE_AA)
+            tile = np.zeros((step, step), np.uint8)
+            cv2.circle(tile, (step // 2, step // 2), max(2, step // 6), 255, -1, cv2.LINE_AA)
+            pattern = np.tile(tile, (height // step + 1, width // step + 1))[:height, :width]
         tint = np.float32(255.0 if dark else 0.0)
         strength = np.float32(rng.uniform(0.05, 0.12))
         bg += (tint - bg) * (pattern[..., None].astype(np.float32) / 255.0 * strength)
     if rng.random() < 0.6:  # translucent shapes
         for _ in range(int(rng.integers(3, 9))):
             col = brand.colors[int(rng.integers(len(brand.colors)))]
-            mask = np.zeros((height, width), np.uint8)
             cx, cy = int(rng.uniform(0, width)), int(rng.uniform(0, height))
             r = int(rng.uniform(0.05, 0.3) * min(width, height))
+            reach = int(1.2 * r) + 4  # the shape lies inside the square cx, cy +- reach
+            mask = np.zeros((2 * reach, 2 * reach), np.uint8)
+            lc = (reach, reach)
             shape = rng.integers(4)
             if shape == 0:
-                cv2.circle(mask, (cx, cy), r, 255, -1, cv2.LINE_AA)
+                cv2.circle(mask, lc, r, 255, -1, cv2.LINE_AA)
             elif shape == 1:
-                cv2.circle(mask, (cx, cy), r, 255, max(4, r // 6), cv2.LINE_AA)
+                cv2.circle(mask, lc, r, 255, max(4, r // 6), cv2.LINE_AA)
             elif shape == 2:
-                pts = np.array([[cx + r * math.cos(a), cy + r * math.sin(a)]
+                pts = np.array([[reach + r * math.cos(a), reach + r * math.sin(a)]
                                 for a in rng.uniform(0, 2 * np.pi, 3)], np.int32)
                 cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA)
             else:
                 ang = float(rng.uniform(0, 180))
-                box = cv2.boxPoints(((cx, cy), (r * 2.0, r * 0.7), ang)).astype(np.int32)
+                box = cv2.boxPoints((lc, (r * 2.0, r * 0.7), ang)).astype(np.int32)
                 cv2.fillPoly(mask, [box], 255, cv2.LINE_AA)
-            composite(bg, mask.astype(np.float32) * np.float32(rng.uniform(0.12, 0.45) / 255.0),
-                      col, 0, 0)
-    return np.clip(bg, 0.0, 255.0)
+            strength = np.float32(rng.uniform(0.12, 0.45) / 255.0)
+            composite(bg, mask.astype(np.float32) * strength, col, cx - reach, cy - reach)
+    return np.clip(bg, 0.0, 255.0, out=bg)
 
 
 def _choose_color(rng: np.random.Generator, region: np.ndarray, brand: GeneratedBrand
@@ -492,6 +494,30 @@ def _erase_mask(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _stroke_cuts(rng: np.random.Generator, alpha: np.ndarray, size: int, n_chars: int
+                 ) -> np.ndarray:
+    """1 along short cuts across the strokes (gaps of 8–12 % of the text size, centred on
+    ink), added until at least 15 % of the ink is cut."""
+    ys, xs = np.nonzero(alpha > 0.5)
+    box = ink_box(alpha > 0)
+    assert box is not None and xs.size
+    half = (box[3] - box[1]) * 0.3
+    thick = max(2, round(size * rng.uniform(0.08, 0.12)))
+    cuts = np.zeros(alpha.shape, np.uint8)
+    total = float(alpha.sum())
+    n = int(np.clip(round(n_chars * rng.uniform(1.2, 2.0)), 4, 40))
+    for k in range(4 * n):
+        i = int(rng.integers(xs.size))
+        cx, cy = float(xs[i]), float(ys[i])
+        ang = rng.uniform(-0.6, 0.6) + (0.0 if rng.random() < 0.6 else np.pi / 2)
+        dx, dy = half * math.sin(ang), half * math.cos(ang)
+        cv2.line(cuts, (round(cx - dx), round(cy - dy)), (round(cx + dx), round(cy + dy)), 1,
+                 thick)
+        if k + 1 >= n and float((alpha * cuts).sum()) >= 0.15 * total:
+            break
+    return cuts.astype(np.float32)
+
+
 def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[np.ndarray, str]:
     """The defective alpha layer of a line and the text it now shows."""
     a = el.alpha
@@ -514,21 +540,7 @@ def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[n
                         borderValue=0)
         return out * fade, el.text
     if defect == "broken_strokes":
-        box = ink_box(a > 0)
-        assert box is not None
-        x0, y0, x1, y1 = box
-        cuts = np.zeros(a.shape, np.uint8)
-        n = int(np.clip(round(len(el.text) * rng.uniform(0.9, 1.6)), 4, 30))
-        thick = max(2, round(el.size * rng.uniform(0.06, 0.09)))
-        for _ in range(n):
-            cx = rng.uniform(x0, x1)
-            cy = rng.uniform(y0, y1)
-            ang = rng.uniform(-0.6, 0.6) + (0 if rng.random() < 0.6 else np.pi / 2)
-            half = (y1 - y0) * 0.35
-            p = (int(cx - half * math.sin(ang)), int(cy - half * math.cos(ang)))
-            q = (int(cx + half * math.sin(ang)), int(cy + half * math.cos(ang)))
-            cv2.line(cuts, p, q, 1, thick)
-        return a * (1.0 - cuts.astype(np.float32)), el.text
+        return a * (1.0 - _stroke_cuts(rng, a, el.size, len(el.text))), el.text
     raise InputError(f"unknown text defect {defect!r}; known: {', '.join(TEXT_DEFECTS)}")
 
 
@@ -584,16 +596,19 @@ def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: Gen
 # --------------------------------------------------------------------------- assembly
 
 
-def _compose(bg: np.ndarray, layers: list[tuple[_Element, np.ndarray, np.ndarray | None]]
-             ) -> np.ndarray:
-    out = bg.copy()
+def _compose(background: np.ndarray,
+             layers: list[tuple[_Element, np.ndarray, np.ndarray | None]]) -> np.ndarray:
+    """Blend each layer onto a copy of the uint8 background, region by region."""
+    out = background.copy()
     for el, alpha, rgb in layers:
+        sl = (slice(el.y, el.y + el.h), slice(el.x, el.x + el.w))
+        region = out[sl].astype(np.float32)
         if rgb is None:
-            composite(out, alpha, el.color, el.x, el.y)
+            composite(region, alpha, el.color, 0, 0)
         else:  # premultiplied logo
-            region = out[el.y:el.y + el.h, el.x:el.x + el.w]
-            out[el.y:el.y + el.h, el.x:el.x + el.w] = region * (1.0 - alpha[..., None]) + rgb
-    return to_uint8(out)
+            region = region * (1.0 - alpha[..., None]) + rgb
+        out[sl] = to_uint8(region)
+    return out
 
 
 def make_poster(
@@ -651,6 +666,10 @@ def make_poster(
         rgb, alpha = _logo_layer(brand.logo_rgba, lw, pad)
         logo = _Element(kind="logo", alpha=alpha, rgb=rgb, pad=pad, size=lw)
     lines = _layout(rng, width, height, lines, logo)
+    for el in [*lines, *([logo] if logo else [])]:
+        if el.x < 0 or el.y < 0 or el.x + el.w > width or el.y + el.h > height:
+            raise InputError(f"poster {poster_id}: {el.text or 'logo'!r} does not fit a "
+                             f"{width}x{height} poster")
     for i, el in enumerate(lines):
         el.line_index = i
 
@@ -702,8 +721,8 @@ def make_poster(
             rgb, alpha, logo_shown = _logo_defect(drng, logo, logo_defect, brand)
             bad_layers.append((logo, alpha, rgb))
     background = to_uint8(bg)
-    clean = _compose(bg, clean_layers)
-    image = _compose(bg, bad_layers) if (defect_of or logo_defect) else clean.copy()
+    clean = _compose(background, clean_layers)
+    image = _compose(background, bad_layers) if (defect_of or logo_defect) else clean.copy()
 
     # 5. Ground truth: boxes tight on the pixels that differ from the background
     truth: list[TruthItem] = []
