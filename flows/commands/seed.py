@@ -22,6 +22,7 @@ def seed(
                                         help="write to this folder instead of the bucket"),
 ) -> None:
     """Generate a synthetic catalog with injected defects and write it to the bucket."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from catalog import generate_catalog, upload_catalog, write_catalog_dir
@@ -40,7 +41,8 @@ def seed(
     logo_defects = sum(s.logo_defect is not None for s in catalog.specs)
     defective = sum(bool(s.text_defects) or s.logo_defect is not None for s in catalog.specs)
     with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as progress:
+                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
+                  console=Console(stderr=True)) as progress:
         task = progress.add_task("seeding posters", total=count)
 
         def advance(_poster: object) -> None:
