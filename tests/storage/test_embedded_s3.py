@@ -1,0 +1,83 @@
+"""The embedded SeaweedFS server: start, stop, reuse of a state folder, clear failures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from posterqa.errors import ConfigError, StorageError
+from posterqa.settings import Settings
+from storage.runtime import open_store
+from storage.seaweed import EmbeddedS3, find_weed_binary
+
+
+def test_weed_binary_comes_from_the_installed_wheel() -> None:
+    binary = find_weed_binary()
+    assert binary.name == "weed" and os.access(binary, os.X_OK)
+
+
+def test_state_folder_keeps_objects_across_restarts(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state", bucket="keep")
+    with open_store(settings) as store:
+        store.put_bytes("posters/a.png", b"one", content_type="image/png")
+        first_endpoint = store.endpoint
+    # stopped: nothing listens there any more, no server.json is left behind
+    assert not (tmp_path / "state" / "s3" / "server.json").exists()
+    with open_store(settings) as store:
+        assert store.get_bytes("posters/a.png") == b"one"
+        assert [o.key for o in store.list("posters/")] == ["posters/a.png"]
+    assert (tmp_path / "state" / "s3" / "data").is_dir()
+    assert (tmp_path / "state" / "s3" / "logs" / "weed.out").stat().st_size > 0
+    assert first_endpoint.startswith("http://127.0.0.1:")
+    assert not list((tmp_path / "state" / "s3" / "run").glob("*.sock"))
+
+
+def test_second_opener_of_a_running_state_folder_attaches(s3_server: EmbeddedS3) -> None:
+    other = EmbeddedS3(
+        s3_server.state_dir, access_key=s3_server.access_key, secret_key=s3_server.secret_key
+    )
+    with other:
+        assert other.endpoint == s3_server.endpoint
+        assert not other.owner
+    assert s3_server.running  # the attacher did not stop the owner's server
+    info = json.loads((s3_server.root / "server.json").read_text())
+    assert info == {"pid": s3_server.pid, "endpoint": s3_server.endpoint}
+
+
+@pytest.mark.parametrize("how", ["file_in_the_way", "under_a_file"])
+def test_unwritable_state_folder_is_a_one_line_config_error(tmp_path: Path, how: str) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    state = blocker if how == "file_in_the_way" else blocker / "state"
+    with pytest.raises(ConfigError) as err:
+        EmbeddedS3(state, access_key="a", secret_key="b").start()
+    message = str(err.value)
+    assert message.startswith(f"state folder {state} is not writable: ")
+    assert "\n" not in message
+
+
+def test_server_that_exits_at_start_reports_the_log_tail(tmp_path: Path) -> None:
+    fake = tmp_path / "weed"
+    fake.write_text("#!/bin/sh\necho 'F1126 12:00:00.000 mini.go:1 cannot bind' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    server = EmbeddedS3(tmp_path / "state", access_key="a", secret_key="b", binary=fake)
+    with pytest.raises(StorageError) as err:
+        server.start()
+    assert "exited with code 3" in str(err.value)
+    assert "cannot bind" in str(err.value)
+    assert not server.running
+
+
+def test_server_that_never_answers_times_out_with_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "weed"
+    fake.write_text("#!/bin/sh\necho 'starting forever'\nexec sleep 60\n")
+    fake.chmod(0o755)
+    server = EmbeddedS3(
+        tmp_path / "state", access_key="a", secret_key="b", binary=fake, startup_timeout=1
+    )
+    with pytest.raises(StorageError, match=r"did not answer on http://127\.0\.0\.1:\d+ within 1 s"):
+        server.start()
+    assert not server.running  # the hung process was killed
