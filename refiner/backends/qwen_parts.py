@@ -273,6 +273,13 @@ def _reinit_on_device_(module: torch.nn.Module, seed: int) -> None:
                 param.zero_()
 
 
+def _move(module: torch.nn.Module, device: str, dtype: torch.dtype) -> torch.nn.Module:
+    """``module.to(device, dtype)``, skipping the cast when the dtype is already right."""
+    if next(module.parameters()).dtype != dtype:
+        module.to(dtype)
+    return module.to(device)
+
+
 def _materialise(module: torch.nn.Module, device: str, dtype: torch.dtype, seed: int) -> None:
     module.to(dtype).to_empty(device=device)
     _reinit_on_device_(module, seed)
@@ -311,12 +318,12 @@ def build_components(
     else:
         transformer = QwenImageTransformer2DModel(**transformer_kwargs(size))
         text_encoder = Qwen2_5_VLForConditionalGeneration(te_config)
-        transformer.to(device=device, dtype=dtype)
-        text_encoder.to(device=device, dtype=dtype)
+        for module in (transformer, text_encoder):
+            _move(module, device, dtype)
     _rebuild_rotary_(transformer, device)
     _rebuild_rotary_(text_encoder, device)
     torch.manual_seed(seed + 2)
-    vae = AutoencoderKLQwenImage(**vae_kwargs(size)).to(device=device, dtype=dtype)
+    vae = _move(AutoencoderKLQwenImage(**vae_kwargs(size)), device, dtype)
     for module in (transformer, vae, text_encoder):
         module.eval()
     return {
