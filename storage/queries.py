@@ -158,10 +158,10 @@ def upsert_asset(
     bucket: str,
     key: str,
     etag: str,
-    size: int = 0,
+    size: int | None = None,
     sha256: str | None = None,
     brand: str | None = None,
-    has_manifest: bool = False,
+    has_manifest: bool | None = None,
     status: str | None = None,
     pipeline_version: str | None = None,
     run_id: int | None = None,
@@ -169,9 +169,12 @@ def upsert_asset(
 ) -> Asset:
     """Insert or update the asset row of ``(bucket, key)``; returns it with ``id`` set.
 
-    A new row gets ``status="new"`` unless ``status`` is given; an existing row keeps its
-    status unless ``status`` is given. A concurrent insert of the same key is absorbed
-    (the other writer's row is updated instead).
+    ``etag`` is always written; ``size``, ``sha256``, ``brand``, ``has_manifest``,
+    ``status``, ``pipeline_version`` and ``run_id`` only when given (not None), so an
+    existing row keeps what the caller does not know. A new row gets ``status="new"``,
+    ``size=0`` and ``has_manifest=False`` by default. ``last_error`` is always written
+    (None clears it). A concurrent insert of the same key is absorbed (the other
+    writer's row is updated instead).
     """
     etag = etag.strip('"')
     asset = get_asset_by_key(session, bucket=bucket, key=key)
@@ -182,10 +185,10 @@ def upsert_asset(
                     bucket=bucket,
                     key=key,
                     etag=etag,
-                    size=size,
+                    size=size or 0,
                     sha256=sha256,
                     brand=brand,
-                    has_manifest=has_manifest,
+                    has_manifest=bool(has_manifest),
                     status=status or "new",
                     pipeline_version=pipeline_version,
                     last_run_id=run_id,
@@ -199,12 +202,14 @@ def upsert_asset(
             if asset is None:
                 raise
     asset.etag = etag
-    asset.size = size
+    if size is not None:
+        asset.size = size
     if sha256 is not None:
         asset.sha256 = sha256
     if brand is not None:
         asset.brand = brand
-    asset.has_manifest = has_manifest
+    if has_manifest is not None:
+        asset.has_manifest = has_manifest
     if status is not None:
         asset.status = status
     if pipeline_version is not None:

@@ -63,6 +63,9 @@ def test_upsert_asset_keeps_one_row_per_key_and_updates_it(engine: Engine) -> No
         got = q.get_asset_by_key(s, bucket="b", key="k.png")
         assert got is not None and (got.size, got.status) == (2, "clean")
         assert q.get_asset_by_key(s, bucket="b", key="other.png") is None
+    with db.session_scope(engine) as s:  # what the caller does not pass is kept
+        kept = q.upsert_asset(s, bucket="b", key="k.png", etag="e3")
+        assert (kept.etag, kept.size, kept.status, kept.brand) == ("e3", 2, "clean", "acme")
 
 
 def test_scans_mark_each_etag_and_pipeline_version_once(engine: Engine) -> None:
@@ -140,6 +143,43 @@ def test_stale_claims_return_to_pending(engine: Engine) -> None:
         assert q.claim_pending_defects(s, worker="w3", limit=5, max_attempts=2) == []
 
 
+def _race_claims(engine: Engine, expected: list[int], n_threads: int = 4) -> None:
+    """Threads claim 3 at a time until none is left: each defect goes to exactly one."""
+    claimed: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(n_threads)
+
+    def worker(name: str) -> None:
+        try:
+            barrier.wait()
+            while True:
+                with db.session_scope(engine) as s:
+                    got = q.claim_pending_defects(s, worker=name, limit=3)
+                if not got:
+                    return
+                with lock:
+                    claimed.extend((name, d.id) for d in got)
+        except BaseException as exc:  # reported below, with the thread's name
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"t{i}",)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sorted(i for _, i in claimed) == sorted(expected)  # no duplicates, none missed
+    with db.session_scope(engine) as s:
+        owners = dict(s.execute(select(Defect.id, Defect.claimed_by)).all())
+    assert all(owners[i] == name for name, i in claimed)
+
+
+def test_threads_racing_for_claims_never_share_a_defect(engine: Engine) -> None:
+    _, ids = _asset_with_defects(engine, 30)
+    _race_claims(engine, ids)
+
+
 @pytest.mark.postgres
 def test_concurrent_postgres_sessions_never_claim_the_same_row(pg_url: str) -> None:
     db.upgrade(pg_url)
@@ -152,50 +192,11 @@ def test_concurrent_postgres_sessions_never_claim_the_same_row(pg_url: str) -> N
             with db.session_scope(engine) as b_session:
                 b_session.connection().exec_driver_sql("SET LOCAL lock_timeout = '2s'")
                 b = q.claim_pending_defects(b_session, worker="B", limit=3)
+                assert len(b) == 3
         assert {d.id for d in a}.isdisjoint({d.id for d in b})
         assert sorted(d.id for d in a + b) == ids
-
-        # many threads racing until nothing is left: every defect claimed exactly once
-        _, more = _asset_with_defects_key(engine, "posters/b.png", 40)
-        claimed: list[tuple[str, int]] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(4)
-
-        def worker(name: str) -> None:
-            barrier.wait()
-            while True:
-                with db.session_scope(engine) as s:
-                    got = q.claim_pending_defects(s, worker=name, limit=3)
-                if not got:
-                    return
-                with lock:
-                    claimed.extend((name, d.id) for d in got)
-
-        threads = [threading.Thread(target=worker, args=(f"t{i}",)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        got_ids = [i for _, i in claimed]
-        assert sorted(got_ids) == sorted(more)  # no duplicates, nothing missed
-        with db.session_scope(engine) as s:
-            owners = dict(s.execute(select(Defect.id, Defect.claimed_by)).all())
-        assert all(owners[i] == name for name, i in claimed)
     finally:
         engine.dispose()
-
-
-def _asset_with_defects_key(engine: Engine, key: str, n: int) -> tuple[int, list[int]]:
-    with db.session_scope(engine) as s:
-        asset = q.upsert_asset(s, bucket="b", key=key, etag="e1")
-        rows = q.record_defects(
-            s,
-            asset_id=asset.id,
-            etag="e1",
-            pipeline_version="v1",
-            defects=[_defect(i) for i in range(n)],
-        )
-        return asset.id, [r.id for r in rows]
 
 
 def test_record_repair_numbers_attempts_and_settles_the_defect(engine: Engine) -> None:
