@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import cycle
 from pathlib import Path
 from typing import Any, overload
@@ -83,20 +83,23 @@ class _LazyPosters(Sequence[GeneratedPoster]):
 
 @dataclass(frozen=True)
 class Catalog:
-    """Brands and poster specs; ``posters`` generates each poster when accessed."""
+    """Brands and posters.
 
-    seed: int
+    Built by :func:`generate_catalog` from ``specs`` (then ``posters`` generates each
+    poster when accessed, keeping only the last few in memory), or directly from
+    already generated posters: ``Catalog(brands=(brand,), posters=(poster,))``.
+    """
+
     brands: tuple[GeneratedBrand, ...]
-    specs: tuple[PosterSpec, ...]
-    _posters: _LazyPosters | None = field(default=None, repr=False, compare=False)
+    posters: Sequence[GeneratedPoster] = None  # type: ignore[assignment]
+    specs: tuple[PosterSpec, ...] = ()
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_posters", _LazyPosters(self))
-
-    @property
-    def posters(self) -> _LazyPosters:
-        assert self._posters is not None
-        return self._posters
+        if self.posters is None:
+            object.__setattr__(self, "posters", _LazyPosters(self))
+        elif not isinstance(self.posters, _LazyPosters):
+            object.__setattr__(self, "posters", tuple(self.posters))
 
     def brand(self, brand_id: str) -> GeneratedBrand:
         for b in self.brands:

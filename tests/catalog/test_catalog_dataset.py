@@ -123,3 +123,16 @@ def test_generation_needs_no_network(no_network: list[str]) -> None:
                          text_defects={0: "warp"}, logo_defect="wrong_logo")
     assert poster.image.shape == (800, 800, 3)
     assert not np.array_equal(poster.image, poster.clean)
+
+
+def test_catalog_from_given_posters_writes_them(tmp_path: Path) -> None:
+    from catalog import Catalog
+
+    brand = make_brand("acme", 3)
+    poster = make_poster(brand, 11, size=(800, 900), text_defects={0: "wrong_chars"})
+    catalog = Catalog(brands=(brand,), posters=(poster,))
+    assert len(catalog.posters) == 1 and catalog.posters[0] is poster
+    write_catalog_dir(catalog, tmp_path)
+    png = tmp_path / "posters" / "acme" / f"{poster.poster_id}.png"
+    assert png.read_bytes() == encode_png(poster.image)
+    assert (tmp_path / "truth" / "acme" / f"{poster.poster_id}.json").is_file()
