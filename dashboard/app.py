@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 MIN_SECRET_LENGTH = 16
 SESSION_MAX_AGE_S = 12 * 3600
+# Only our own script and images; inline style attributes carry the mask overlay's URL.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def check_secret_key(secret: str) -> str:
@@ -64,6 +67,15 @@ def create_app(settings: Settings, *, engine: Any, store: Any | None = None) -> 
         same_site="lax",
         https_only=False,
     )
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     from dashboard.routes import images, login, repairs, runs

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from dashboard.auth import check_role, hash_password
-from posterqa.errors import InputError
+from posterqa.errors import InputError, PosterQAError
 from storage.models import (
     REVIEW_STATUSES,
     Asset,
@@ -358,30 +358,46 @@ def list_reviews(session: Session, *, repair_id: int) -> list[ReviewRow]:
     ]
 
 
-def list_audit(session: Session, *, repair_id: int, defect_id: int,
+def list_audit(session: Session, *, repair_id: int, defect_id: int, asset_id: int,
                limit: int = 100) -> list[AuditRow]:
+    """Newest first: events of the repair, its defect and its poster (asset)."""
     events = session.scalars(
         select(AuditEvent).where(
             ((AuditEvent.entity == "repair") & (AuditEvent.entity_id == str(repair_id)))
             | ((AuditEvent.entity == "defect") & (AuditEvent.entity_id == str(defect_id)))
+            | ((AuditEvent.entity == "asset") & (AuditEvent.entity_id == str(asset_id)))
         ).order_by(AuditEvent.id.desc()).limit(limit)
     )
     return [AuditRow(e.at, e.actor, e.entity, e.action, dict(e.detail or {})) for e in events]
 
 
+class DecisionConflict(PosterQAError):
+    """Another reviewer decided on the repair in the meantime."""
+
+
 def record_decision(session: Session, *, repair_id: int, user: UserView, decision: str,
-                    new_status: str | None, comment: str | None,
+                    expected_status: str, new_status: str, comment: str | None,
                     detail: Mapping[str, Any]) -> None:
-    """Write the review row, the status change and the audit event (caller commits)."""
-    repair = session.get(Repair, repair_id)
-    if repair is None:
-        raise InputError(f"repair {repair_id} does not exist")
-    old = repair.review_status
+    """Write the status change, the review row and the audit event (caller commits).
+
+    The status moves from ``expected_status`` to ``new_status`` in one conditional
+    UPDATE; when another reviewer changed it first, :class:`DecisionConflict` is raised
+    and nothing is written.
+    """
+    changed = session.execute(
+        update(Repair)
+        .where(Repair.id == repair_id, Repair.review_status == expected_status)
+        .values(review_status=new_status)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        session.rollback()
+        raise DecisionConflict(
+            f"repair {repair_id} is no longer {expected_status!r}: someone decided meanwhile"
+        )
     session.add(Review(repair_id=repair_id, user_id=user.id, reviewer=user.username,
                        decision=decision, comment=comment or None))
-    if new_status is not None:
-        repair.review_status = new_status
     add_audit(session, actor=user.username, entity="repair", entity_id=str(repair_id),
               action=decision,
-              detail={"from": old, "to": repair.review_status, "comment": comment or None,
+              detail={"from": expected_status, "to": new_status, "comment": comment or None,
                       **detail})

@@ -135,6 +135,28 @@ def _overlay_box(metrics: dict[str, Any]) -> list[int] | None:
     return None
 
 
+def stage_images(r: crud.RepairView) -> dict[str, Any]:
+    """What the comparison stage shows.
+
+    With a repaired poster: the original and the repaired poster at full resolution, the
+    defect box, and the crop-sized mask / diff placed at the focus crop's box. Without
+    one (a failed repair): the focus-crop artifacts ``before`` / ``after``, the box moved
+    into crop coordinates, the mask / diff covering the whole crop.
+    """
+    focus = _overlay_box(r.metrics)
+    if r.repaired_key or not ("before" in r.artifacts and "after" in r.artifacts):
+        return {"before_key": r.asset_key, "after_key": r.repaired_key or r.asset_key,
+                "stage_box": r.box, "overlay_box": focus, "stage_note": None
+                if r.repaired_key else "no repaired poster: both sides show the original"}
+    box = None
+    if r.box and focus:
+        box = [r.box[0] - focus[0], r.box[1] - focus[1], r.box[2] - focus[0],
+               r.box[3] - focus[1]]
+    return {"before_key": r.artifacts["before"], "after_key": r.artifacts["after"],
+            "stage_box": box, "overlay_box": None,
+            "stage_note": "no repaired poster was kept: showing the focus crop before / after"}
+
+
 @router.get("/repairs/{repair_id}", response_class=HTMLResponse)
 def repair_page(request: Request, repair_id: int, session: SessionDep, settings: SettingsDep,
                 user: UserDep) -> HTMLResponse:
@@ -146,16 +168,16 @@ def repair_page(request: Request, repair_id: int, session: SessionDep, settings:
     prev_id, next_id = crud.neighbours(session, repair_id=repair_id, flt=flt)
     artifacts = [(name, r.artifacts[name]) for name in ARTIFACT_ORDER if name in r.artifacts]
     artifacts += [(k, v) for k, v in sorted(r.artifacts.items()) if k not in ARTIFACT_ORDER]
-    after_key = r.repaired_key or r.artifacts.get("after") or r.asset_key
+    stage = stage_images(r)
     ctx = page_context(
         request, user, r=r, qs=qs, fig=figures_for(r.metrics),
         prev_url=f"/repairs/{prev_id}{qs}" if prev_id else None,
         next_url=f"/repairs/{next_id}{qs}" if next_id else None,
-        before_key=r.asset_key, after_key=after_key,
-        mask_key=r.artifacts.get("mask"), diff_key=r.artifacts.get("diff"),
-        overlay_box=_overlay_box(r.metrics), artifacts=artifacts,
+        **stage, mask_key=r.artifacts.get("mask"), diff_key=r.artifacts.get("diff"),
+        artifacts=artifacts,
         reviews=crud.list_reviews(session, repair_id=r.id),
-        audit=crud.list_audit(session, repair_id=r.id, defect_id=r.defect_id),
+        audit=crud.list_audit(session, repair_id=r.id, defect_id=r.defect_id,
+                             asset_id=r.asset_id),
         publish_mode=settings.publish_mode,
     )
     return templates.TemplateResponse(request, "repair.html", ctx)
@@ -196,12 +218,20 @@ def approve(request: Request, repair_id: int, session: SessionDep, settings: Set
         return _back(repair_id, back)
     detail = {"publish_mode": published.mode, "source_key": published.source_key,
               "published_key": published.published_key}
-    crud.record_decision(session, repair_id=repair_id, user=user, decision="approve",
-                         new_status="published", comment=None, detail=detail)
+    try:
+        crud.record_decision(session, repair_id=repair_id, user=user, decision="approve",
+                             expected_status=r.review_status, new_status="published",
+                             comment=None, detail=detail)
+    except crud.DecisionConflict as exc:
+        flash(request, f"Not recorded: {exc}.", "error")
+        return _back(repair_id, back)
     crud.add_audit(session, actor=user.username, entity="asset", entity_id=str(r.asset_id),
                    action="publish", detail={"repair_id": repair_id, **detail})
     session.commit()
-    flash(request, f"Approved and published to {published.published_key}.", "ok")
+    where = ("over the original (the bucket keeps the previous version)"
+             if published.mode == "overwrite-versioned" else "")
+    flash(request, f"Approved and published to {published.published_key} {where}".strip() + ".",
+          "ok")
     return _back(repair_id, back)
 
 
@@ -218,8 +248,13 @@ def reject(request: Request, repair_id: int, session: SessionDep, user: Reviewer
         flash(request, f"Repair {repair_id} is already published; it cannot be rejected here.",
               "error")
         return _back(repair_id, back)
-    crud.record_decision(session, repair_id=repair_id, user=user, decision="reject",
-                         new_status="rejected", comment=comment[:2000], detail={})
+    try:
+        crud.record_decision(session, repair_id=repair_id, user=user, decision="reject",
+                             expected_status=r.review_status, new_status="rejected",
+                             comment=comment[:2000], detail={})
+    except crud.DecisionConflict as exc:
+        flash(request, f"Not recorded: {exc}.", "error")
+        return _back(repair_id, back)
     session.commit()
     flash(request, f"Rejected repair {repair_id}.", "ok")
     return _back(repair_id, back)
@@ -250,9 +285,13 @@ def rerun(request: Request, repair_id: int, session: SessionDep, settings: Setti
         return _back(repair_id, back)
     detail = {"box": parsed.as_list(), "prompt": prompt, "asset_key": r.asset_key,
               "flow_run_id": flow_run_id}
-    crud.record_decision(session, repair_id=repair_id, user=user, decision="rerun",
-                         new_status="rejected", comment=comment.strip()[:2000] or None,
-                         detail=detail)
+    try:
+        crud.record_decision(session, repair_id=repair_id, user=user, decision="rerun",
+                             expected_status=r.review_status, new_status="rejected",
+                             comment=comment.strip()[:2000] or None, detail=detail)
+    except crud.DecisionConflict as exc:
+        flash(request, f"Re-run {flow_run_id or ''} started, but not recorded: {exc}.", "error")
+        return _back(repair_id, back)
     session.commit()
     if flow_run_id:
         flash(request, f"Re-run requested: flow run {flow_run_id}.", "ok")

@@ -189,4 +189,5 @@
   var page = document.body.dataset.page;
   if (page === "queue") initQueue();
   else if (page === "repair") initRepair();
+  document.body.dataset.js = "ready";  // shortcuts are bound
 })();

@@ -129,7 +129,8 @@ def seed_repairs(env: DashEnv, *, n: int, failed: tuple[int, ...] = ()) -> None:
                 session, defect_id=defect.id, backend="compositor", verdict=verdict,
                 prompt=f"refine the text 'SALE {i} % OFF'", seed=1234 + i,
                 reason=None if verdict == "verified" else "bg_changed", metrics=metrics,
-                repaired_key=repaired_key, artifacts=artifacts, seconds=0.5, run_id=run.id,
+                repaired_key=repaired_key if verdict == "verified" else None,
+                artifacts=artifacts, seconds=0.5, run_id=run.id,
             )
             env.repair_ids.append(repair.id)
             env.asset_keys.append(key)

@@ -24,6 +24,12 @@ def sign_in(page: Page, live_url: str, path: str = "/queue") -> None:
     page.fill("input[name=password]", REVIEWER[1])
     page.click("button[type=submit]")
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    js_ready(page)
+
+
+def js_ready(page: Page) -> None:
+    """Wait until review.js has bound the keyboard shortcuts."""
+    expect(page.locator("body")).to_have_attribute("data-js", "ready")
 
 
 def db_status(env: DashEnv, repair_id: int) -> str:
@@ -38,8 +44,10 @@ def test_review_loop_approve_with_the_keyboard(page: Page, live_url: str, dash_e
     expect(page.locator("#queue tr.row")).to_have_count(len(dash_env.repair_ids))
     page.keyboard.press("j")
     expect(page.locator("#queue tr.row.selected")).to_have_count(1)
+    page.screenshot(path=str(artifacts_dir / "dashboard-queue.png"), full_page=True)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/repairs/{newest}$"))
+    js_ready(page)
     expect(page.locator("#review-status")).to_have_text("pending")
     expect(page.locator("#stage")).to_have_attribute("data-ready", "1")
     # the comparison: both full-resolution posters decoded, the after layer clipped
@@ -53,8 +61,10 @@ def test_review_loop_approve_with_the_keyboard(page: Page, live_url: str, dash_e
 
     page.keyboard.press("a")
     expect(page.locator("#review-status")).to_have_text("published")
+    js_ready(page)
     expect(page.locator(".flash")).to_contain_text("Approved and published")
-    expect(page.locator("#audit td.action").first).to_have_text("approve")
+    expect(page.locator("#audit tr", has_text=REVIEWER[0]).locator("td.action")).to_have_text(
+        ["publish", "approve"])
     expect(page.locator("#reviews")).to_contain_text(f"approve by {REVIEWER[0]}")
     assert db_status(dash_env, newest) == "published"
     # j moves on to the next repair in the queue

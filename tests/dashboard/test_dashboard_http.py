@@ -161,6 +161,10 @@ def test_approving_a_failed_verification_is_refused(reviewer: tuple[TestClient, 
     rid = dash_env.repair_ids[5]
     page = client.post(f"/repairs/{rid}/approve", data={"csrf_token": token}).text
     assert "failed verification" in page
+    # no repaired poster: the stage compares the focus-crop artifacts instead
+    assert "showing the focus crop" in page
+    assert 'id="img-before" src="/img/artifacts/5/5/1/before.png"' in page
+    assert 'data-box="30,30,290,48"' in page
     assert status_of(dash_env, rid) == "pending"
     assert "approve" not in audit_actions(dash_env, rid)
 
@@ -240,6 +244,7 @@ def test_images_are_served_with_etag_and_validated_keys(
     key = dash_env.asset_keys[0]
     resp = client.get(f"/img/{key}")
     assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
+    assert "frame-ancestors 'none'" in resp.headers["content-security-policy"]
     assert resp.content == dash_env.store.get_bytes(key)
     assert "private" in resp.headers["cache-control"]
     again = client.get(f"/img/{key}", headers={"If-None-Match": resp.headers["etag"]})
