@@ -167,6 +167,25 @@ def heat_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
 
 
+def save_working(path: Path, image: np.ndarray) -> str:
+    """Write a working image as raw ``.npy`` (no PNG encode per repair); returns its hash."""
+    arr = np.ascontiguousarray(image, dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npy")
+    np.save(tmp, arr, allow_pickle=False)
+    tmp.replace(path)
+    return hashlib.sha256(arr.tobytes()).hexdigest()
+
+
+def load_working(path: str | Path, *, name: str = "", max_pixels: int | None = None) -> np.ndarray:
+    """Load a working image: ``.npy`` as written by :func:`save_working`, else decode."""
+    from posterqa.imaging import DEFAULT_MAX_PIXELS, load_image
+
+    if str(path).endswith(".npy"):
+        return np.load(path, allow_pickle=False)
+    return load_image(path, name=name, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+
+
 def _save_png(path: Path, image: np.ndarray) -> str:
     from posterqa.imaging import encode_png
 
@@ -179,7 +198,6 @@ def refine_region(rt: Any, group: ClaimGroup, defect_id: int,
                   working: WorkingImage) -> RefineOutcome:
     """Repair one defect on the working image; result + artifacts go to the cache."""
     from detectors.types import Defect
-    from posterqa.imaging import load_image
 
     job = group.job(defect_id)
     defect = Defect.from_json(job.defect)
@@ -194,8 +212,8 @@ def refine_region(rt: Any, group: ClaimGroup, defect_id: int,
                        error="logo repair needs the brand's reference logo")
     hints = {"font_path": working.font_path} if working.font_path else {}
     try:
-        image = load_image(working.path, name=working.source_key,
-                           max_pixels=settings.max_image_pixels)
+        image = load_working(working.path, name=working.source_key,
+                             max_pixels=settings.max_image_pixels)
         result = rt.refiner().repair(
             image, defect, prompt, reference=reference, hints=hints,
             seed=settings.refiner_seed, expected=defect.expected, kind=defect.kind,
@@ -212,8 +230,8 @@ def refine_region(rt: Any, group: ClaimGroup, defect_id: int,
     for name, arr in files.items():
         _save_png(work / f"{name}.png", arr)
         artifacts[name] = str(work / f"{name}.png")
-    poster_path = work / "poster.png"
-    sha = _save_png(poster_path, result.image)
+    poster_path = work / "poster.npy"
+    sha = save_working(poster_path, result.image)
     after = replace(working, path=str(poster_path), sha256=sha)
     metrics = {**result.verification.to_json(), "focus": result.focus.to_json()}
     return replace(base, backend=result.backend, seed=result.seed, after=after,
@@ -228,13 +246,12 @@ def verify_outcome(outcome: RefineOutcome, working: WorkingImage) -> RefineOutco
     Returns the outcome with its final verdict and ``next_working``: the repaired image
     when verified, else the unchanged working image.
     """
-    from posterqa.imaging import load_image
     from refiner.metrics import changed_box
 
     if outcome.verdict != "verified" or outcome.after is None:
         return replace(outcome, next_working=working)
-    before = load_image(working.path)
-    after = load_image(outcome.after.path)
+    before = load_working(working.path)
+    after = load_working(outcome.after.path)
     if before.shape != after.shape:
         return replace(outcome, verdict="failed", reasons=(*outcome.reasons, "size_changed"),
                        next_working=working)
@@ -267,8 +284,11 @@ def save_repairs(rt: Any, group: ClaimGroup, outcomes: list[RefineOutcome],
         uploaded[out.defect_id] = keys
     repaired_key = None
     if any(o.verdict == "verified" for o in outcomes):
+        from posterqa.imaging import encode_png
+
         repaired_key = guard_write(settings, repaired_key_for(settings, group.asset_key))
-        store.put_bytes(repaired_key, Path(final.path).read_bytes(), content_type="image/png",
+        data = encode_png(load_working(final.path))
+        store.put_bytes(repaired_key, data, content_type="image/png",
                         metadata={"source-etag": group.etag.strip('"'),
                                   "source-key": group.asset_key})
     # 2. rows, one transaction
