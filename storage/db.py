@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling (BEGIN only before DML, none before SAVEPOINT)
+    # makes a released SAVEPOINT commit for real; take transactions over (see _sqlite_begin)
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
@@ -38,7 +41,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``.
 
     SQLite: the file's folder is created, foreign keys are enforced, WAL journal and a
-    30 s busy timeout let several processes (flows, dashboard) share the file.
+    30 s busy timeout let several processes (flows, dashboard) share the file. Every
+    transaction is ``BEGIN IMMEDIATE`` (writers queue, SAVEPOINTs nest properly): SQLite
+    runs one writer at a time; use PostgreSQL for many concurrent workers.
     PostgreSQL: ``pool_pre_ping`` so a restarted server does not break a long-lived app.
     Raises :class:`ConfigError` for a malformed URL or a missing driver.
     """
@@ -65,8 +70,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise ConfigError(f"no driver for database URL {parsed!r}: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE: take the write lock up front, so concurrent sessions queue on the busy
+    # timeout instead of failing with SQLITE_BUSY when a reader later tries to write
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

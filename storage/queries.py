@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -33,6 +34,8 @@ from storage.models import (
     Scan,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "add_audit_event",
@@ -340,13 +343,8 @@ def record_defects(
         )
         return {row.fingerprint: row for row in rows}
 
-    known = existing() if fingerprints else {}
-    out: list[Defect] = []
-    for item, fp in zip(items, fingerprints, strict=True):
-        if fp in known:
-            out.append(known[fp])
-            continue
-        row = Defect(
+    def make_row(item: Mapping[str, Any], fp: str) -> Defect:
+        return Defect(
             asset_id=asset_id,
             run_id=run_id,
             etag=etag,
@@ -365,18 +363,39 @@ def record_defects(
             status="pending",
             attempts=0,
         )
-        try:
+
+    known = existing() if fingerprints else {}
+    new: dict[str, Mapping[str, Any]] = {}
+    for item, fp in zip(items, fingerprints, strict=True):
+        if fp not in known and fp not in new:
+            new[fp] = item
+    if new:
+        try:  # one round trip for the usual case: nobody else recorded them meanwhile
             with session.begin_nested():
-                session.add(row)
+                rows = [make_row(item, fp) for fp, item in new.items()]
+                session.add_all(rows)
                 session.flush()
-        except IntegrityError:  # another worker recorded it meanwhile
-            known = existing()
-            if fp not in known:
-                raise
-            row = known[fp]
-        known[fp] = row
-        out.append(row)
-    return out
+            known.update((row.fingerprint, row) for row in rows)
+        except IntegrityError:  # another worker recorded some: insert one by one
+            log.info(
+                "record_defects: a concurrent writer recorded defects of asset %s; "
+                "inserting one by one",
+                asset_id,
+            )
+            for fp, item in new.items():
+                if fp in known:
+                    continue
+                try:
+                    with session.begin_nested():
+                        row = make_row(item, fp)
+                        session.add(row)
+                        session.flush()
+                    known[fp] = row
+                except IntegrityError:
+                    known = {**known, **existing()}
+                    if fp not in known:
+                        raise
+    return [known[fp] for fp in fingerprints]
 
 
 def claim_pending_defects(

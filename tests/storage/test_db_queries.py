@@ -68,6 +68,19 @@ def test_upsert_asset_keeps_one_row_per_key_and_updates_it(engine: Engine) -> No
         assert (kept.etag, kept.size, kept.status, kept.brand) == ("e3", 2, "clean", "acme")
 
 
+def test_a_failed_transaction_leaves_no_rows_even_after_savepoints(engine: Engine) -> None:
+    # upsert_asset and record_defects use SAVEPOINTs; releasing one must not commit
+    with pytest.raises(RuntimeError), db.session_scope(engine) as s:
+        asset = q.upsert_asset(s, bucket="b", key="half.png", etag="e1")
+        q.record_defects(
+            s, asset_id=asset.id, etag="e1", pipeline_version="v1", defects=[_defect(0)]
+        )
+        raise RuntimeError("crash after the savepoints were released")
+    with db.session_scope(engine) as s:
+        assert q.get_asset_by_key(s, bucket="b", key="half.png") is None
+        assert s.scalars(select(Defect)).all() == []
+
+
 def test_scans_mark_each_etag_and_pipeline_version_once(engine: Engine) -> None:
     with db.session_scope(engine) as s:
         asset = q.upsert_asset(s, bucket="b", key="k.png", etag="e1")
@@ -104,6 +117,46 @@ def test_record_defects_is_idempotent_by_fingerprint(engine: Engine) -> None:
         assert len(s.scalars(select(Defect)).all()) == 5
         d = s.get(Defect, first_ids[1])
         assert d.score == pytest.approx(0.75) and d.reasons == ["ocr_mismatch"]
+
+
+def test_record_defects_absorbs_a_concurrent_recorder_of_the_same_defects(
+    engine: Engine,
+) -> None:
+    with db.session_scope(engine) as s:
+        asset_id = q.upsert_asset(s, bucket="b", key="k.png", etag="e1").id
+    defects = [_defect(i) for i in range(3)]
+    result: dict[str, object] = {}
+
+    def second_worker() -> None:
+        try:
+            with db.session_scope(engine) as s:
+                rows = q.record_defects(
+                    s,
+                    asset_id=asset_id,
+                    etag="e1",
+                    pipeline_version="v1",
+                    defects=defects + [_defect(9)],
+                )
+                result["ids"] = [r.id for r in rows]
+        except BaseException as exc:
+            result["error"] = exc
+
+    with db.session_scope(engine) as s:
+        first = [
+            r.id
+            for r in q.record_defects(
+                s, asset_id=asset_id, etag="e1", pipeline_version="v1", defects=defects
+            )
+        ]
+        worker = threading.Thread(target=second_worker)
+        worker.start()  # its insert waits for this uncommitted transaction
+        worker.join(timeout=1.5)
+    worker.join(timeout=30)
+    assert "error" not in result, result.get("error")
+    ids = result["ids"]
+    assert ids[:3] == first and ids[3] not in first
+    with db.session_scope(engine) as s:
+        assert len(s.scalars(select(Defect)).all()) == 4
 
 
 def test_record_defects_rejects_incomplete_defects(engine: Engine) -> None:
