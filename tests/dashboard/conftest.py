@@ -1,5 +1,6 @@
-"""Fixtures of the dashboard tests: a real SQLite DB (Alembic head) and a real SeaweedFS
-(through ``storage.runtime.open_store``), seeded with a few repairs whose images are
+"""Fixtures of the dashboard tests: a real SQLite DB (Alembic head) and a bucket on the
+session's real SeaweedFS (``s3_server`` from tests/conftest.py, opened through
+``storage.runtime.open_store``), seeded with a few repairs whose images are
 made with numpy; the app in-process (TestClient) and on a free 127.0.0.1 port (uvicorn
 in a thread) for the browser tests, which drive Debian's Chromium.
 """
@@ -10,6 +11,7 @@ import secrets
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,13 +50,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def dash_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashEnv]:
+def dash_env(tmp_path_factory: pytest.TempPathFactory, s3_server: Any) -> Iterator[DashEnv]:
+    """SQLite at Alembic head + a fresh bucket on the session's SeaweedFS, seeded."""
     from storage.db import make_engine, upgrade
     from storage.runtime import open_store
 
     root = tmp_path_factory.mktemp("dashboard")
     url = f"sqlite:///{root / 'posterqa.db'}"
     settings = Settings(state_dir=root / "state", db_url=url,
+                        s3_endpoint=s3_server.endpoint, s3_access_key=s3_server.access_key,
+                        s3_secret_key=s3_server.secret_key,
+                        bucket=f"dashboard-{uuid.uuid4().hex[:12]}",
                         dashboard_secret_key=secrets.token_hex(32))
     upgrade(url)
     engine = make_engine(url)
