@@ -100,7 +100,19 @@ class OcrEngine(Protocol):
 _RAPID_TASKS = ("det", "cls", "rec")
 
 
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
 def _sha256(path: Path) -> str:
+    """SHA-256 of a file (remembered per path, size and mtime for this process)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = _file_sha256(path)
+    return _SHA_CACHE[key]
+
+
+def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -173,6 +185,8 @@ class RapidOcrEngine:
             "Det.limit_type": "max",
         }
         self._ocr = RapidOCR(params=params)
+        self._ocr.update_params(use_det=True, use_cls=True, use_rec=True, return_word_box=True,
+                                return_single_char_box=True)
         self._lock = threading.Lock()
         log.info("rapidocr engine ready: %s", {k: str(v) for k, v in self.model_paths.items()})
 
@@ -183,25 +197,40 @@ class RapidOcrEngine:
             return []
         bgr = np.ascontiguousarray(image[..., ::-1])
         with self._lock:
-            res = self._ocr(
-                bgr, use_det=True, use_cls=True, use_rec=True,
-                return_word_box=True, return_single_char_box=True,
-            )
-        boxes = getattr(res, "boxes", None)
-        txts = getattr(res, "txts", None)
-        if boxes is None or txts is None or len(txts) == 0:
-            return []
-        scores = list(res.scores)
-        words = list(res.word_results or ())
+            boxes, txts, scores, words = self._run(bgr)
         lines: list[OcrLine] = []
-        aligned = len(words) == len(txts)
         for i, (quad, text) in enumerate(zip(boxes, txts, strict=True)):
             q = normalize_quad(np.asarray(quad, dtype=np.float64).tolist())
-            chars: tuple[CharBox, ...] = ()
-            if aligned:
-                chars = _char_boxes(words[i], text)
+            chars = _char_boxes(words[i], text) if words is not None else ()
             lines.append(OcrLine(quad=q, text=str(text), score=float(scores[i]), char_boxes=chars))
         return lines
+
+    def _run(self, bgr: np.ndarray):
+        """det -> cls -> rec -> character boxes, keeping lines whose read is empty.
+
+        Follows the steps of rapidocr 3.10's ``RapidOCR.__call__`` (pinned) so that regions
+        the detector finds but the recogniser cannot read are kept: they are evidence of
+        unreadable text, which ``__call__`` drops.
+        """
+        from rapidocr.utils.process_img import map_boxes_to_original, map_img_to_original
+
+        ocr = self._ocr
+        h, w = bgr.shape[:2]
+        img, op_record = ocr.preprocess_img(bgr)
+        det_res, _cls, rec_res, crops = ocr.run_ocr_steps(img, op_record)
+        if det_res.boxes is None or rec_res.txts is None or len(det_res.boxes) == 0:
+            return [], [], [], None
+        boxes = map_boxes_to_original(det_res.boxes, op_record, h, w)
+        pre = op_record["preprocess"]
+        crops = map_img_to_original(crops, pre["ratio_h"], pre["ratio_w"])
+        txts = [str(t) for t in rec_res.txts]
+        scores = [float(s) for s in rec_res.scores]
+        words = None
+        if all(c.size for c in crops) and rec_res.word_results is not None:
+            rec_res = ocr.cal_rec_boxes(crops, boxes, rec_res, True)
+            if len(rec_res.word_results) == len(txts):
+                words = list(rec_res.word_results)
+        return list(boxes), txts, scores, words
 
     def recognize(self, crops: Sequence[np.ndarray]) -> list[RecResult]:
         """Read line crops (RGB ``uint8``) with the recognition model only (no detection)."""

@@ -184,27 +184,106 @@ def _box_of(quad: Quad, width: int, height: int) -> Box:
     return box
 
 
-# ----------------------------------------------------------------------------- detector
+# ----------------------------------------------------------------------------- regions
+
+
+def _row_of(lines: Sequence[OcrLine]) -> list[int]:
+    """Row index of every line (lines are in reading order)."""
+    rows, row = [], -1
+    prev: Box | None = None
+    for ln in lines:
+        b = ln.box
+        overlap = -1 if prev is None else min(b.y1, prev.y1) - max(b.y0, prev.y0)
+        if prev is None or overlap <= 0.5 * min(b.height, prev.height):
+            row += 1
+        rows.append(row)
+        prev = b
+    return rows
+
+
+def _merge_lines(lines: Sequence[OcrLine]) -> tuple[OcrLine, list[int]]:
+    """One line covering ``lines`` (same row, reading order) and each one's text offset."""
+    if len(lines) == 1:
+        return lines[0], [0]
+    import cv2
+
+    pts = np.asarray([p for ln in lines for p in ln.quad], dtype=np.float32)
+    first = np.asarray(lines[0].quad, dtype=np.float64)
+    u = first[1] - first[0]
+    u = u / (np.linalg.norm(u) or 1.0)
+    if abs(u[1]) < 0.02:
+        quad = Box.from_points(pts).as_quad()
+    else:
+        corners = cv2.boxPoints(cv2.minAreaRect(pts)).astype(np.float64)
+        c = corners.mean(axis=0)
+        v = np.array([-u[1], u[0]])
+        tl = min(corners, key=lambda q: (q - c) @ u + (q - c) @ v)
+        tr = max(corners, key=lambda q: (q - c) @ u - (q - c) @ v)
+        br = max(corners, key=lambda q: (q - c) @ u + (q - c) @ v)
+        bl = min(corners, key=lambda q: (q - c) @ u - (q - c) @ v)
+        quad = normalize_quad([tl.tolist(), tr.tolist(), br.tolist(), bl.tolist()])
+    offsets, text, chars = [], "", []
+    all_chars = all(ln.char_boxes for ln in lines)
+    for ln in lines:
+        offsets.append(len(text))
+        text += ln.text
+        chars.extend(ln.char_boxes)
+    merged = OcrLine(quad=quad, text=text, score=min(ln.score for ln in lines),
+                     char_boxes=tuple(chars) if all_chars else ())
+    return merged, offsets
 
 
 @dataclass
-class _Part:
-    """One line's share of an expected string (or a whole line, reference-free)."""
+class _Region:
+    """One row's share of an expected string, or one whole line (reference-free).
 
-    li: int
-    sources: list[int]  # source char indices of the line in this part
-    expected: str | None  # original expected substring for this part (None: reference-free)
-    render: str  # the text this part should show (expected, else what OCR read)
+    ``geom`` is the region's (possibly merged) line; ``sources`` the indices of its text
+    characters that belong to this part; ``lead`` / ``trail`` the number of expected
+    characters absent before the first / after the last character read.
+    """
+
+    geom: _LineGeom
+    lines: list[int]
+    sources: list[int]
+    expected: str | None
+    render: str
+    bad: list[tuple[float, float]] = field(default_factory=list)  # wrong columns
+    n_bad: int = 0
+    observed: str = ""
     full_expected: str | None = None
-    src_exp: dict[int, int] = field(default_factory=dict)  # source char -> expected index
+    src_exp: dict[int, int] = field(default_factory=dict)
+    lead: int = 0
+    trail: int = 0
+
+    @property
+    def whole(self) -> bool:
+        return len(self.sources) >= len(self.geom.order)
+
+    def columns(self) -> tuple[float, float]:
+        """The part's columns, grown by the absent characters at its ends."""
+        g = self.geom
+        c0, c1 = (0.0, g.width) if self.whole else g.span(self.sources)
+        return c0 - self.lead * g.avg_char, c1 + self.trail * g.avg_char
 
 
 def _is_junk(text: str) -> bool:
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat[0] in ("L", "N"):
-            return False
-    return True
+    return not any(unicodedata.category(ch)[0] in ("L", "N") for ch in text)
+
+
+def _unreadable(ln: OcrLine) -> bool:
+    """A read that is junk: empty, no letter/digit, or confidence < ``UNREADABLE_SCORE``."""
+    return _is_junk(ln.text) or ln.score < UNREADABLE_SCORE
+
+
+def _text_like(ln: OcrLine) -> bool:
+    """Worth reporting as unreadable when nothing claims it: wider than tall, and not a
+    lone mark (one short junk character is a bullet, a rule or a logo motif)."""
+    g = ln.box
+    n = len(normalize(ln.text))
+    return g.width >= 1.5 * g.height and (n >= 2 or (n == 0 and g.width >= 3 * g.height))
+
+
+# ----------------------------------------------------------------------------- detector
 
 
 class TextDetector:
@@ -212,13 +291,19 @@ class TextDetector:
 
     ``engine`` defaults to :func:`detectors.ocr.get_ocr_engine` (built once per process).
     ``collapse_signals=False`` gives the plain OCR comparison (the benchmark baseline).
+    ``localize``: ``"part"`` (default) boxes the whole line part that carries the
+    defective string, which is what a repair re-typesets; ``"chars"`` boxes only the wrong
+    or collapsed characters (``repair_quad`` still covers whole characters).
     """
 
     def __init__(self, settings: Settings | None = None, engine: OcrEngine | None = None,
-                 *, collapse_signals: bool = True) -> None:
+                 *, collapse_signals: bool = True, localize: str = "part") -> None:
+        if localize not in ("part", "chars"):
+            raise InputError(f"localize must be 'part' or 'chars', got {localize!r}")
         self.settings = settings or get_settings()
         self._engine = engine
         self.collapse_signals = collapse_signals
+        self.localize = localize
 
     @property
     def engine(self) -> OcrEngine:
@@ -229,13 +314,14 @@ class TextDetector:
     # ------------------------------------------------------------------ public API
 
     def detect(self, image: np.ndarray, expected: Sequence[str] | None = None, *,
-               font_path: str | None = None, report_unexpected: bool = False) -> list[Defect]:
+               font_path: str | Sequence[str] | None = None,
+               report_unexpected: bool = False) -> list[Defect]:
         """Text defects of an RGB ``uint8`` ``[H, W, 3]`` poster.
 
         ``expected``: the copy the poster must carry (None = reference-free mode: only
-        unreadable and collapsed text is reported). ``font_path``: the brand font, for the
-        glyph-similarity signal. ``report_unexpected``: also report readable text that no
-        expected string claims.
+        unreadable and collapsed text is reported). ``font_path``: the brand font file (or
+        several: the best-fitting one is used per line) for the glyph-similarity signal.
+        ``report_unexpected``: also report readable text no expected string claims.
         """
         image = ensure_rgb_uint8(image)
         lines = self.engine(image)
@@ -243,29 +329,31 @@ class TextDetector:
                                  report_unexpected=report_unexpected)
 
     def detect_lines(self, image: np.ndarray, lines: Sequence[OcrLine],
-                     expected: Sequence[str] | None, *, font_path: str | None = None,
+                     expected: Sequence[str] | None, *,
+                     font_path: str | Sequence[str] | None = None,
                      report_unexpected: bool = False) -> list[Defect]:
-        """Like :meth:`detect`, on lines already read by the engine."""
+        """Like :meth:`detect`, on lines the engine already read from ``image``."""
         image = ensure_rgb_uint8(image)
-        if expected is not None:
-            expected = [e for e in expected if normalize(e)]
+        h, w = image.shape[:2]
         ordered = reading_order(lines)
-        geoms = [_LineGeom(ln) for ln in ordered]
         defects: list[Defect] = []
-        parts: list[_Part] = []
+        regions: list[_Region] = []
         if expected is None:
-            for li, ln in enumerate(ordered):
-                if _is_junk(ln.text) or ln.score < UNREADABLE_SCORE:
-                    defects.append(self._line_defect(image, geoms[li], "unreadable", None,
-                                                     ("unreadable_read",), 1.0 - ln.score))
-                else:
-                    srcs = [i for i, ch in enumerate(ln.text) if not ch.isspace()]
-                    parts.append(_Part(li, srcs, None, ln.text))
+            for ln in ordered:
+                g = _LineGeom(ln)
+                if _unreadable(ln):
+                    if _text_like(ln):
+                        defects.append(self._whole_line(g, "unreadable", None,
+                                                        ("unreadable_read",), 1.0 - ln.score,
+                                                        w, h))
+                    continue
+                regions.append(_Region(g, [0], list(g.order), None, ln.text, observed=ln.text))
         else:
+            expected = [e for e in expected if normalize(e)]
             al = align(ordered, expected)
-            defects += self._from_alignment(image, al, geoms, parts, report_unexpected)
-        if self.collapse_signals and parts:
-            defects += self._collapsed(image, ordered, geoms, parts, font_path)
+            defects += self._from_alignment(al, regions, report_unexpected, w, h)
+        if self.collapse_signals and regions:
+            defects += self._collapsed(image, ordered, regions, font_path)
         return defects
 
     def reread(self, image: np.ndarray, box: Box, expected: str) -> ReRead:
@@ -283,7 +371,7 @@ class TextDetector:
         if crop_box.area == 0:
             raise InputError(f"box {box.as_list()} lies outside the {w}x{h} image")
         crop = np.ascontiguousarray(image[crop_box.slice()])
-        lines = reading_order(self.engine(crop))
+        lines = [ln for ln in reading_order(self.engine(crop)) if ln.text.strip()]
         if lines:
             observed = "".join(ln.text for ln in lines)
             score = float(min(ln.score for ln in lines))
@@ -294,104 +382,124 @@ class TextDetector:
 
     # ------------------------------------------------------------------ matching
 
-    def _from_alignment(self, image: np.ndarray, al: Alignment, geoms: list[_LineGeom],
-                        parts: list[_Part], report_unexpected: bool) -> list[Defect]:
-        h, w = image.shape[:2]
+    def _from_alignment(self, al: Alignment, regions: list[_Region],
+                        report_unexpected: bool, w: int, h: int) -> list[Defect]:
         out: list[Defect] = []
+        rows = _row_of(al.lines)
         for m in al.matches:
-            exp_norm = normalize_with_map(m.expected)
-            by_line: dict[int, list] = {}
-            for op in m.ops:
-                li = self._op_line(al, op)
-                if li is not None:
-                    by_line.setdefault(li, []).append(op)
-            for li, ops in sorted(by_line.items()):
-                srcs = sorted({al.doc[o.doc].source for o in ops
-                               if o.op in ("M", "S", "I") and al.doc[o.doc].line == li})
-                exp_idx = [o.exp for o in ops if o.exp >= 0]
-                exp_sub = _expected_sub(m.expected, exp_norm, exp_idx)
-                if all(o.op == "M" for o in ops):
-                    src_exp = {al.doc[o.doc].source: o.exp for o in ops}
-                    parts.append(_Part(li, srcs, exp_sub, exp_sub, m.expected, src_exp))
-                    continue
-                out.append(self._mismatch(al, geoms[li], li, m, ops, w, h))
-        # lines no expected string claims
+            for region in self._match_regions(al, rows, m):
+                if region.n_bad or region.lead or region.trail:
+                    out.append(self._mismatch(region, w, h))
+                else:
+                    regions.append(region)
         leftovers = [li for li in range(len(al.lines)) if al.line_claimed_ratio(li) < 0.5]
         used: set[int] = set()
         for exp in al.missing:
             li = self._locate_missing(al, exp, leftovers, used)
             if li is None:
-                out.append(Defect(
-                    kind="text", category="missing", box=Box(0, 0, w, h),
-                    quad=Box(0, 0, w, h).as_quad(), expected=exp, observed=None, score=1.0,
-                    reasons=("missing_text", "not_localised"),
-                ))
+                full = Box(0, 0, w, h)
+                out.append(Defect(kind="text", category="missing", box=full,
+                                  quad=full.as_quad(), expected=exp, observed=None, score=1.0,
+                                  reasons=("missing_text", "not_localised")))
                 continue
             used.add(li)
             ln = al.lines[li]
-            cat = "unreadable" if (_is_junk(ln.text) or ln.score < UNREADABLE_SCORE) else "missing"
-            out.append(self._line_defect(image, geoms[li], cat, exp,
-                                         ("missing_text", "unreadable_read")
-                                         if cat == "unreadable" else ("missing_text",), 1.0))
+            if _unreadable(ln):
+                out.append(self._whole_line(_LineGeom(ln), "unreadable", exp,
+                                            ("missing_text", "unreadable_read"), 1.0, w, h))
+            else:
+                out.append(self._whole_line(_LineGeom(ln), "missing", exp,
+                                            ("missing_text", "ocr_mismatch"), 1.0, w, h))
         for li in leftovers:
+            ln = al.lines[li]
             if li in used:
                 continue
-            ln = al.lines[li]
-            if _is_junk(ln.text) or ln.score < UNREADABLE_SCORE:
-                out.append(self._line_defect(image, geoms[li], "unreadable", None,
-                                             ("unreadable_read",), 1.0 - ln.score))
+            if _unreadable(ln):
+                if _text_like(ln):
+                    out.append(self._whole_line(_LineGeom(ln), "unreadable", None,
+                                                ("unreadable_read",), 1.0 - ln.score, w, h))
             elif report_unexpected:
-                out.append(self._line_defect(image, geoms[li], "unexpected", None,
-                                             ("unexpected_text",), float(ln.score)))
+                out.append(self._whole_line(_LineGeom(ln), "unexpected", None,
+                                            ("unexpected_text",), float(ln.score), w, h))
         return out
 
-    @staticmethod
-    def _op_line(al: Alignment, op) -> int | None:
-        if op.op != "D":
-            return al.doc[op.doc].line
-        # an absent char belongs to the line of its left neighbour, else the right one
-        for d in (op.doc - 1, op.doc):
-            if 0 <= d < len(al.doc) and al.doc[d].line >= 0:
-                return al.doc[d].line
-        return None
-
-    def _mismatch(self, al: Alignment, g: _LineGeom, li: int, m: Match, ops: list,
-                  w: int, h: int) -> Defect:
-        bad_cols: list[tuple[float, float]] = []
-        avg = g.avg_char
-        for k, op in enumerate(ops):
-            if op.op in ("S", "I"):
-                bad_cols.append(g.cells.get(al.doc[op.doc].source, (0.0, g.width)))
-            elif op.op == "D":
-                left = next((al.doc[o.doc].source for o in reversed(ops[:k])
-                             if o.op != "D" and al.doc[o.doc].line == li), None)
-                right = next((al.doc[o.doc].source for o in ops[k + 1:]
-                              if o.op != "D" and al.doc[o.doc].line == li), None)
-                lc = g.cells.get(left) if left is not None else None
-                rc = g.cells.get(right) if right is not None else None
-                if lc and rc:
-                    a, b = lc[1], rc[0]
-                elif lc:
-                    a, b = lc[1], lc[1] + avg
-                elif rc:
-                    a, b = rc[0] - avg, rc[0]
-                else:
-                    a, b = 0.0, g.width
-                if b - a < avg:
-                    mid = (a + b) / 2.0
-                    a, b = mid - avg / 2.0, mid + avg / 2.0
-                bad_cols.append((a, b))
-        c0 = min(c[0] for c in bad_cols)
-        c1 = max(c[1] for c in bad_cols)
-        srcs_all = sorted({al.doc[o.doc].source for o in ops
-                           if o.op != "D" and al.doc[o.doc].line == li})
-        observed = "".join(g.line.text[s] for s in srcs_all) if srcs_all else ""
+    def _match_regions(self, al: Alignment, rows: list[int], m: Match) -> list[_Region]:
+        """Split a match into rows; merge the lines it touches in each row."""
+        line_of = []
+        for k, op in enumerate(m.ops):
+            if op.op != "D":
+                line_of.append(al.doc[op.doc].line)
+                continue
+            li = None
+            for o in list(reversed(m.ops[:k])) + list(m.ops[k + 1:]):
+                if o.op != "D":
+                    li = al.doc[o.doc].line
+                    break
+            line_of.append(li)
+        by_row: dict[int, list[int]] = {}
+        for k, li in enumerate(line_of):
+            if li is not None:
+                by_row.setdefault(rows[li], []).append(k)
         exp_norm = normalize_with_map(m.expected)
-        exp_sub = _expected_sub(m.expected, exp_norm, [o.exp for o in ops if o.exp >= 0])
-        n_bad = sum(1 for o in ops if o.op != "M")
-        score = min(1.0, 0.5 + 0.5 * n_bad / max(len(m.normalized), 1))
+        out = []
+        for _row, ks in sorted(by_row.items()):
+            lis = sorted({line_of[k] for k in ks if m.ops[k].op != "D"})
+            if not lis:
+                continue
+            merged, offsets = _merge_lines([al.lines[li] for li in lis])
+            g = _LineGeom(merged)
+            off = dict(zip(lis, offsets, strict=True))
+            ops = [m.ops[k] for k in ks]
+
+            def src(op, off=off):
+                d = al.doc[op.doc]
+                return off[d.line] + d.source
+
+            read = [k for k, op in enumerate(ops) if op.op != "D"]
+            lead = read[0] if read else 0
+            trail = len(ops) - 1 - read[-1] if read else 0
+            sources = sorted({src(ops[k]) for k in read})
+            region = _Region(
+                geom=g, lines=lis, sources=sources,
+                expected=_expected_sub(m.expected, exp_norm, [o.exp for o in ops if o.exp >= 0]),
+                render="", full_expected=m.expected, lead=lead, trail=trail,
+                src_exp={src(op): op.exp for op in ops if op.op == "M"},
+                observed="".join(g.line.text[s] for s in sources),
+            )
+            region.render = region.expected or ""
+            avg = g.avg_char
+            for k, op in enumerate(ops):
+                if op.op in ("S", "I"):
+                    region.n_bad += 1
+                    region.bad.append(g.cells.get(src(op), (0.0, g.width)))
+                elif op.op == "D" and read and read[0] < k < read[-1]:
+                    region.n_bad += 1
+                    left = next(src(ops[j]) for j in reversed(read) if j < k)
+                    right = next(src(ops[j]) for j in read if j > k)
+                    a = g.cells.get(left, (0.0, 0.0))[1]
+                    b = g.cells.get(right, (g.width, g.width))[0]
+                    if b - a < avg:
+                        a, b = (a + b - avg) / 2.0, (a + b + avg) / 2.0
+                    region.bad.append((a, b))
+            if lead:
+                c = g.cells.get(sources[0], (0.0, 0.0))[0] if sources else 0.0
+                region.bad.append((c - lead * avg, c))
+            if trail:
+                c = g.cells.get(sources[-1], (g.width, g.width))[1] if sources else g.width
+                region.bad.append((c, c + trail * avg))
+            out.append(region)
+        return out
+
+    def _mismatch(self, r: _Region, w: int, h: int) -> Defect:
+        g = r.geom
+        n_bad = r.n_bad + r.lead + r.trail
+        score = min(1.0, 0.5 + 0.5 * n_bad / max(len(normalize(r.expected or "")), 1))
+        if self.localize == "chars" and r.bad:
+            c0, c1 = min(b[0] for b in r.bad), max(b[1] for b in r.bad)
+        else:
+            c0, c1 = r.columns()
         details = (("edit_distance", float(n_bad)), ("ocr_score", g.line.score))
-        return self._span_defect(g, "mismatch", c0, c1, exp_sub, observed, score,
+        return self._span_defect(g, "mismatch", c0, c1, r.expected, r.observed, score,
                                  ("ocr_mismatch",), details, w, h)
 
     def _locate_missing(self, al: Alignment, exp: str, leftovers: list[int],
@@ -402,26 +510,25 @@ class TextDetector:
             if li in used:
                 continue
             ln = al.lines[li]
-            text = al.line_norms[li].text
-            common = _lcs_len(norm, text)
-            junk = _is_junk(ln.text) or ln.score < UNREADABLE_SCORE
+            common = _lcs_len(norm, al.line_norms[li].text)
+            junk = _unreadable(ln)
             if common == 0 and not junk:
                 continue
-            key = (common, junk)
+            key = (common, junk, ln.box.area)
             if best_key is None or key > best_key:
                 best, best_key = li, key
         return best
 
     # ------------------------------------------------------------------ defects
 
-    def _line_defect(self, image: np.ndarray, g: _LineGeom, category: str,
-                     expected: str | None, reasons: tuple[str, ...], score: float) -> Defect:
-        h, w = image.shape[:2]
+    def _whole_line(self, g: _LineGeom, category: str, expected: str | None,
+                    reasons: tuple[str, ...], score: float, w: int, h: int) -> Defect:
         return self._span_defect(g, category, 0.0, g.width, expected, g.line.text,
                                  min(max(score, 0.0), 1.0), reasons,
                                  (("ocr_score", g.line.score),), w, h)
 
-    def _span_defect(self, g: _LineGeom, category: str, c0: float, c1: float,
+    @staticmethod
+    def _span_defect(g: _LineGeom, category: str, c0: float, c1: float,
                      expected: str | None, observed: str | None, score: float,
                      reasons: tuple[str, ...], details: tuple, w: int, h: int) -> Defect:
         quad = g.subquad(c0, c1)
@@ -434,62 +541,67 @@ class TextDetector:
 
     # ------------------------------------------------------------------ collapsed detail
 
-    def _collapsed(self, image: np.ndarray, lines: list[OcrLine], geoms: list[_LineGeom],
-                   parts: list[_Part], font_path: str | None) -> list[Defect]:
+    def _collapsed(self, image: np.ndarray, lines: list[OcrLine], regions: list[_Region],
+                   font_path: str | Sequence[str] | None) -> list[Defect]:
         h, w = image.shape[:2]
-        # 1. sharpness of every line (needed as the poster's reference), cheap
-        preps = {}
-        line_sharp = np.zeros(len(lines))
-        cell_sharp: dict[int, dict[int, float]] = {}
-        for li, g in enumerate(geoms):
-            try:
-                crop = crop_quad(image, g.line.quad)
-            except InputError:
+        fonts = [font_path] if isinstance(font_path, str) else list(font_path or ())
+        fonts = [str(f) for f in fonts]
+        # 1. the poster's reference: sharpness of every line that reads
+        preps: dict[Quad, object] = {}
+
+        def prep_of(g: _LineGeom):
+            if g.line.quad not in preps:
+                try:
+                    preps[g.line.quad] = prepare_line(crop_quad(image, g.line.quad))
+                except InputError:
+                    preps[g.line.quad] = None
+            return preps[g.line.quad]
+
+        def cells_of(g: _LineGeom, srcs: Sequence[int]):
+            return [(int(math.floor(g.cells[s][0])), int(math.ceil(g.cells[s][1])))
+                    for s in srcs]
+
+        ref_sharp, ref_height = [], []
+        for ln in lines:
+            if _unreadable(ln):
                 continue
-            prep = prepare_line(crop)
-            preps[li] = prep
-            srcs = g.order
-            cells = [(int(math.floor(g.cells[s][0])), int(math.ceil(g.cells[s][1])))
-                     for s in srcs]
-            sh = stroke_sharpness(prep, cells) if cells else np.zeros(0)
-            cell_sharp[li] = dict(zip(srcs, sh.tolist(), strict=True))
-            line_sharp[li] = float(np.median(sh)) if sh.size else 0.0
-        heights = np.array([g.height for g in geoms])
+            g = _LineGeom(ln)
+            prep = prep_of(g)
+            if prep is None or not g.order:
+                continue
+            ref_sharp.append(float(np.median(stroke_sharpness(prep, cells_of(g, g.order)))))
+            ref_height.append(g.height)
+        ref_sharp_a, ref_height_a = np.array(ref_sharp), np.array(ref_height)
 
         out: list[Defect] = []
-        suspects: list[tuple[_Part, dict]] = []
-        for part in parts:
-            li = part.li
-            g = geoms[li]
-            if li not in preps or not part.sources:
+        suspects: list[tuple[_Region, dict]] = []
+        for r in regions:
+            g = r.geom
+            prep = prep_of(g)
+            if prep is None or not r.sources:
                 continue
-            fig: dict[str, float] = {}
-            ev: dict[str, float] = {}
+            fig: dict[str, float] = {"ocr_score": g.line.score}
+            ev: dict[str, float] = {"low_ocr_score": evidence("low_ocr_score", g.line.score)}
             char_ev: dict[int, float] = {}
-            # OCR line confidence
-            fig["ocr_score"] = g.line.score
-            ev["low_ocr_score"] = evidence("low_ocr_score", g.line.score)
-            # sharpness relative to similar lines
-            ratio = heights / max(g.height, 1.0)
-            others = [k for k in range(len(lines)) if k != li and k in preps
-                      and SIMILAR_HEIGHT[0] <= ratio[k] <= SIMILAR_HEIGHT[1]]
-            if len(others) < 2:
-                others = [k for k in range(len(lines)) if k != li and k in preps]
-            ref = float(np.median(line_sharp[others])) if others else 0.0
+            sh = stroke_sharpness(prep, cells_of(g, r.sources))
+            own = float(np.median(sh)) if sh.size else 0.0
+            ratio = ref_height_a / max(g.height, 1.0)
+            similar = (ratio >= SIMILAR_HEIGHT[0]) & (ratio <= SIMILAR_HEIGHT[1])
+            # leave this region's own value out of its reference (one copy of it)
+            pool = list(ref_sharp_a[similar]) if similar.sum() >= 3 else list(ref_sharp_a)
+            if own in pool:
+                pool.remove(own)
+            ref = float(np.median(pool)) if len(pool) >= 2 else 0.0
             if ref > 0:
-                cs = cell_sharp[li]
-                vals = {s: cs[s] / ref for s in part.sources if s in cs}
-                if vals:
-                    worst = min(vals.values())
-                    fig["sharpness_ratio"] = worst
-                    ev["low_sharpness"] = evidence("low_sharpness", worst)
-                    for s, v in vals.items():
-                        e = evidence("low_sharpness", v)
-                        if e > 0:
-                            char_ev[s] = max(char_ev.get(s, 0.0), e)
-            # glyph similarity with the brand font
-            if font_path and part.render.strip():
-                sim = self._glyph(preps[li], g, part, font_path)
+                vals = sh / ref
+                fig["sharpness_ratio"] = float(np.median(vals))
+                ev["low_sharpness"] = evidence("low_sharpness", float(np.median(vals)))
+                for s, v in zip(r.sources, vals.tolist(), strict=True):
+                    e = evidence("low_sharpness", v)
+                    if e > 0:
+                        char_ev[s] = max(char_ev.get(s, 0.0), e)
+            if fonts and r.render.strip():
+                sim = self._glyph(prep, r, fonts)
                 if sim is not None:
                     sims, src_of = sim
                     fig["glyph_similarity"] = float(sims.min())
@@ -498,65 +610,76 @@ class TextDetector:
                         e = evidence("glyph_mismatch", v)
                         if e > 0 and s is not None:
                             char_ev[s] = max(char_ev.get(s, 0.0), e)
-            log.debug("line %d %r figures %s evidence %s", li, part.render, fig, ev)
+            log.debug("region %r figures %s evidence %s", r.render, fig, ev)
             if max(ev.values(), default=0.0) > 0:
-                suspects.append((part, {"fig": fig, "ev": ev, "char_ev": char_ev}))
+                suspects.append((r, {"fig": fig, "ev": ev, "char_ev": char_ev}))
         # 2. focused re-read of the suspicious parts only (recognition only, one batch)
         if suspects:
             crops = []
-            for part, _ in suspects:
-                g = geoms[part.li]
-                c0, c1 = g.span(part.sources)
-                q = g.subquad(*g.snapped(c0, c1))
+            for r, _ in suspects:
+                g = r.geom
+                q = g.subquad(*g.snapped(*g.span(r.sources)))
                 crops.append(_upscale(crop_quad(image, q, pad=0.1 * g.height)))
             reads = self.engine.recognize(crops)
-            for (part, info), rr in zip(suspects, reads, strict=False):
+            for (r, info), rr in zip(suspects, reads, strict=False):
                 info["fig"]["reread_score"] = rr.score
                 info["ev"]["reread_low_score"] = evidence("reread_low_score", rr.score)
-                if not _reads_as(rr.text, part.render):
+                if not _reads_as(rr.text, r.render):
                     info["ev"]["reread_mismatch"] = 1.0
-        for part, info in suspects:
+        for r, info in suspects:
             score = combine(info["ev"].values())
             if score < FLAG_SCORE:
                 continue
-            g = geoms[part.li]
+            g = r.geom
             char_ev = info["char_ev"]
-            srcs = [s for s in part.sources if char_ev.get(s, 0.0) > 0] or part.sources
-            c0, c1 = g.span(srcs)
-            reasons = tuple(r for r, p in sorted(info["ev"].items(), key=lambda kv: -kv[1])
+            srcs = [s for s in r.sources if char_ev.get(s, 0.0) > 0]
+            if self.localize == "chars" and srcs:
+                c0, c1 = g.span(srcs)
+            else:
+                srcs = r.sources
+                c0, c1 = r.columns()
+            reasons = tuple(k for k, p in sorted(info["ev"].items(), key=lambda kv: -kv[1])
                             if p > 0)
             observed = "".join(g.line.text[s] for s in srcs)
-            exp = part.expected
-            if exp and part.full_expected and len(srcs) < len(part.sources):
-                idx = [part.src_exp[s] for s in srcs if s in part.src_exp]
-                exp = _expected_sub(part.full_expected, normalize_with_map(part.full_expected),
-                                    idx)
+            exp = r.expected
+            if exp and r.full_expected and len(srcs) < len(r.sources):
+                idx = [r.src_exp[s] for s in srcs if s in r.src_exp]
+                exp = _expected_sub(r.full_expected, normalize_with_map(r.full_expected), idx)
             details = tuple(sorted(info["fig"].items()))
             out.append(self._span_defect(g, "collapsed", c0, c1, exp, observed, score,
                                          reasons, details, w, h))
         return out
 
     @staticmethod
-    def _glyph(prep, g: _LineGeom, part: _Part, font_path: str):
-        """Glyph similarity on the part's columns; returns (sims, source index per sim)."""
-        text = part.render
-        c0, c1 = g.span(part.sources)
+    def _glyph(prep, r: _Region, fonts: Sequence[str]):
+        """Glyph similarity on the region's columns: (sims, source index per sim).
+
+        With several fonts, the one whose rendering fits best (highest mean) is used.
+        """
+        g = r.geom
+        text = r.render
+        c0, c1 = (0.0, g.width) if r.whole else g.span(r.sources)
         pad = 0.35 * g.height
-        a = max(int(c0 - pad), 0)
-        b = min(int(math.ceil(c1 + pad)), prep.ink.shape[1])
+        a = max(int(c0 - pad), 0) if not r.whole else 0
+        b = min(int(math.ceil(c1 + pad)), prep.ink.shape[1]) if not r.whole else prep.ink.shape[1]
         if b - a < 4:
             return None
         sub = type(prep)(ink=prep.ink[:, a:b], grad=prep.grad[:, a:b], contrast=prep.contrast)
-        res = glyph_similarity(sub, text, font_path)
+        res = None
+        for fp in fonts:
+            got = glyph_similarity(sub, text, fp)
+            if got is not None and (res is None or got[0].mean() > res[0].mean()):
+                res = got
+            if res is not None and res[0].mean() >= 0.9:
+                break
         if res is None:
             return None
         sims, cells = res
-        # map every expected char to the source char whose cell overlaps it most
         src_of: list[int | None] = []
         for cc0, cc1 in cells:
             x0, x1 = cc0 + a, cc1 + a
             best, best_ov = None, 0.0
-            for s in part.sources:
+            for s in r.sources:
                 s0, s1 = g.cells.get(s, (0.0, 0.0))
                 ov = min(x1, s1) - max(x0, s0)
                 if ov > best_ov:
@@ -582,7 +705,7 @@ def _reads_as(observed: str, expected: str) -> bool:
     if not e:
         return not o
     k = o.find(e)
-    return k >= 0 and k <= 1 and len(o) - (k + len(e)) <= 1
+    return 0 <= k <= 1 and len(o) - (k + len(e)) <= 1
 
 
 def _expected_sub(expected: str, norm, exp_idx: Sequence[int]) -> str:

@@ -17,6 +17,7 @@ a range of crop columns (a *cell*).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,19 +41,37 @@ class LineImage:
 
 
 def prepare_line(crop_rgb: np.ndarray) -> LineImage:
-    """Ink map and normalised gradients of an upright RGB ``uint8`` line crop."""
+    """Ink map and normalised gradients of an upright RGB ``uint8`` line crop.
+
+    The background is the most common grey level of the crop's middle rows (a backing
+    panel, not what lies around it); ink is what differs from it, minus connected blobs
+    that touch the crop's top or bottom edge (panel borders, neighbouring elements).
+    Gradients are kept only near the ink.
+    """
     grey = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     h, w = grey.shape
-    band = max(1, h // 8)
-    border = np.concatenate([grey[:band].ravel(), grey[-band:].ravel()])
-    bg = float(np.median(border))
+    mid = grey[h // 5: max(h - h // 5, h // 5 + 1)]
+    hist = np.bincount((mid.ravel() // 8).astype(np.int64), minlength=32)
+    k = int(hist.argmax())
+    sel = mid[(mid >= 8 * k) & (mid < 8 * k + 8)]
+    bg = float(np.median(sel)) if sel.size else float(np.median(mid))
     diff = np.abs(grey - bg)
-    contrast = float(np.percentile(diff, 99)) if diff.size else 0.0
+    top = float(np.percentile(diff[h // 5: max(h - h // 5, h // 5 + 1)], 99))
+    binary = (diff > max(16.0, 0.35 * top)).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    keep = np.ones(n, dtype=bool)
+    keep[0] = False
+    y_top = stats[:, cv2.CC_STAT_TOP]
+    y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
+    keep &= ~((y_top <= 0) | (y_bot >= h))
+    mask = keep[labels]
+    contrast = float(np.percentile(diff[mask], 95)) if mask.any() else top
     contrast = max(contrast, 8.0)
-    ink = np.clip(diff / contrast, 0.0, 1.0)
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ink = np.where(near, np.clip(diff / contrast, 0.0, 1.0), 0.0)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 4.0
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4.0
-    grad = np.sqrt(gx * gx + gy * gy) / contrast
+    grad = np.where(near, np.sqrt(gx * gx + gy * gy) / contrast, 0.0)
     return LineImage(ink=ink.astype(np.float32), grad=grad.astype(np.float32),
                      contrast=contrast)
 
@@ -71,19 +90,21 @@ def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.nd
 def _font(path: str, size: int):
     from PIL import ImageFont
 
-    return ImageFont.truetype(path, size)
+    # basic layout: no ligatures or contextual shaping, one glyph per character
+    return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
 
 
 _RENDER_SIZE = 64
 
 
-@lru_cache(maxsize=512)
-def render_text(text: str, font_path: str) -> tuple[np.ndarray, tuple[float, ...]]:
-    """``text`` rendered at 64 px: float32 ink ``[h, w]`` cropped to the ink box, and the
-    x position of every character boundary (len(text) + 1 values) in that crop."""
+@lru_cache(maxsize=1024)
+def render_text(text: str, font_path: str, size: int = _RENDER_SIZE
+                ) -> tuple[np.ndarray, tuple[float, ...]]:
+    """``text`` rendered at ``size`` px: float32 ink ``[h, w]`` cropped to the ink box, and
+    the x position of every character boundary (len(text) + 1 values) in that crop."""
     from PIL import Image, ImageDraw
 
-    font = _font(font_path, _RENDER_SIZE)
+    font = _font(font_path, int(size))
     x0, y0, x1, y1 = font.getbbox(text)
     w, h = max(x1 - x0, 1) + 4, max(y1 - y0, 1) + 4
     img = Image.new("L", (w, h), 0)
@@ -98,59 +119,85 @@ def render_text(text: str, font_path: str) -> tuple[np.ndarray, tuple[float, ...
 
 
 def ink_box(ink: np.ndarray, thresh: float = 0.5) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(ink > thresh)
-    if xs.size < 4:
+    """Ink bounding box ``(x0, y0, x1, y1)`` that ignores specks of background texture:
+    a column counts when it holds >= 2 ink pixels and 6 % of the crop height, a row when
+    it holds >= 2 ink pixels and 1 % of the crop width."""
+    binary = ink > thresh
+    h, w = binary.shape
+    cols = np.nonzero(binary.sum(axis=0) >= max(2, 0.06 * h))[0]
+    rows = np.nonzero(binary.sum(axis=1) >= max(2, 0.01 * w))[0]
+    if cols.size < 2 or rows.size < 2:
         return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > 1e-6 else 0.0
+def _paste(dst: np.ndarray, src: np.ndarray, oy: int, ox: int) -> None:
+    """``dst[oy:, ox:] = src``, clipped to both arrays."""
+    sy, sx = max(-oy, 0), max(-ox, 0)
+    dy, dx = max(oy, 0), max(ox, 0)
+    h = min(src.shape[0] - sy, dst.shape[0] - dy)
+    w = min(src.shape[1] - sx, dst.shape[1] - dx)
+    if h > 0 and w > 0:
+        dst[dy:dy + h, dx:dx + w] = src[sy:sy + h, sx:sx + w]
+
+
+GLYPH_HEIGHT = 32  # comparisons run at this ink height
+_MARGIN_X, _MARGIN_Y = 6, 8  # search range (px at comparison scale) for each glyph
 
 
 def glyph_similarity(line: LineImage, text: str, font_path: str
                      ) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
     """Per-character similarity of the line's ink to ``text`` in the brand font.
 
-    Returns (similarities per character of ``text``, cells: each character's column range
-    in the line crop) or None when the line has no ink box to compare.
+    ``text`` is rendered at the line's size (basic layout, like the poster generator
+    and most layout tools without shaping) and stretched onto the line's ink box at an
+    ink height of 32 px; both are blurred lightly; each character's rendering is then
+    searched for in the line (template matching, normalised cross-correlation) within
+    6 px across and 8 px up or down of where the layout puts it, which absorbs small
+    tilts and spacing differences but not glyphs whose shape changed.
+    Returns (similarity per character of ``text``, each character's column range in
+    the line crop) or None when the line has no ink box to compare.
     """
     box = ink_box(line.ink)
     if box is None or not text.strip():
         return None
     bx0, by0, bx1, by1 = box
-    ref, bounds = render_text(text, font_path)
     bw, bh = bx1 - bx0, by1 - by0
+    ref, bounds = render_text(text, font_path)
     if bw < 4 or bh < 4 or ref.shape[1] < 2:
         return None
-    scaled = cv2.resize(ref, (bw, bh), interpolation=cv2.INTER_AREA)
-    sx = bw / ref.shape[1]
-    sigma = max(bh / 24.0, 0.8)
-    obs = cv2.GaussianBlur(line.ink[by0:by1, bx0:bx1], (0, 0), sigma)
-    exp = cv2.GaussianBlur(scaled, (0, 0), sigma)
-    shift = max(1, int(round(bh * 0.08)))
+    # render again at the line's own size: glyph advances round per pixel size
+    size = int(round(_RENDER_SIZE * bh / max(ref.shape[0], 1)))
+    if 6 <= size < 3 * _RENDER_SIZE and size != _RENDER_SIZE:
+        ref, bounds = render_text(text, font_path, size)
+    scale = GLYPH_HEIGHT / bh
+    sw = max(int(round(bw * scale)), 4)
+    mx, my = _MARGIN_X, _MARGIN_Y
+    obs = np.zeros((GLYPH_HEIGHT + 2 * my, sw + 2 * mx), np.float32)
+    ph, pw = int(math.ceil(my / scale)), int(math.ceil(mx / scale))
+    y0, y1 = max(by0 - ph, 0), min(by1 + ph, line.ink.shape[0])
+    x0, x1 = max(bx0 - pw, 0), min(bx1 + pw, line.ink.shape[1])
+    big = cv2.resize(line.ink[y0:y1, x0:x1],
+                     (max(int(round((x1 - x0) * scale)), 1), max(int(round((y1 - y0) * scale)), 1)),
+                     interpolation=cv2.INTER_AREA)
+    _paste(obs, big, my - int(round((by0 - y0) * scale)), mx - int(round((bx0 - x0) * scale)))
+    exp = cv2.resize(ref, (sw, GLYPH_HEIGHT), interpolation=cv2.INTER_AREA)
+    obs = cv2.GaussianBlur(obs, (0, 0), 1.0)
+    exp = cv2.GaussianBlur(exp, (0, 0), 1.0)
+    sx = sw / ref.shape[1]
     sims = np.zeros(len(text), dtype=np.float64)
     cells: list[tuple[int, int]] = []
     for k in range(len(text)):
         c0 = int(round(bounds[k] * sx))
         c1 = int(round(bounds[k + 1] * sx))
-        c0, c1 = max(c0, 0), min(max(c1, c0 + 1), bw)
-        cells.append((c0 + bx0, c1 + bx0))
-        if text[k].isspace() or c1 - c0 < 2:
+        c0, c1 = max(c0, 0), min(max(c1, c0 + 1), sw)
+        cells.append((bx0 + int(c0 / scale), bx0 + int(math.ceil(c1 / scale))))
+        tmpl = exp[:, c0:c1]
+        if text[k].isspace() or c1 - c0 < 2 or float(tmpl.max()) < 0.05 \
+                or float(tmpl.std()) < 1e-3:
             sims[k] = 1.0
             continue
-        e = exp[:, c0:c1]
-        if float(e.max()) < 0.05:  # glyph without ink at this size
-            sims[k] = 1.0
-            continue
-        best = -1.0
-        for dx in range(-shift, shift + 1, max(1, shift // 2)):
-            o0, o1 = c0 + dx, c1 + dx
-            if o0 < 0 or o1 > bw:
-                continue
-            best = max(best, _ncc(obs[:, o0:o1], e))
-        sims[k] = best
+        region = obs[:, c0:c1 + 2 * mx]
+        res = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
+        sims[k] = float(np.nan_to_num(res, nan=0.0).max())
     return sims, cells

@@ -1,0 +1,161 @@
+"""Benchmark of the text defect detector against plain OCR mismatch, on generated posters.
+
+    python benchmarks/bench_text_detector.py --posters 200 --seed 1
+
+Posters come from the synthetic catalog (``catalog.make_brand`` / ``catalog.make_poster``).
+Poster ``i`` carries one text defect type (cycling through ``catalog.TEXT_DEFECTS``) on one
+or two of its lines, except every ``--clean-every``-th poster, which is clean. Each poster
+is read once by the OCR engine; the same lines go to
+
+* ``plain OCR``: :class:`TextDetector` with ``collapse_signals=False`` (text comparison
+  only: mismatch / missing / unreadable), and
+* ``detector``: the full :class:`TextDetector` (plus the collapsed-detail signals), with
+  the brand's fonts.
+
+Per defect type: recall (a reported defect box with IoU >= 0.5 with the truth line box),
+precision (reported defects that hit a defective line / all reported defects, on the
+posters of that type), and the median seconds per poster (OCR + matching + signals).
+``clean lines``: false positives (reported defects that hit no defective line) as a share
+of the clean lines of all posters. ``OCR engine`` is the engine call alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from catalog import TEXT_DEFECTS, make_brand, make_poster  # noqa: E402
+from detectors.ocr import get_ocr_engine  # noqa: E402
+from detectors.text import TextDetector  # noqa: E402
+from detectors.types import Box  # noqa: E402
+
+
+@dataclass
+class Tally:
+    hits: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    totals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    tp_reports: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    all_reports: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    false_pos: int = 0
+    clean_lines: int = 0
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    misses: list[str] = field(default_factory=list)
+    fps: list[str] = field(default_factory=list)
+
+
+def _score(tally: Tally, kind: str, defects, truth_text, seconds: float, pid: str) -> None:
+    bad = [t for t in truth_text if t.defect is not None]
+    clean = [t for t in truth_text if t.defect is None]
+    kind = kind or "clean"
+    tally.clean_lines += len(clean)
+    tally.seconds[kind].append(seconds)
+    boxes = [d.box for d in defects]
+    for t in bad:
+        tally.totals[t.defect] += 1
+        if any(b.iou(t.box) >= 0.5 for b in boxes):
+            tally.hits[t.defect] += 1
+        else:
+            tally.misses.append(f"{pid} {t.defect} {t.expected!r} {t.box.as_list()}")
+    for d in defects:
+        hit = any(d.box.iou(t.box) >= 0.5 for t in bad)
+        tally.all_reports[kind] += 1
+        if hit:
+            tally.tp_reports[kind] += 1
+        else:
+            tally.false_pos += 1
+            tally.fps.append(f"{pid} {d.category} {d.reasons} {d.box.as_list()} "
+                             f"exp={d.expected!r} obs={d.observed!r}")
+
+
+def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
+    engine = get_ocr_engine()
+    full = TextDetector(engine=engine)
+    plain = TextDetector(engine=engine, collapse_signals=False)
+    brands = [make_brand(f"brand{k}", seed) for k in range(2)]
+    tallies = {"plain OCR": Tally(), "detector": Tally()}
+    ocr_times: list[float] = []
+    types = list(TEXT_DEFECTS)
+    for i in range(n_posters):
+        brand = brands[i % len(brands)]
+        kind = None if (clean_every and i % clean_every == clean_every - 1) else \
+            types[i % len(types)]
+        defects = {}
+        if kind:
+            defects[0 if i % 3 else 1] = kind
+            if i % 2:
+                defects[2] = kind
+        poster = make_poster(brand, seed * 100_003 + i, text_defects=defects, with_logo=True)
+        truth = [t for t in poster.truth if t.kind == "text"]
+        expected = list(poster.manifest.copy_lines) if poster.manifest else None
+        fonts = [str(p) for p in brand.font_paths]
+        t0 = time.perf_counter()
+        lines = engine(poster.image)
+        t_ocr = time.perf_counter() - t0
+        ocr_times.append(t_ocr)
+        t0 = time.perf_counter()
+        found = plain.detect_lines(poster.image, lines, expected)
+        _score(tallies["plain OCR"], kind, found, truth, t_ocr + time.perf_counter() - t0,
+               poster.poster_id)
+        t0 = time.perf_counter()
+        found = full.detect_lines(poster.image, lines, expected, font_path=fonts)
+        _score(tallies["detector"], kind, found, truth, t_ocr + time.perf_counter() - t0,
+               poster.poster_id)
+        if verbose:
+            print(f"{i + 1}/{n_posters} {poster.poster_id} {kind}", file=sys.stderr)
+
+    names = list(tallies)
+    print(f"text detector benchmark: {n_posters} posters, seed {seed}, "
+          f"{sum(tallies['detector'].totals.values())} defective lines, "
+          f"{tallies['detector'].clean_lines} clean lines")
+    head = f"{'defect':<16}" + "".join(
+        f"| {n + ' recall':>17} {'prec':>6} {'s/poster':>9} " for n in names)
+    print(head)
+    print("-" * len(head))
+    for t in types:
+        row = f"{t:<16}"
+        for n in names:
+            ta = tallies[n]
+            rec = ta.hits[t] / ta.totals[t] if ta.totals[t] else float("nan")
+            prec = ta.tp_reports[t] / ta.all_reports[t] if ta.all_reports[t] else float("nan")
+            med = statistics.median(ta.seconds[t]) if ta.seconds[t] else float("nan")
+            row += f"| {rec:>17.3f} {prec:>6.3f} {med:>9.3f} "
+        print(row)
+    row = f"{'clean lines FP':<16}"
+    for n in names:
+        ta = tallies[n]
+        fp = ta.false_pos / max(ta.clean_lines, 1)
+        med = statistics.median([s for v in ta.seconds.values() for s in v])
+        row += f"| {f'{ta.false_pos} = {100 * fp:.2f}%':>17} {'':>6} {med:>9.3f} "
+    print(row)
+    ocr_med = statistics.median(ocr_times)
+    det_med = statistics.median([s for v in tallies["detector"].seconds.values() for s in v])
+    plain_med = statistics.median([s for v in tallies["plain OCR"].seconds.values() for s in v])
+    print(f"OCR engine alone: median {ocr_med:.3f} s/poster; detector / OCR = "
+          f"{det_med / ocr_med:.3f}x; plain OCR / OCR = {plain_med / ocr_med:.3f}x")
+    if verbose:
+        for n in names:
+            print(f"\n[{n}] misses:", *tallies[n].misses, sep="\n  ")
+            print(f"[{n}] false positives:", *tallies[n].fps, sep="\n  ")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posters", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--clean-every", type=int, default=6,
+                        help="every N-th poster carries no defect (0 = none)")
+    parser.add_argument("--verbose", action="store_true", help="list misses and false positives")
+    args = parser.parse_args(argv)
+    return run(args.posters, args.seed, args.clean_every, args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

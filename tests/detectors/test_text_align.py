@@ -1,0 +1,61 @@
+"""Alignment of OCR lines with the expected strings (no OCR engine involved)."""
+
+from __future__ import annotations
+
+from detectors.ocr import OcrLine
+from detectors.text_align import align, reading_order
+from detectors.types import Box
+
+
+def _line(text: str, x0: int, y0: int, x1: int, y1: int) -> OcrLine:
+    return OcrLine(quad=Box(x0, y0, x1, y1).as_quad(), text=text, score=0.99)
+
+
+def test_reading_order_is_rows_then_left_to_right() -> None:
+    a = _line("right", 300, 12, 400, 40)
+    b = _line("left", 10, 10, 120, 42)
+    c = _line("below", 10, 80, 120, 110)
+    assert [ln.text for ln in reading_order([c, a, b])] == ["left", "right", "below"]
+
+
+def test_exact_match_claims_the_line() -> None:
+    al = align([_line("限时特惠", 0, 0, 200, 40)], ["限时特惠"])
+    assert [m.cost for m in al.matches] == [0]
+    assert al.missing == ()
+    assert al.line_claimed_ratio(0) == 1.0
+
+
+def test_expected_string_may_span_two_lines() -> None:
+    lines = [_line("Free shipping on", 0, 0, 300, 30), _line("orders over $50", 0, 40, 300, 70)]
+    al = align(lines, ["Free shipping on orders over $50"])
+    assert al.missing == ()
+    (m,) = al.matches
+    assert m.cost == 0
+    assert {al.doc[op.doc].line for op in m.ops} == {0, 1}
+
+
+def test_one_line_may_hold_several_expected_strings() -> None:
+    al = align([_line("原价¥399 现价¥199", 0, 0, 400, 30)], ["现价 ¥199", "原价 ¥399"])
+    assert [m.cost for m in al.matches] == [0, 0]
+    assert al.line_claimed_ratio(0) == 1.0
+
+
+def test_substitution_is_located_on_the_wrong_character() -> None:
+    al = align([_line("鼎好啇城", 0, 0, 200, 40)], ["鼎好商城"])
+    (m,) = al.matches
+    assert m.cost == 1
+    wrong = [op for op in m.ops if op.op != "M"]
+    assert [(op.op, op.exp, al.doc[op.doc].source) for op in wrong] == [("S", 2, 2)]
+
+
+def test_absent_characters_are_deletions() -> None:
+    al = align([_line("Summer Sa", 0, 0, 200, 40)], ["Summer Sale"])
+    (m,) = al.matches
+    assert [op.op for op in m.ops].count("D") == 2
+
+
+def test_unrelated_text_leaves_the_expected_string_missing() -> None:
+    al = align([_line("Hello world", 0, 0, 200, 40)], ["限时特惠"])
+    assert al.matches == ()
+    assert al.missing == ("限时特惠",)
+    assert al.line_claimed_ratio(0) == 0.0
