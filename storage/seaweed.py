@@ -10,7 +10,9 @@ ports. Everything it writes stays under ``<state_dir>/s3``::
 
 A second process that opens the same state folder while a server runs there attaches
 to it (``server.json``) instead of starting a second one on the same data; only the
-process that started the server stops it. SeaweedFS enforces the access keys given in
+process that started the server stops it. A server whose starting process died without
+stopping it (SIGKILL) is adopted by the next process that opens the folder, which then
+stops it. SeaweedFS enforces the access keys given in
 its environment (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``) and telemetry is off.
 """
 
@@ -103,13 +105,30 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True when ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def _terminate_pid(pid: int, timeout: float) -> None:
+    """SIGTERM a process that is not our child, wait for it to go, then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 class EmbeddedS3:
@@ -144,6 +163,7 @@ class EmbeddedS3:
         self._tmp_run_dir = False
         self._endpoint: str | None = None
         self._owner = False
+        self._adopted_pid: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> EmbeddedS3:
@@ -216,7 +236,8 @@ class EmbeddedS3:
             for _ in range(2):  # a port taken between choosing and binding: retry once
                 try:
                     self._launch(binary)
-                    self._write_info()
+                    assert self._proc is not None
+                    self._write_info(self._proc.pid)
                     return self
                 except StorageError as exc:
                     last_error = exc
@@ -231,6 +252,14 @@ class EmbeddedS3:
         if not self._owner:
             self._endpoint = None
             return
+        if self._adopted_pid is not None:
+            pid, self._adopted_pid = self._adopted_pid, None
+            _terminate_pid(pid, timeout)
+            self._remove_info(pid)
+            self._owner = False
+            self._endpoint = None
+            log.info("embedded S3 server for %s (adopted pid %s) stopped", self.state_dir, pid)
+            return
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -242,10 +271,8 @@ class EmbeddedS3:
                 )
                 proc.kill()
                 proc.wait(timeout=10)
-        with contextlib.suppress(OSError):
-            info = json.loads(self._info_path.read_text())
-            if proc is not None and info.get("pid") == proc.pid:
-                self._info_path.unlink()
+        if proc is not None:
+            self._remove_info(proc.pid)
         self._cleanup_process()
         log.info("embedded S3 server for %s stopped", self.state_dir)
 
@@ -270,16 +297,36 @@ class EmbeddedS3:
             with contextlib.suppress(OSError):
                 self._info_path.unlink()
             return False
-        log.info("attached to the running embedded S3 server %s (pid %s)", endpoint, pid)
         self._endpoint = endpoint
+        owner = info.get("owner_pid")
+        if isinstance(owner, int) and not _pid_alive(owner):
+            # the process that started it died without stopping it: adopt the server
+            self._owner = True
+            self._adopted_pid = pid
+            self._write_info(pid)
+            log.info(
+                "adopted the embedded S3 server %s (pid %s) of dead process %s",
+                endpoint,
+                pid,
+                owner,
+            )
+            return True
+        log.info("attached to the running embedded S3 server %s (pid %s)", endpoint, pid)
         self._owner = False
         return True
 
-    def _write_info(self) -> None:
-        assert self._proc is not None
-        tmp = self._info_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": self._proc.pid, "endpoint": self._endpoint}))
+    def _write_info(self, pid: int) -> None:
+        """Record the server's pid and endpoint, and this process as the one to stop it."""
+        tmp = self._info_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(
+            json.dumps({"pid": pid, "endpoint": self._endpoint, "owner_pid": os.getpid()})
+        )
         tmp.replace(self._info_path)
+
+    def _remove_info(self, pid: int) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(self._info_path.read_text()).get("pid") == pid:
+                self._info_path.unlink()
 
     def _make_run_dir(self) -> Path:
         run_dir = self.root / "run"

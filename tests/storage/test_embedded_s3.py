@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,27 @@ def test_second_opener_of_a_running_state_folder_attaches(s3_server: EmbeddedS3)
         assert not other.owner
     assert s3_server.running  # the attacher did not stop the owner's server
     info = json.loads((s3_server.root / "server.json").read_text())
-    assert info == {"pid": s3_server.pid, "endpoint": s3_server.endpoint}
+    assert info == {"pid": s3_server.pid, "endpoint": s3_server.endpoint, "owner_pid": os.getpid()}
+
+
+def test_server_left_running_by_a_dead_process_is_adopted_and_stopped(tmp_path: Path) -> None:
+    orphan = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret")
+    orphan.start()
+    try:
+        info_path = orphan.root / "server.json"
+        info = json.loads(info_path.read_text())
+        gone = subprocess.Popen(["true"])  # a pid that has exited
+        gone.wait()
+        info["owner_pid"] = gone.pid  # as if the starting CLI had been SIGKILLed
+        info_path.write_text(json.dumps(info))
+
+        heir = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
+        assert heir.owner and heir.endpoint == orphan.endpoint
+        heir.stop()
+        assert orphan._proc is not None and orphan._proc.wait(timeout=10) is not None
+        assert not info_path.exists()
+    finally:
+        orphan.stop()
 
 
 @pytest.mark.parametrize("how", ["file_in_the_way", "under_a_file"])
