@@ -343,3 +343,42 @@ def test_import_refiner_stays_torch_free() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False False"
+
+
+def test_meta_device_build_matches_a_normal_build_and_runs() -> None:
+    """The GPU benchmark's construction path (meta -> to_empty -> init), at tiny size."""
+    normal = build_components("tiny", via_meta=False)
+    meta = build_components("tiny", via_meta=True)
+    for name in ("transformer", "text_encoder", "vae"):
+        a, b = dict(normal[name].named_buffers()), dict(meta[name].named_buffers())
+        assert sorted(a) == sorted(b)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+        assert all(torch.isfinite(p).all() for p in meta[name].parameters())
+    assert torch.equal(normal["transformer"].pos_embed.pos_freqs,
+                       meta["transformer"].pos_embed.pos_freqs)
+    backend = ra.RefineAnythingBackend(_settings(), components=meta, pixel_budget=BUDGET,
+                                       condition_image_size=COND)
+    crop, mask = _crop_and_mask()
+    assert backend.refine(crop, mask, "refine the text 'A'", seed=1).shape == crop.shape
+
+
+def test_full_size_configs_have_the_published_parameter_counts() -> None:
+    from diffusers import AutoencoderKLQwenImage, QwenImageTransformer2DModel
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from refiner.backends import qwen_parts as qp
+
+    tokenizer = qp.build_byte_tokenizer()
+    with torch.device("meta"):
+        transformer = QwenImageTransformer2DModel(**qp.transformer_kwargs("full"))
+        encoder = Qwen2_5_VLForConditionalGeneration(qp.text_encoder_config("full", tokenizer))
+        vae = AutoencoderKLQwenImage(**qp.vae_kwargs("full"))
+
+    def count(module: Any) -> float:
+        return sum(p.numel() for p in module.parameters()) / 1e9
+
+    assert count(transformer) == pytest.approx(20.43, abs=0.01)
+    assert transformer.config.zero_cond_t and transformer.config.num_layers == 60
+    assert count(encoder) == pytest.approx(8.29, abs=0.01)
+    assert count(vae) == pytest.approx(0.127, abs=0.001)
+    assert 2 ** len(vae.temperal_downsample) == 8 and vae.config.z_dim == 16
