@@ -239,25 +239,24 @@ def _plan_lines(rng: np.random.Generator, brand: GeneratedBrand, n: int, width: 
     used: set[str] = set()
     lines: list[_Element] = []
     for role in roles:
-        for _ in range(20):
+        for _ in range(30):  # a fresh text until one is new on this poster and fits
             text = _role_text(rng, role, brand)
-            if text not in used:
+            if text in used:
+                continue
+            prefer = [brand.cjk_font, brand.latin_font] if has_cjk(text) else \
+                [brand.latin_font, brand.cjk_font]
+            font_path = str(pick_font(text, prefer))
+            size = _role_size(rng, role, short_side)
+            text_w = load_font(font_path, size).getlength(text)
+            max_w = 0.84 * width
+            if text_w > max_w:
+                size = int(size * max_w / text_w)
+            if size >= MIN_TEXT_PX:
                 break
         else:
             continue
         used.add(text)
-        prefer = [brand.cjk_font, brand.latin_font] if has_cjk(text) else \
-            [brand.latin_font, brand.cjk_font]
-        font_path = str(pick_font(text, prefer))
-        size = _role_size(rng, role, short_side)
         angle = float(rng.uniform(-4.0, 4.0)) if rng.random() < 0.2 else 0.0
-        font = load_font(font_path, size)
-        text_w = font.getlength(text)
-        max_w = 0.84 * width
-        if text_w > max_w:
-            size = int(size * max_w / text_w)
-            if size < MIN_TEXT_PX:
-                continue
         lines.append(_Element(kind="text", alpha=np.zeros((0, 0), np.float32), pad=_halo(size),
                               text=text, font_path=font_path, size=size, angle=angle))
     return lines
@@ -528,7 +527,12 @@ def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[n
                                origin_text=el.text)
         return alpha, rendered
     if defect == "erasure":
-        return a * (1.0 - _erase_mask(rng, a)), el.text
+        total = float(a.sum())
+        for _ in range(10):  # a band that really takes away ink (>= 20 %)
+            mask = _erase_mask(rng, a)
+            if float((a * mask).sum()) >= 0.2 * total:
+                break
+        return a * (1.0 - mask), el.text
     if defect == "blur":
         sigma = max(2.0, el.size * rng.uniform(0.10, 0.16))
         return cv2.GaussianBlur(a, (0, 0), sigma) * fade, el.text
