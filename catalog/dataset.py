@@ -44,6 +44,7 @@ class PosterSpec:
     logo_defect: str | None = None
     with_logo: bool = True
     with_manifest: bool = True
+    wrong_logo_brand: str | None = None  # whose logo a wrong_logo defect shows (None: random)
 
 
 class _LazyPosters(Sequence[GeneratedPoster]):
@@ -111,7 +112,9 @@ class Catalog:
         return make_poster(self.brand(spec.brand_id), spec.seed,
                            text_defects=dict(spec.text_defects), logo_defect=spec.logo_defect,
                            with_logo=spec.with_logo, with_manifest=spec.with_manifest,
-                           poster_id=spec.poster_id, n_lines=spec.n_lines)
+                           poster_id=spec.poster_id, n_lines=spec.n_lines,
+                           other_brand=(self.brand(spec.wrong_logo_brand)
+                                        if spec.wrong_logo_brand else None))
 
 
 def generate_catalog(
@@ -129,6 +132,8 @@ def generate_catalog(
     ``defect_share`` of the posters carry defects: one text defect, a logo defect, one
     text defect and a logo defect, or two text defects (in turn); the defect types
     cycle through ``text_defect_types`` / ``logo_defect_types`` so every type appears.
+    A ``wrong_logo`` shows another brand's logo (about half the time, with 2+ brands) or a
+    random one.
     The last ``no_manifest`` posters have no manifest. Posters are generated lazily.
     """
     # 1. Check inputs
@@ -182,10 +187,13 @@ def generate_catalog(
         else:
             with_logo = bool(rng.random() >= 0.1)
         brand = brands[i % n_brands]
+        wrong_from = None
+        if logo_defect == "wrong_logo" and n_brands > 1 and rng.random() < 0.5:
+            wrong_from = brands[(i + 1) % n_brands].id  # another brand's logo, else random
         specs.append(PosterSpec(
             poster_id=f"{brand.id}-{i:04d}", brand_id=brand.id, seed=pseed, n_lines=n_lines,
             text_defects=tuple(text_defects), logo_defect=logo_defect, with_logo=with_logo,
-            with_manifest=i < n_posters - no_manifest))
+            with_manifest=i < n_posters - no_manifest, wrong_logo_brand=wrong_from))
     return Catalog(seed=int(seed), brands=brands, specs=tuple(specs))
 
 

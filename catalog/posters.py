@@ -65,7 +65,8 @@ class TruthItem:
     (the union of both), so it covers what a defect removed or added. ``quad`` is the
     (possibly rotated) rectangle of the line; ``angle_deg`` counter-clockwise.
     ``expected`` is the manifest string (brand display name for the logo); ``rendered``
-    what the pixels show (differs from ``expected`` for ``wrong_chars`` / ``wrong_logo``).
+    what the pixels show (differs from ``expected`` for ``wrong_chars`` / ``wrong_logo``: the
+    other brand's name or ``"<random logo>"``).
     """
 
     kind: str
@@ -548,7 +549,8 @@ def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[n
     raise InputError(f"unknown text defect {defect!r}; known: {', '.join(TEXT_DEFECTS)}")
 
 
-def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: GeneratedBrand
+def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: GeneratedBrand,
+                 other_brand: GeneratedBrand | None = None
                  ) -> tuple[np.ndarray, np.ndarray, str]:
     """Defective premultiplied RGB and alpha of the logo layer and what it now shows."""
     assert el.rgb is not None
@@ -579,11 +581,15 @@ def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: Gen
         keep = ((xx * math.cos(ang) + yy * math.sin(ang)) < cut).astype(np.float32)
         return rgb * keep[..., None], a * keep, name
     if defect == "wrong_logo":
-        hue = float(rng.uniform(0, 1))
-        cols = (hsv_color(hue, 0.8, 0.7), hsv_color(hue + 0.45, 0.7, 0.85),
-                hsv_color(hue + 0.2, 0.9, 0.95))
-        other = make_logo(rng, cols, style=str(rng.choice(["flat", "textured"])),
-                          font_path=brand.latin_font)
+        if other_brand is not None and other_brand.id != brand.id:
+            other, shown = other_brand.logo_rgba, other_brand.kit.display_name
+        else:
+            hue = float(rng.uniform(0, 1))
+            cols = (hsv_color(hue, 0.8, 0.7), hsv_color(hue + 0.45, 0.7, 0.85),
+                    hsv_color(hue + 0.2, 0.9, 0.95))
+            other = make_logo(rng, cols, style=str(rng.choice(["flat", "textured"])),
+                              font_path=brand.latin_font)
+            shown = "<random logo>"
         ih, iw = el.h - 2 * el.pad, el.w - 2 * el.pad
         scale = min(iw / other.shape[1], ih / other.shape[0])
         ow = max(1, int(other.shape[1] * scale))
@@ -593,7 +599,7 @@ def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: Gen
         ox = el.pad + (iw - oa.shape[1]) // 2
         out_rgb[oy:oy + oa.shape[0], ox:ox + oa.shape[1]] = orgb
         out_a[oy:oy + oa.shape[0], ox:ox + oa.shape[1]] = oa
-        return out_rgb, out_a, "<other logo>"
+        return out_rgb, out_a, shown
     raise InputError(f"unknown logo defect {defect!r}; known: {', '.join(LOGO_DEFECTS)}")
 
 
@@ -626,6 +632,7 @@ def make_poster(
     with_manifest: bool = True,
     poster_id: str | None = None,
     n_lines: int | None = None,
+    other_brand: GeneratedBrand | None = None,
 ) -> GeneratedPoster:
     """Generate one poster of ``brand`` deterministically from ``seed``.
 
@@ -633,6 +640,8 @@ def make_poster(
     ``text_defects``: line index -> one of :data:`TEXT_DEFECTS` (indices past the last
     line are ignored); ``logo_defect``: one of :data:`LOGO_DEFECTS` (needs ``with_logo``).
     ``poster_id`` defaults to ``"<brand id>-<seed>"``; ``n_lines`` (3..8) to the seed.
+    ``wrong_logo`` shows ``other_brand``'s logo when given, else a random logo; the truth's
+    ``rendered`` is the other brand's display name or ``"<random logo>"``.
     """
     # 1. Check inputs
     text_defects = dict(text_defects or {})
@@ -722,7 +731,7 @@ def make_poster(
             bad_layers.append((logo, logo.alpha, logo.rgb))
         else:
             drng = poster_rng(poster_id, seed, salt=99)
-            rgb, alpha, logo_shown = _logo_defect(drng, logo, logo_defect, brand)
+            rgb, alpha, logo_shown = _logo_defect(drng, logo, logo_defect, brand, other_brand)
             bad_layers.append((logo, alpha, rgb))
     background = to_uint8(bg)
     clean = _compose(background, clean_layers)

@@ -167,3 +167,13 @@ def test_bad_poster_arguments_raise_input_error(brand: GeneratedBrand, kwargs: d
                                                 needle: str) -> None:
     with pytest.raises(InputError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         make_poster(brand, 1, **kwargs)
+
+
+def test_wrong_logo_can_show_another_brands_logo(brand: GeneratedBrand) -> None:
+    other = make_brand("lumen", 11, logo_style="flat")
+    poster = make_poster(brand, 12, size=SIZE, logo_defect="wrong_logo", other_brand=other)
+    logo = next(t for t in poster.truth if t.kind == "logo")
+    assert logo.defect == "wrong_logo"
+    assert logo.expected == brand.kit.display_name and logo.rendered == other.kit.display_name
+    random_one = make_poster(brand, 12, size=SIZE, logo_defect="wrong_logo")
+    assert next(t for t in random_one.truth if t.kind == "logo").rendered == "<random logo>"
