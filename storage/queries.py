@@ -412,10 +412,10 @@ def claim_pending_defects(
     Claimed rows get ``status="claimed"``, ``claimed_by``, ``claimed_at`` and
     ``attempts + 1``. On PostgreSQL the candidates are selected ``FOR UPDATE SKIP
     LOCKED``, so concurrent workers never claim the same row and never wait on each
-    other. On SQLite (one writer at a time) each row is claimed with a conditional
-    ``UPDATE ... WHERE status = 'pending'`` inside the caller's transaction and only rows
-    that update are returned. Commit soon after claiming: on PostgreSQL the row locks
-    are held until then.
+    other. On SQLite (one writer at a time: :func:`storage.db.make_engine` begins every
+    transaction ``IMMEDIATE``) the selected rows are claimed with one
+    ``UPDATE ... WHERE status = 'pending'`` and only the rows that changed are returned.
+    Commit soon after claiming: on PostgreSQL the row locks are held until then.
     """
     if limit <= 0:
         return []
@@ -437,28 +437,26 @@ def claim_pending_defects(
             row.attempts = row.attempts + 1
         session.flush()
         return rows
+    # SQLite: the transaction began IMMEDIATE (storage.db), so no other writer can slip
+    # in between this SELECT and the UPDATE; the status guard keeps it safe regardless
     ids = list(session.scalars(stmt.with_only_columns(Defect.id)))
-    claimed: list[int] = []
-    for defect_id in ids:
-        result = session.execute(
-            update(Defect)
-            .where(Defect.id == defect_id, Defect.status == "pending")
-            .values(
-                status="claimed",
-                claimed_by=worker,
-                claimed_at=now,
-                attempts=Defect.attempts + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(defect_id)
-    if not claimed:
+    if not ids:
         return []
+    session.execute(
+        update(Defect)
+        .where(Defect.id.in_(ids), Defect.status == "pending")
+        .values(
+            status="claimed",
+            claimed_by=worker,
+            claimed_at=now,
+            attempts=Defect.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
     rows = session.scalars(
         select(Defect)
-        .where(Defect.id.in_(claimed))
+        .where(Defect.id.in_(ids), Defect.status == "claimed", Defect.claimed_by == worker)
         .order_by(Defect.id)
         .execution_options(populate_existing=True)
     ).unique()
