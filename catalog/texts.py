@@ -17,18 +17,26 @@ SLOGANS_ZH = ("品质生活 从这里开始", "好物不贵", "用心做好产�
               "新鲜每一天")
 
 HEADLINES_ZH = ("新品上市", "限时特惠", "夏季大促", "全场五折", "会员专享", "品质生活", "年终盛典",
-                "开学季", "周年庆典", "爆款直降", "春季焕新", "好礼相送")
+                "开学季", "周年庆典", "爆款直降", "春季焕新", "好礼相送", "清凉一夏", "秋季上新",
+                "超值套餐", "满减狂欢", "每日鲜选", "家居焕新季", "冬日暖心价", "开业大吉")
 HEADLINES_EN = ("NEW ARRIVAL", "Summer Sale", "Limited Edition", "Fresh Deals", "MEGA SALE",
-                "Grand Opening", "Best Sellers", "Holiday Gifts", "Flash Sale")
+                "Grand Opening", "Best Sellers", "Holiday Gifts", "Flash Sale", "Back to School",
+                "Weekend Special", "Autumn Collection", "Clearance", "Members Only",
+                "Winter Warmers", "Hot Picks")
 MIXED = ("新品 NEW", "限时特惠 50% OFF", "双11 狂欢节", "Buy 2 Get 1 免费", "618 年中大促",
-         "VIP 会员日", "全场 8 折", "Top 10 热销榜", "Wi-Fi 全覆盖", "3D 立体环绕")
+         "VIP 会员日", "全场 8 折", "Top 10 热销榜", "Wi-Fi 全覆盖", "3D 立体环绕",
+         "SALE 低至 3 折", "4K 超清屏", "App 专享价", "NO.1 销量冠军", "24h 极速发货")
 DETAILS_ZH = ("满300减50", "活动时间 11.01-11.11", "扫码关注 了解更多", "全国包邮 七天无理由",
-              "数量有限 先到先得", "详情请咨询门店", "每满100元送20元", "线上线下同步开售")
+              "数量有限 先到先得", "详情请咨询门店", "每满100元送20元", "线上线下同步开售",
+              "最终解释权归本店所有", "会员积分双倍", "到店即送精美礼品", "新客首单立减",
+              "营业时间 早九点至晚十点")
 DETAILS_EN = ("Free shipping on orders over $50", "Offer ends Sunday", "While stocks last",
               "Visit us in store or online", "Members save an extra 10%", "Open daily 9am-9pm",
-              "Terms and conditions apply", "Scan the code to join")
+              "Terms and conditions apply", "Scan the code to join", "Limited time only",
+              "Order online, pick up in store", "New styles every week", "Valid until 31 Dec")
 PRICES = ("¥199", "$49.99", "仅售 ¥88", "Now $19.99", "€25", "¥1299 起", "低至 ¥9.9",
-          "Only $5", "原价 ¥399", "From $129")
+          "Only $5", "原价 ¥399", "From $129", "¥59.90", "$299", "特价 ¥168", "2 for $30",
+          "到手价 ¥79", "Save $100")
 
 # look-alike substitutions for the wrong_chars defect
 SIMILAR: dict[str, str] = {
