@@ -13,12 +13,44 @@ from sqlalchemy import Engine, select, update
 from posterqa.errors import InputError, StorageError
 from storage import db
 from storage import queries as q
-from storage.models import AuditEvent, Defect
+from storage.models import AuditEvent, Base, Defect
+
+
+@pytest.fixture(scope="module")
+def pg_module_engine(pg_server_url: str) -> Iterator[Engine]:
+    """One migrated PostgreSQL database for this module (emptied before each test)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t_queries_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    db.upgrade(url)
+    eng = db.make_engine(url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    """A migrated, empty database: a fresh SQLite file, or the module's PostgreSQL one."""
+    if request.param == "postgresql":
+        eng = request.getfixturevalue("pg_module_engine")
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with eng.begin() as conn:  # TRUNCATE does not fire the audit row triggers
+            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        yield eng
+        return
+    url = request.getfixturevalue("sqlite_url")
     db.upgrade(url)
     eng = db.make_engine(url)
     yield eng
@@ -150,7 +182,7 @@ def test_record_defects_absorbs_a_concurrent_recorder_of_the_same_defects(
         ]
         worker = threading.Thread(target=second_worker)
         worker.start()  # its insert waits for this uncommitted transaction
-        worker.join(timeout=1.5)
+        worker.join(timeout=0.8)
     worker.join(timeout=30)
     assert "error" not in result, result.get("error")
     ids = result["ids"]
