@@ -137,7 +137,7 @@ def refine(
     if not written:
         typer.echo(f"posterqa: error: repair of {image} failed verification: "
                    f"{', '.join(v.reasons)}; {out} not written", err=True)
-        raise typer.Exit(code=1)
+        raise SystemExit(1)  # verification failed: not bad input (exit 2), not a crash
 
 
 def register(app: typer.Typer) -> None:

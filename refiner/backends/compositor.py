@@ -147,12 +147,94 @@ def quad_geometry(quad: Quad) -> tuple[tuple[float, float], float, float, float]
     return (float(centre[0]), float(centre[1])), float(width), float(height), angle
 
 
+def texture_offset(crop: np.ndarray, hole: np.ndarray, *, ring: int = 12,
+                   reach: int = 40, max_samples: int = 2500) -> tuple[int, int] | None:
+    """A translation under which the background around ``hole`` repeats, or None.
+
+    Compares the known pixels in a ``ring`` px band around the hole with the pixels
+    shifted by every offset within ``reach``. Returns the best offset when the
+    background has fine texture (stripes, dots) and the offset reproduces it well;
+    None for flat or smooth backgrounds (inpainting is better there).
+    """
+    h, w = hole.shape
+    known = hole == 0
+    band = (dilate(hole, ring) > 0) & known
+    ys, xs = np.nonzero(band)
+    if ys.size < 64:
+        return None
+    if ys.size > max_samples:
+        step = int(math.ceil(ys.size / max_samples))
+        ys, xs = ys[::step], xs[::step]
+    img = crop.astype(np.float32)
+    high = np.abs(img - cv2.GaussianBlur(img, (0, 0), 3)).mean(axis=2)
+    if float(high[ys, xs].mean()) < 1.5:
+        return None  # smooth background
+    vals = img[ys, xs]
+    best: tuple[float, int, int] | None = None
+    errs = []
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            if max(abs(dx), abs(dy)) < 2:
+                continue
+            ty, tx = ys + dy, xs + dx
+            ok = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+            if ok.sum() < 0.4 * ys.size:
+                continue
+            ok[ok] = known[ty[ok], tx[ok]]
+            if ok.sum() < 0.4 * ys.size:
+                continue
+            err = float(np.abs(vals[ok] - img[ty[ok], tx[ok]]).mean())
+            errs.append(err)
+            key = err + 0.01 * math.hypot(dx, dy)  # prefer short offsets on ties
+            if best is None or key < best[0]:
+                best = (key, dx, dy)
+    if best is None or not errs:
+        return None
+    if best[0] > 0.5 * float(np.median(errs)):
+        return None  # nothing repeats
+    return best[1], best[2]
+
+
+def periodic_fill(crop: np.ndarray, hole: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    """Fill ``hole`` by copying along ``±offset`` from the nearest known pixel."""
+    h, w = hole.shape
+    out = crop.copy()
+    ys, xs = np.nonzero(hole)
+    dx, dy = offset
+    todo = np.ones(ys.size, bool)
+    known = hole == 0
+    kmax = int(math.ceil(max(h, w) / max(abs(dx), abs(dy), 1))) + 1
+    for k in range(1, kmax + 1):
+        if not todo.any():
+            break
+        for sign in (1, -1):
+            idx = np.flatnonzero(todo)
+            ty, tx = ys[idx] + sign * k * dy, xs[idx] + sign * k * dx
+            ok = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+            ok[ok] = known[ty[ok], tx[ok]]
+            sel = idx[ok]
+            out[ys[sel], xs[sel]] = crop[ty[ok], tx[ok]]
+            todo[sel] = False
+    if todo.any():  # unreachable pixels: inpaint them
+        rest = np.zeros_like(hole)
+        rest[ys[todo], xs[todo]] = 255
+        out = cv2.inpaint(out, rest, 5, cv2.INPAINT_TELEA)
+    return out
+
+
 def estimate_background(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The crop with the (slightly grown) mask inpainted from its surroundings."""
+    """The crop with the (slightly grown) mask filled from its surroundings.
+
+    Fine repeating textures (stripes, dot grids) are continued by copying along their
+    period; smooth backgrounds are inpainted (Telea).
+    """
     grown = dilate(mask, 2)
     if grown.all():  # nothing around to inpaint from: use the median colour
         return np.broadcast_to(np.median(crop.reshape(-1, 3), axis=0).astype(np.uint8),
                                crop.shape).copy()
+    offset = texture_offset(crop, grown)
+    if offset is not None:
+        return periodic_fill(crop, grown, offset)
     return cv2.inpaint(crop, grown, 5, cv2.INPAINT_TELEA)
 
 
@@ -205,8 +287,12 @@ def contrasting_color(background: np.ndarray) -> tuple[int, int, int]:
 
 def place_alpha(alpha: np.ndarray, canvas_hw: tuple[int, int], centre: tuple[float, float],
                 angle_deg: float, scale: float = 1.0) -> np.ndarray:
-    """Warp a ``uint8`` alpha patch onto a canvas: centred at ``centre``, rotated, scaled."""
-    h, w = alpha.shape
+    """Warp a patch (``[h, w]`` or ``[h, w, c]``) onto a zero canvas ``canvas_hw``.
+
+    The patch centre lands on ``centre`` (continuous image coordinates), rotated by
+    ``angle_deg`` counter-clockwise and scaled by ``scale``.
+    """
+    h, w = alpha.shape[:2]
     m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -angle_deg, scale)
     # continuous coordinate c is pixel index c - 0.5
     m[0, 2] += centre[0] - 0.5 - (w - 1) / 2.0
@@ -215,11 +301,12 @@ def place_alpha(alpha: np.ndarray, canvas_hw: tuple[int, int], centre: tuple[flo
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def best_shift(alpha: np.ndarray, target: np.ndarray, radius: int) -> tuple[int, int, float]:
+def best_shift(alpha: np.ndarray, target: np.ndarray, radius: int,
+               margin: float = 0.0) -> tuple[int, int, float]:
     """``(dx, dy, score)``: shift of ``alpha`` that best overlaps ``target`` (both [h, w]).
 
-    Normalised cross-correlation over shifts within ``radius``; (0, 0, 0) when either
-    is empty.
+    Normalised cross-correlation over shifts within ``radius``; a shift is only taken
+    when it beats no shift by more than ``margin``. (0, 0, 0) when either is empty.
     """
     if radius <= 0 or not alpha.any() or not target.any():
         return 0, 0, 0.0
@@ -231,6 +318,9 @@ def best_shift(alpha: np.ndarray, target: np.ndarray, radius: int) -> tuple[int,
     window = padded[y0:y1 + 2 * radius, x0:x1 + 2 * radius]
     res = cv2.matchTemplate(window, patch, cv2.TM_CCORR_NORMED)
     _, score, _, loc = cv2.minMaxLoc(res)
+    still = float(res[radius, radius])
+    if score <= still + margin:
+        return 0, 0, still
     return int(loc[0] - radius), int(loc[1] - radius), float(score)
 
 
@@ -317,20 +407,30 @@ class CompositorBackend(RefinerBackend):
         best: tuple[float, np.ndarray] | None = None
         for s in sizes:
             alpha = render_text_alpha(expected, path, s)
-            canvas = place_alpha(alpha, crop.shape[:2], centre, angle)
-            dx, dy, score = best_shift(canvas, target, radius)
+            canvas = self._place_text(alpha, crop.shape[:2], centre, angle)
+            dx, dy, score = best_shift(canvas, target, radius, margin=0.02)
             if score <= 0.3:
                 dx = dy = 0
             if dx or dy:
-                canvas = place_alpha(alpha, crop.shape[:2], (centre[0] + dx, centre[1] + dy),
-                                     angle)
+                canvas = self._place_text(alpha, crop.shape[:2],
+                                          (centre[0] + dx, centre[1] + dy), angle)
             if s == size:
-                score += 1e-6  # prefer the fitted size on ties
+                score += 0.01  # prefer the fitted size unless another is clearly better
             if best is None or score > best[0]:
                 best = (score, canvas)
         assert best is not None
         canvas = best[1]
         return composite(clean, color, canvas)
+
+    @staticmethod
+    def _place_text(alpha: np.ndarray, canvas_hw: tuple[int, int],
+                    centre: tuple[float, float], angle: float) -> np.ndarray:
+        """Upright text lands on whole pixels (crisp glyphs); rotated text is warped."""
+        if angle == 0.0:
+            h, w = alpha.shape
+            return paste_patch(canvas_hw, alpha, int(round(centre[0] - w / 2.0)),
+                               int(round(centre[1] - h / 2.0)))
+        return place_alpha(alpha, canvas_hw, centre, angle)
 
     def _fit_size(self, text: str, path: str, qw: float, qh: float,
                   size_px: float | None) -> int:
@@ -359,30 +459,117 @@ class CompositorBackend(RefinerBackend):
             raise BackendError(f"compositor: reference must be RGB/RGBA, got {ref.shape}")
         if ref.shape[2] == 3:
             ref = np.concatenate([ref, np.full(ref.shape[:2] + (1,), 255, np.uint8)], axis=2)
-        clean, _, _ = remove_strokes(crop, mask)
+        # the quad locates the logo's ink: trim the transparent margin of the reference
+        ys, xs = np.nonzero(ref[..., 3] > 0)
+        if ys.size == 0:
+            raise BackendError("compositor: the reference logo is fully transparent")
+        ref = ref[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
         rh, rw = ref.shape[:2]
-        if quad is None:
-            box = Box.from_mask(mask)
-            s = min(box.width / rw, box.height / rh)
-            w, h = rw * s, rh * s
-            cx, cy = box.center
-            quad = ((cx - w / 2, cy - h / 2), (cx + w / 2, cy - h / 2),
-                    (cx + w / 2, cy + h / 2), (cx - w / 2, cy + h / 2))
-        _, qw, qh, _ = quad_geometry(quad)
-        # shrink the reference close to the target size first (area filter, no aliasing)
-        if qw < rw * 0.8 or qh < rh * 0.8:
-            nw, nh = max(1, int(round(qw))), max(1, int(round(qh)))
-            ref = cv2.resize(ref, (nw, nh), interpolation=cv2.INTER_AREA)
-            rh, rw = ref.shape[:2]
-        # corners in continuous coordinates, shifted to pixel-index coordinates
-        src = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], dtype=np.float32) - 0.5
-        dst = np.asarray(quad, dtype=np.float32) - 0.5
-        m = cv2.getPerspectiveTransform(src, dst)
         alpha = ref[..., 3:4].astype(np.float32) / 255.0
         premul = np.concatenate([ref[..., :3].astype(np.float32) * alpha, alpha * 255.0], axis=2)
-        size = (crop.shape[1], crop.shape[0])
-        warped = cv2.warpPerspective(premul, m, size, flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        hw = crop.shape[:2]
+        if quad is not None and not _is_upright_rect(quad):
+            # a perspective quad (from a detector's homography): warp onto it as it is
+            src = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], dtype=np.float32) - 0.5
+            dst = np.asarray(quad, dtype=np.float32) - 0.5
+            m = cv2.getPerspectiveTransform(src, dst)
+            warped = cv2.warpPerspective(premul, m, (hw[1], hw[0]), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        elif quad is not None:
+            # an upright box: the logo's ink goes exactly there
+            x0, y0 = quad[0]
+            x1, y1 = quad[2]
+            patch = _resize_patch(premul, x1 - x0, y1 - y0)
+            warped = paste_patch(hw, patch, int(round(x0)), int(round(y0)))
+        else:
+            # only the mask: keep the logo's aspect, fit its size and position inside
+            # the mask's box to the old logo's colours (the box may hold a spread)
+            box = Box.from_mask(mask)
+            s0 = min(box.width / rw, box.height / rh)
+            radius = int(max(2, min(0.15 * min(box.width, box.height), 32)))
+            f, x, y = self._fit_logo(ref, crop, box.center, s0, radius)
+            warped = paste_patch(hw, _resize_patch(premul, rw * s0 * f, rh * s0 * f), x, y)
+        # remove the old logo right around the new one, judged against the background
+        # next to it (a backing plate inside the mask is background, not logo)
+        drawn = warped[..., 3] > 0
+        fb = Box.from_mask(drawn) if drawn.any() else Box.from_mask(mask)
+        grow = int(max(3, 0.1 * min(fb.width, fb.height) + 2))
+        hole = np.where((dilate(warped[..., 3] > 0, grow) > 0) & (mask > 0), 255, 0)
+        clean = remove_strokes(crop, hole.astype(np.uint8))[0] if hole.any() else crop.copy()
         a = np.clip(warped[..., 3:4] / 255.0, 0.0, 1.0)
-        out = clean.astype(np.float32) * (1.0 - a) + warped[..., :3]
+        out = clean.astype(np.float32) * (1.0 - a) + np.clip(warped[..., :3], 0.0, 255.0)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+    @staticmethod
+    def _fit_logo(ref: np.ndarray, crop: np.ndarray, centre: tuple[float, float], s0: float,
+                  radius: int) -> tuple[float, int, int]:
+        """``(f, x, y)``: size factor (of ``s0``) and top-left of the logo in the crop.
+
+        Minimises the mean squared colour difference between the reference and the
+        crop over the logo's opaque pixels (masked template matching) across sizes and
+        shifts; keeps the plain box fit unless another placement is clearly better
+        (a wrong or recoloured logo matches nowhere).
+        """
+        rh, rw = ref.shape[:2]
+        img = crop.astype(np.float32)
+        ch, cw = img.shape[:2]
+        rgb = ref[..., :3].astype(np.float32)
+        alpha = ref[..., 3].astype(np.float32) / 255.0
+        base: tuple[float, float, int, int] | None = None
+        best: tuple[float, float, int, int] | None = None
+        for f in [1.0, *np.linspace(0.5, 1.0, 26)]:
+            pw, ph = max(1, int(round(rw * s0 * f))), max(1, int(round(rh * s0 * f)))
+            x0 = int(round(centre[0] - pw / 2.0))
+            y0 = int(round(centre[1] - ph / 2.0))
+            prgb = _resize_patch(rgb, pw, ph)
+            pa = np.clip(_resize_patch(alpha, pw, ph), 0.0, 1.0)
+            weight = np.where(pa > 0.5, 1.0, 0.0).astype(np.float32)
+            if weight.sum() < 16:
+                continue
+            window = cv2.copyMakeBorder(img, radius, radius, radius, radius,
+                                        cv2.BORDER_REPLICATE)
+            wy0, wx0 = y0, x0  # window origin in padded coordinates = y0 - radius + radius
+            if wy0 < 0 or wx0 < 0 or wy0 + ph + 2 * radius > ch + 2 * radius \
+                    or wx0 + pw + 2 * radius > cw + 2 * radius:
+                continue
+            win = window[wy0:wy0 + ph + 2 * radius, wx0:wx0 + pw + 2 * radius]
+            res = cv2.matchTemplate(win, prgb, cv2.TM_SQDIFF,
+                                    mask=np.repeat(weight[..., None], 3, axis=2))
+            res = res / float(weight.sum())
+            if f == 1.0 and base is None:
+                base = (float(res[radius, radius]), 1.0, x0, y0)
+                continue
+            min_val, _, min_loc, _ = cv2.minMaxLoc(res)
+            cand = (float(min_val), float(f), x0 + min_loc[0] - radius, y0 + min_loc[1] - radius)
+            if best is None or cand[0] < best[0]:
+                best = cand
+        if base is None:
+            return 1.0, int(round(centre[0] - rw * s0 / 2)), int(round(centre[1] - rh * s0 / 2))
+        if best is not None and best[0] < 0.7 * base[0]:
+            return best[1], best[2], best[3]
+        return base[1], base[2], base[3]
+
+
+def paste_patch(canvas_hw: tuple[int, int], patch: np.ndarray, x: int, y: int) -> np.ndarray:
+    """A zero canvas with ``patch`` at top-left ``(x, y)``, clipped to the canvas."""
+    h, w = canvas_hw
+    out = np.zeros((h, w) + patch.shape[2:], dtype=patch.dtype)
+    ph, pw = patch.shape[:2]
+    cx0, cy0 = max(x, 0), max(y, 0)
+    cx1, cy1 = min(x + pw, w), min(y + ph, h)
+    if cx1 > cx0 and cy1 > cy0:
+        out[cy0:cy1, cx0:cx1] = patch[cy0 - y:cy1 - y, cx0 - x:cx1 - x]
+    return out
+
+
+def _resize_patch(patch: np.ndarray, width: float, height: float) -> np.ndarray:
+    w, h = max(1, int(round(width))), max(1, int(round(height)))
+    shrink = w * h < patch.shape[0] * patch.shape[1]
+    return cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def _is_upright_rect(quad: Quad, tol: float = 0.5) -> bool:
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = quad
+    return (abs(y0 - y1) <= tol and abs(y2 - y3) <= tol and abs(x0 - x3) <= tol
+            and abs(x1 - x2) <= tol)

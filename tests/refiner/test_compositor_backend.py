@@ -110,11 +110,11 @@ def _logo_poster(ref: np.ndarray, at: tuple[int, int]) -> np.ndarray:
 def test_logo_is_placed_on_the_quad_with_its_alpha() -> None:
     ref = _logo()
     clean = _logo_poster(ref, (100, 80))
-    # defect: the logo blurred and shifted a little
+    # defect: the logo blurred
     import cv2
 
-    broken = _logo_poster(cv2.GaussianBlur(ref, (9, 9), 0), (103, 82))
-    quad = Box(100, 80, 160, 120).as_quad()
+    broken = _logo_poster(cv2.GaussianBlur(ref, (9, 9), 0), (100, 80))
+    quad = Box(105, 85, 155, 115).as_quad()  # the logo's ink (opaque part)
     refiner = Refiner("compositor", logo_checker=lambda im, r, q: (True, 1.0, ()))
     res = refiner.repair(broken, Box(94, 74, 170, 128), "Refine the LOGO.", reference=ref,
                          hints={"quad": quad}, kind="logo")
@@ -122,6 +122,20 @@ def test_logo_is_placed_on_the_quad_with_its_alpha() -> None:
     before, _ = region_metrics(broken, clean, Box(100, 80, 160, 120))
     assert err < 1e-4 < before and ssim > 0.98
     assert res.ok
+
+
+def test_logo_fit_finds_the_logo_inside_a_loose_box() -> None:
+    ref = _logo()
+    clean = _logo_poster(ref, (100, 80))
+    bitten = ref.copy()
+    bitten[5:20, 5:25, 3] = 0  # a corner erased
+    broken = _logo_poster(bitten, (100, 80))
+    # no quad: only a mask 12 px larger than the logo's ink on every side
+    loose = Box(93, 73, 167, 127)
+    res = Refiner("compositor", logo_checker=lambda im, r, q: (True, 1.0, ())).repair(
+        broken, loose, "Refine the LOGO.", reference=ref, kind="logo")
+    err, _ = region_metrics(res.image, clean, Box(100, 80, 160, 120))
+    assert err < 1e-3
 
 
 def test_text_without_expected_copy_is_a_backend_error() -> None:
