@@ -12,11 +12,13 @@ The logic lives in :mod:`flows.detection`, :mod:`flows.repairing` and
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from flows import detection, records, repairing
 from flows.detection import Detection, FetchedPoster, PosterRef
@@ -29,6 +31,15 @@ GPU_TAG = "gpu"
 # The OCR engine and the detectors use all cores themselves; running two detections at
 # once only makes both slower, so detection is serialised while I/O tasks overlap it.
 _detect_lock = threading.Lock()
+_log = logging.getLogger(__name__)
+
+
+def _logger() -> Any:
+    """The run logger inside a flow/task run; the module logger for ``task.fn()`` calls."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return _log
 
 
 @task(name="open_run", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -42,7 +53,7 @@ def list_new_posters(prefix: str, limit: int | None = None) -> list[PosterRef]:
     """List posters under ``prefix`` that are new or changed since their last scan."""
     rt = current()
     refs = records.list_new_posters(rt.store, rt.engine, rt.settings, prefix=prefix, limit=limit)
-    get_run_logger().info("%d new or changed poster(s) under %s", len(refs), prefix)
+    _logger().info("%d new or changed poster(s) under %s", len(refs), prefix)
     return refs
 
 
@@ -70,7 +81,7 @@ def record_defects(found: Detection, run_id: int, force: bool = False) -> dict[s
     rt = current()
     out = records.record_detection(rt.engine, rt.settings, run_id=run_id, detection=found,
                                    force=force)
-    logger = get_run_logger()
+    logger = _logger()
     if found.error:
         logger.warning("%s: %s", found.key, found.error)
     else:
@@ -125,7 +136,7 @@ def save_repair(
     """Upload repaired poster + artifacts, then write repair rows and audit events."""
     rt = current()
     saved = repairing.save_repairs(rt, group, outcomes, final, run_id=run_id)
-    get_run_logger().info(
+    _logger().info(
         "%s: %d repair(s) verified, %d failed", group.asset_key, saved.verified, saved.failed
     )
     return saved
