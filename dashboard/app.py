@@ -32,6 +32,30 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
        "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
+class SecurityHeaders:
+    """Pure ASGI middleware adding CSP, frame and referrer headers to every response."""
+
+    HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"),
+               (b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def check_secret_key(secret: str) -> str:
     """Refuse an empty, placeholder or short session signing key (ConfigError)."""
     if secret.strip().lower() in PLACEHOLDER_SECRETS:
@@ -59,6 +83,7 @@ def create_app(settings: Settings, *, engine: Any, store: Any | None = None) -> 
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = store
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -67,15 +92,6 @@ def create_app(settings: Settings, *, engine: Any, store: Any | None = None) -> 
         same_site="lax",
         https_only=False,
     )
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
-
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     from dashboard.routes import images, login, repairs, runs

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,10 +47,40 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One SQLAlchemy session per request; routes commit what they change."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
+def _db_slots(request: Request) -> asyncio.Semaphore:
+    slots = getattr(request.app.state, "db_slots", None)
+    if slots is None:
+        slots = asyncio.Semaphore(pool_capacity(request.app.state.engine))
+        request.app.state.db_slots = slots
+    return slots
+
+
+def pool_capacity(engine: Any) -> int:
+    """How many connections the engine's pool hands out at once (size + overflow)."""
+    pool = engine.pool
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    if callable(size):
+        return max(1, int(size()) + max(0, int(overflow)))
+    return 8
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One SQLAlchemy session per request; routes commit what they change.
+
+    A request first takes one of ``pool_capacity`` slots, on the event loop (FIFO), so
+    that no more sessions exist than the pool has connections: otherwise, with the
+    40-thread pool of sync routes, threads queue inside SQLAlchemy's pool where new
+    arrivals can barge ahead, and under 50 concurrent users some waited past the 30 s
+    pool timeout (HTTP 500). Async also makes the teardown run on the event loop.
+    """
+    slots = _db_slots(request)
+    async with slots:
+        session = Session(request.app.state.engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 def get_store(request: Request) -> Any | None:
