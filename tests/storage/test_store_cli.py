@@ -1,4 +1,4 @@
-"""``posterqa db upgrade`` / ``posterqa store ls`` through the real console entry point.
+"""``posterqa db upgrade`` / ``posterqa store ls`` through ``flows.cli.main``.
 
 Bad endpoint, wrong credentials and an unwritable state folder must each end in one line
 on stderr and a non-zero exit. One test runs the storage commands in a network namespace
@@ -24,26 +24,41 @@ def _env(**settings: str) -> dict[str, str]:
     return env
 
 
-def posterqa(*args: str, timeout: float = 120, **settings: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        env=_env(**settings),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+@pytest.fixture
+def posterqa(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run ``flows.cli.main(args)`` in-process with POSTERQA_* settings; (code, out, err)."""
+    from flows.cli import main
+    from posterqa.settings import get_settings
+
+    def run(*args: str, **settings: str) -> tuple[int, str, str]:
+        for key in [k for k in os.environ if k.startswith(("POSTERQA_", "AWS_"))]:
+            monkeypatch.delenv(key)
+        for key, value in settings.items():
+            monkeypatch.setenv(f"POSTERQA_{key.upper()}", value)
+        get_settings.cache_clear()
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        finally:
+            get_settings.cache_clear()
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
-def _one_error_line(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode != 0, proc.stdout
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+def _one_error_line(result: tuple[int, str, str]) -> str:
+    code, out, err = result
+    assert code != 0, out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert lines[0].startswith("posterqa: error: ")
     return lines[0].removeprefix("posterqa: error: ")
 
 
-def test_db_upgrade_and_store_ls_list_the_bucket(tmp_path: Path, s3_server, store) -> None:
+def test_db_upgrade_and_store_ls_list_the_bucket(
+    posterqa, tmp_path: Path, s3_server, store
+) -> None:
     store.put_bytes("posters/acme/p1.png", b"png", content_type="image/png")
     store.put_bytes("brands/acme/brand.json", b"{}", content_type="application/json")
     common = {
@@ -53,26 +68,26 @@ def test_db_upgrade_and_store_ls_list_the_bucket(tmp_path: Path, s3_server, stor
         "s3_secret_key": s3_server.secret_key,
         "bucket": store.bucket,
     }
-    up = posterqa("db", "upgrade", **common)
-    assert up.returncode == 0, up.stderr
-    assert "is at revision 0001_initial" in up.stdout
+    code, out, err = posterqa("db", "upgrade", **common)
+    assert code == 0, err
+    assert "is at revision 0001_initial" in out
     assert (tmp_path / "state" / "posterqa.db").is_file()
 
-    ls = posterqa("store", "ls", "posters/", **common)
-    assert ls.returncode == 0, ls.stderr
-    key, size, etag = ls.stdout.strip().split("\t")
+    code, out, err = posterqa("store", "ls", "posters/", **common)
+    assert code == 0, err
+    key, size, etag = out.strip().split("\t")
     assert (key, size) == ("posters/acme/p1.png", "3") and len(etag) == 32
 
 
-def test_unreachable_endpoint_is_one_line(tmp_path: Path) -> None:
-    proc = posterqa("store", "ls", state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1")
-    assert (
-        _one_error_line(proc) == "cannot reach S3 endpoint http://127.0.0.1:1: connection refused"
+def test_unreachable_endpoint_is_one_line(posterqa, tmp_path: Path) -> None:
+    result = posterqa("store", "ls", state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1")
+    assert _one_error_line(result) == (
+        "cannot reach S3 endpoint http://127.0.0.1:1: connection refused"
     )
 
 
-def test_wrong_credentials_are_one_line(tmp_path: Path, s3_server, store) -> None:
-    proc = posterqa(
+def test_wrong_credentials_are_one_line(posterqa, tmp_path: Path, s3_server, store) -> None:
+    result = posterqa(
         "store",
         "ls",
         state_dir=str(tmp_path),
@@ -81,18 +96,34 @@ def test_wrong_credentials_are_one_line(tmp_path: Path, s3_server, store) -> Non
         s3_secret_key="guess",
         bucket=store.bucket,
     )
-    assert _one_error_line(proc) == (
+    assert _one_error_line(result) == (
         f"S3 rejected the credentials for bucket {store.bucket} (InvalidAccessKeyId)"
     )
 
 
-def test_unwritable_state_folder_is_one_line(tmp_path: Path) -> None:
+def test_unwritable_state_folder_is_one_line(posterqa, tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the state folder should be")
     state = blocker / "state"
     for args in (("store", "ls"), ("db", "upgrade")):
-        proc = posterqa(*args, state_dir=str(state))
-        assert _one_error_line(proc) == f"state folder {state} is not writable: Not a directory"
+        result = posterqa(*args, state_dir=str(state))
+        assert _one_error_line(result) == f"state folder {state} is not writable: Not a directory"
+
+
+def test_console_script_exits_non_zero_with_one_line(tmp_path: Path) -> None:
+    """The real entry point in a fresh process: one line on stderr, exit status 2."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "store", "ls"],
+        cwd=ROOT,
+        env=_env(state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "posterqa: error: cannot reach S3 endpoint http://127.0.0.1:1: connection refused"
+    ]
 
 
 def _netns_available() -> bool:
