@@ -65,7 +65,12 @@ import numpy as np
 from detectors.normalize import normalize, normalize_with_map
 from detectors.ocr import OcrEngine, OcrLine, crop_quad, get_ocr_engine
 from detectors.text_align import Alignment, Match, align, reading_order
-from detectors.text_signals import glyph_similarity, prepare_line, stroke_sharpness
+from detectors.text_signals import (
+    glyph_similarity,
+    ink_proposals,
+    prepare_line,
+    stroke_sharpness,
+)
 from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
 from posterqa.errors import InputError
 from posterqa.imaging import ensure_rgb_uint8
@@ -76,6 +81,7 @@ log = logging.getLogger(__name__)
 FLAG_SCORE = 0.5
 UNREADABLE_SCORE = 0.5
 REPAIR_MARGIN = 0.15  # of the line height
+PROPOSAL_PAD = 0.35  # an ink blob grows by this share of its height (blur halo)
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.95, 0.80),
@@ -304,6 +310,7 @@ class TextDetector:
         self._engine = engine
         self.collapse_signals = collapse_signals
         self.localize = localize
+        self.record: list | None = None  # set to [] to collect per-region figures (tuning)
 
     @property
     def engine(self) -> OcrEngine:
@@ -351,7 +358,7 @@ class TextDetector:
         else:
             expected = [e for e in expected if normalize(e)]
             al = align(ordered, expected)
-            defects += self._from_alignment(al, regions, report_unexpected, w, h)
+            defects += self._from_alignment(image, al, regions, report_unexpected)
         if self.collapse_signals and regions:
             defects += self._collapsed(image, ordered, regions, font_path)
         return defects
@@ -382,8 +389,9 @@ class TextDetector:
 
     # ------------------------------------------------------------------ matching
 
-    def _from_alignment(self, al: Alignment, regions: list[_Region],
-                        report_unexpected: bool, w: int, h: int) -> list[Defect]:
+    def _from_alignment(self, image: np.ndarray, al: Alignment, regions: list[_Region],
+                        report_unexpected: bool) -> list[Defect]:
+        h, w = image.shape[:2]
         out: list[Defect] = []
         rows = _row_of(al.lines)
         for m in al.matches:
@@ -394,13 +402,11 @@ class TextDetector:
                     regions.append(region)
         leftovers = [li for li in range(len(al.lines)) if al.line_claimed_ratio(li) < 0.5]
         used: set[int] = set()
+        unplaced: list[str] = []
         for exp in al.missing:
             li = self._locate_missing(al, exp, leftovers, used)
             if li is None:
-                full = Box(0, 0, w, h)
-                out.append(Defect(kind="text", category="missing", box=full,
-                                  quad=full.as_quad(), expected=exp, observed=None, score=1.0,
-                                  reasons=("missing_text", "not_localised")))
+                unplaced.append(exp)
                 continue
             used.add(li)
             ln = al.lines[li]
@@ -410,6 +416,8 @@ class TextDetector:
             else:
                 out.append(self._whole_line(_LineGeom(ln), "missing", exp,
                                             ("missing_text", "ocr_mismatch"), 1.0, w, h))
+        if unplaced:
+            out += self._place_missing(image, al, unplaced)
         for li in leftovers:
             ln = al.lines[li]
             if li in used:
@@ -501,6 +509,39 @@ class TextDetector:
         details = (("edit_distance", float(n_bad)), ("ocr_score", g.line.score))
         return self._span_defect(g, "mismatch", c0, c1, r.expected, r.observed, score,
                                  ("ocr_mismatch",), details, w, h)
+
+    def _place_missing(self, image: np.ndarray, al: Alignment,
+                       missing: list[str]) -> list[Defect]:
+        """Put expected strings no OCR line holds on ink blobs the OCR detector left out
+        (text blurred or broken beyond detection), matched by aspect ratio; the rest are
+        reported unlocalised (whole image box, reason ``not_localised``)."""
+        h, w = image.shape[:2]
+        props = ink_proposals(image, [np.asarray(ln.quad) for ln in al.lines])
+        free = list(range(len(props)))
+        out: list[Defect] = []
+        for exp in sorted(missing, key=lambda e: -len(normalize(e))):
+            want = math.log(_aspect_guess(exp))
+            best, best_d = None, math.log(2.5)
+            for k in free:
+                x0, y0, x1, y1 = props[k]
+                d = abs(math.log(max(x1 - x0, 1) / max(y1 - y0, 1)) - want)
+                if d < best_d:
+                    best, best_d = k, d
+            if best is None:
+                full = Box(0, 0, w, h)
+                out.append(Defect(kind="text", category="missing", box=full,
+                                  quad=full.as_quad(), expected=exp, observed=None, score=1.0,
+                                  reasons=("missing_text", "not_localised")))
+                continue
+            free.remove(best)
+            x0, y0, x1, y1 = props[best]
+            pad = int(round(PROPOSAL_PAD * (y1 - y0)))
+            box = Box(x0, y0, x1, y1).pad(pad).clamp(w, h)
+            out.append(Defect(kind="text", category="unreadable", box=box, quad=box.as_quad(),
+                              expected=exp, observed="", score=0.9,
+                              reasons=("missing_text", "undetected_ink"),
+                              repair_quad=box.as_quad()))
+        return out
 
     def _locate_missing(self, al: Alignment, exp: str, leftovers: list[int],
                         used: set[int]) -> int | None:
@@ -611,6 +652,8 @@ class TextDetector:
                         if e > 0 and s is not None:
                             char_ev[s] = max(char_ev.get(s, 0.0), e)
             log.debug("region %r figures %s evidence %s", r.render, fig, ev)
+            if self.record is not None:
+                self.record.append((Box.from_points(g.line.quad), fig, ev))
             if max(ev.values(), default=0.0) > 0:
                 suspects.append((r, {"fig": fig, "ev": ev, "char_ev": char_ev}))
         # 2. focused re-read of the suspicious parts only (recognition only, one batch)
@@ -687,6 +730,22 @@ class TextDetector:
             src_of.append(best)
         keep = [k for k, ch in enumerate(text) if not ch.isspace()]
         return sims[keep], [src_of[k] for k in keep]
+
+
+def _aspect_guess(text: str) -> float:
+    """Rough ink width / height of a line of ``text`` (CJK ~1 em wide, Latin ~0.55 em)."""
+    width = 0.0
+    for ch in text:
+        if ch.isspace():
+            width += 0.3
+        elif "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef":
+            width += 1.0
+        elif ch.isupper() or ch.isdigit():
+            width += 0.62
+        else:
+            width += 0.5
+    height = 1.0 if any("\u2e80" <= ch <= "\u9fff" for ch in text) else 0.85
+    return max(width / height, 0.3)
 
 
 def _upscale(crop: np.ndarray) -> np.ndarray:

@@ -201,3 +201,44 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
         res = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
         sims[k] = float(np.nan_to_num(res, nan=0.0).max())
     return sims, cells
+
+
+def ink_proposals(image: np.ndarray, covered: Sequence[np.ndarray], *, long_side: int = 640,
+                  max_count: int = 8) -> list[tuple[int, int, int, int]]:
+    """Text-like ink blobs the OCR detector left out (e.g. text blurred beyond detection).
+
+    Works on a copy scaled to ``long_side``: the grey image's black-hat and top-hat
+    (features darker / lighter than their surroundings, smaller than 1/8 of the short
+    side), thresholded, with the OCR lines (``covered``: quads as float arrays in image
+    pixels) blanked out, closed horizontally so that characters join into lines. Returns
+    boxes ``(x0, y0, x1, y1)`` in image pixels, wider than tall, largest first.
+    """
+    h, w = image.shape[:2]
+    f = min(1.0, long_side / max(h, w))
+    small = cv2.resize(image, (max(int(w * f), 1), max(int(h * f), 1)),
+                       interpolation=cv2.INTER_AREA) if f < 1.0 else image
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    sh, sw = grey.shape
+    k = max(9, int(min(sh, sw) / 8) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    hat = np.maximum(cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel),
+                     cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel))
+    thresh = max(18.0, 0.3 * float(np.percentile(hat, 99.5)))
+    binary = (hat > thresh).astype(np.uint8)
+    for quad in covered:
+        pts = np.round(np.asarray(quad, np.float64) * f).astype(np.int32).reshape(-1, 1, 2)
+        cv2.fillPoly(binary, [pts], 0)
+        cv2.polylines(binary, [pts], True, 0, thickness=3)
+    close_w = max(3, int(sw * 0.02))
+    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_RECT, (close_w, 3)))
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if bh < 4 or bw < 1.2 * bh or area < 0.25 * bw * bh or bw > 0.95 * sw:
+            continue
+        out.append((area, (int(x / f), int(y / f), int(np.ceil((x + bw) / f)),
+                           int(np.ceil((y + bh) / f)))))
+    out.sort(key=lambda t: -t[0])
+    return [b for _a, b in out[:max_count]]
