@@ -52,7 +52,11 @@ _PORT_FLAGS = (
     "admin.port.grpc",
 )
 _MAX_SOCKET_PATH = 100
-_GLOG_ERROR = re.compile(r"^[FE]\d{4} ")  # AF_UNIX paths are limited to 108 bytes on Linux
+_GLOG_ERROR = re.compile(r"^[FE]\d{4} ")
+#: Environment variables weed reads as settings; the caller's must not leak in.
+_WEED_ENV_SETTINGS = ("S3_BUCKET", "S3_TABLE_BUCKET", "S3_EXTERNAL_URL")
+_KEEP_LOG_FILES = 24
+_MAX_OUT_LOG = 4 * 1024 * 1024  # AF_UNIX paths are limited to 108 bytes on Linux
 
 
 def find_weed_binary() -> Path:
@@ -361,12 +365,17 @@ class EmbeddedS3:
             f"-filer.localSocket={self._run_dir / 'filer.sock'}",
             *(f"-{flag}={port}" for flag, port in ports.items()),
         ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AWS_") and k not in _WEED_ENV_SETTINGS
+        }
         env.update(
             AWS_ACCESS_KEY_ID=self.access_key,
             AWS_SECRET_ACCESS_KEY=self.secret_key,
             TMPDIR=str(self._run_dir),
         )
+        self._prune_logs()
         self._out = open(self.out_log, "ab")  # noqa: SIM115 - closed in _cleanup_process
         self._out.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(args)}\n".encode())
         self._out.flush()
@@ -384,6 +393,18 @@ class EmbeddedS3:
         self._wait_ready(endpoint)
         self._endpoint = endpoint
         log.info("embedded S3 server %s started (pid %s, data %s)", endpoint, self._proc.pid, data)
+
+    def _prune_logs(self) -> None:
+        """Keep the newest glog files and rotate ``weed.out`` once it passes 4 MiB."""
+        with contextlib.suppress(OSError):
+            glogs = sorted(
+                (p for p in self.log_dir.glob("weed.*.log.*") if p.is_file()),
+                key=lambda p: p.stat().st_mtime,
+            )
+            for old in glogs[:-_KEEP_LOG_FILES]:
+                old.unlink()
+            if self.out_log.exists() and self.out_log.stat().st_size > _MAX_OUT_LOG:
+                self.out_log.replace(self.out_log.with_suffix(".out.1"))
 
     def _wait_ready(self, endpoint: str) -> None:
         assert self._proc is not None
