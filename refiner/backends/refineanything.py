@@ -224,7 +224,7 @@ def _load_base_pipeline(settings: Settings, device: str) -> Any:
             Qwen2Tokenizer.from_pretrained(base, subfolder="tokenizer", **kwargs),
         )
         return QwenImageEditPlusPipeline.from_pretrained(
-            base, processor=processor, torch_dtype=_dtype_for(device), **kwargs
+            base, processor=processor, dtype=_dtype_for(device), **kwargs
         )
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
