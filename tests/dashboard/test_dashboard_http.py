@@ -290,3 +290,31 @@ def test_app_refuses_a_placeholder_secret(dash_env: DashEnv) -> None:
     settings = dash_env.settings.model_copy(update={"dashboard_secret_key": "changeme"})
     with pytest.raises(ConfigError, match="placeholder"):
         create_app(settings, engine=dash_env.engine)
+
+
+def test_concurrent_requests_never_wait_past_a_tiny_connection_pool(dash_env: DashEnv) -> None:
+    """More simultaneous page loads than pooled connections: all are served, none 500s."""
+    import asyncio
+
+    import httpx
+    from sqlalchemy import create_engine
+
+    from dashboard.app import create_app
+
+    engine = create_engine(dash_env.settings.db_url, pool_size=1, max_overflow=0,
+                           pool_timeout=0.05, connect_args={"check_same_thread": False})
+    app = create_app(dash_env.settings, engine=engine, store=dash_env.store)
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            token = token_of((await client.get("/login")).text)
+            await client.post("/login", data={"username": REVIEWER[0], "password": REVIEWER[1],
+                                              "csrf_token": token})
+            pages = await asyncio.gather(*(client.get("/queue") for _ in range(24)))
+            return [p.status_code for p in pages]
+
+    try:
+        assert asyncio.run(run()) == [200] * 24
+    finally:
+        engine.dispose()
