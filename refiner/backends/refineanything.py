@@ -246,18 +246,36 @@ def _load_lora(pipeline: Any, path: Path, adapter: str) -> None:
         )
 
 
-def _place(pipeline: Any, device: str, offload: str) -> None:
-    """Put the pipeline on ``device`` or switch on CPU offload (GPU only)."""
-    if offload == "none" or not device.startswith("cuda"):
+def _place(pipeline: Any, device: str, offload: str) -> str:
+    """Put the pipeline on ``device`` or switch on CPU offload; return the offload in use.
+
+    Offload only means something on a GPU. When moving everything to the GPU runs out of
+    memory, model CPU offload is switched on instead (logged).
+    """
+    if not device.startswith("cuda"):
         if offload != "none":
             log.info("offload %r has no meaning on %s; ignored", offload, device)
         pipeline.to(device)
-    elif offload == "model":
+        return "none"
+    if offload == "none":
+        try:
+            pipeline.to(device)
+            return "none"
+        except Exception as exc:  # noqa: BLE001 - only OOM is handled
+            if not _is_oom(exc):
+                raise
+            log.warning("the pipeline does not fit on %s; switching to model CPU offload", device)
+            pipeline.to("cpu")
+            gc.collect()
+            _torch().cuda.empty_cache()
+            offload = "model"
+    if offload == "model":
         pipeline.enable_model_cpu_offload(device=device)
     elif offload == "sequential":
         pipeline.enable_sequential_cpu_offload(device=device)
     else:  # pragma: no cover - settings validate the literal
         raise ConfigError(f"unknown refineanything offload mode {offload!r}")
+    return offload
 
 
 def _prepare(
@@ -281,13 +299,14 @@ def _prepare(
     if fused:
         pipeline.fuse_lora(components=["transformer"], lora_scale=1.0, adapter_names=adapters)
         pipeline.unload_lora_weights()
+    offload = "none"
     if place:
-        _place(pipeline, device, settings.refineanything_offload)
+        offload = _place(pipeline, device, settings.refineanything_offload)
     pipeline.set_progress_bar_config(disable=True)
     return _Loaded(
         pipeline=pipeline,
         device=device,
-        offload=settings.refineanything_offload if device.startswith("cuda") else "none",
+        offload=offload,
         adapters=tuple(adapters),
         fused=fused,
         lightning=lightning,

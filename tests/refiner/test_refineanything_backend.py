@@ -176,7 +176,14 @@ def test_pipeline_gets_crop_reference_mask_in_order_and_the_prompt() -> None:
     assert call["num_inference_steps"] == 2
     assert (call["width"], call["height"]) == (64, 32)
 
+    seen: list[int] = []
+    hook = backend.pipeline.transformer.register_forward_pre_hook(
+        lambda _m, _a, kw: seen.append(kw["hidden_states"].shape[1]), with_kwargs=True)
     backend.refine(crop, mask, "refine the text '鼎好商城'", seed=5)
+    hook.remove()
+    # the crop's latent grid is the output's: 64x32 px / 4 (tiny VAE) / 2 (packing) = 32
+    # tokens each for output, crop and mask
+    assert seen and set(seen) == {3 * 32}
     images = backend.pipeline.recorded[-1]["image"]
     assert len(images) == 2 and np.array_equal(images[0], crop)
     assert backend.pipeline.recorded[-1]["prompt"] == "refine the text '鼎好商城'"
