@@ -4,8 +4,8 @@ One command on a CUDA machine (no weights, no network needed)::
 
     python benchmarks/bench_refineanything_gpu.py
 
-and the same code path at toy size on a CPU (the figures are meaningless; it proves the
-script runs)::
+(``--cfg-steps 28`` adds the 28-step true-CFG figure, ~2 more minutes), and the same
+code path at toy size on a CPU (the figures are meaningless; it proves the script runs)::
 
     python benchmarks/bench_refineanything_gpu.py --tiny --device cpu
 
@@ -39,7 +39,10 @@ included) and without (3 x 4096):
   pipeline — text encoder, VAE encodes and decode — within 10 % of the transformer);
 - peak GPU memory (allocated and reserved).
 
-``--cfg-steps 28`` adds a 28-step true-CFG-4 run (two forwards per step).
+``--cfg-steps 28`` adds a 28-step true-CFG-4 run (two forwards per step). Before any
+timing, a random rank-256 LoRA on ``to_q/to_k/to_v/to_out.0`` (the RefineAnything LoRA's
+shape) is written in diffusers format, loaded and fused through the backend, as the
+real one is (``--lora-rank 0`` skips it); fused, it costs nothing per step.
 
 Reference figures (DESIGN.md, one H100, full-size architecture, bf16, random weights):
 one transformer forward at a 1024² focus crop 1.0-1.14 s with a reference image and
@@ -212,6 +215,25 @@ def counted_flops(fn: Callable[[], Any]) -> float | None:
         return None
 
 
+def write_random_lora(transformer: Any, rank: int, path: Path) -> Path:
+    """A random LoRA on every block's to_q/to_k/to_v/to_out.0, in diffusers format."""
+    import torch
+    from safetensors.torch import save_file
+
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    tensors = {}
+    for name, module in transformer.named_modules():
+        if not name.endswith(("attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0")):
+            continue
+        out_f, in_f = module.weight.shape
+        a = torch.randn(rank, in_f, generator=gen) / in_f ** 0.5
+        b = torch.randn(out_f, rank, generator=gen) * 1e-3
+        tensors[f"transformer.{name}.lora_A.weight"] = a.to(torch.bfloat16).contiguous()
+        tensors[f"transformer.{name}.lora_B.weight"] = b.to(torch.bfloat16).contiguous()
+    save_file(tensors, str(path))
+    return path
+
+
 def _poster(w: int, h: int) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1),
@@ -240,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=[8, 4])
     parser.add_argument("--cfg-steps", type=int, default=0,
                         help="also time this many steps with true CFG 4 (e.g. 28)")
+    parser.add_argument("--lora-rank", type=int, default=None,
+                        help="first load and fuse a random LoRA of this rank on "
+                             "to_q/to_k/to_v/to_out.0 through the backend; default 256 "
+                             "(published) at full size, 4 with --tiny, 0 = none")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -278,12 +304,31 @@ def main(argv: list[str] | None = None) -> int:
     n_params = {k: sum(p.numel() for p in getattr(pipeline, k).parameters())
                 for k in ("transformer", "text_encoder", "vae")}
 
-    def backend_for(steps: int, true_cfg: float = 1.0) -> RefineAnythingBackend:
+    def backend_for(steps: int, true_cfg: float = 1.0, **extra: Any) -> RefineAnythingBackend:
         settings = Settings(refineanything_device=device, refineanything_allow_cpu=not cuda,
                             refineanything_steps=steps, refineanything_true_cfg=true_cfg,
-                            refiner_pixel_budget=sizes.crop * sizes.crop)
+                            refiner_pixel_budget=sizes.crop * sizes.crop, **extra)
         return RefineAnythingBackend(settings, pipeline=pipeline,
                                      condition_image_size=sizes.condition)
+
+    # 1b. Optionally load + fuse a random LoRA the way the backend loads RefineAnything's
+    lora_s: float | None = None
+    lora_error: str | None = None
+    if args.lora_rank is None:
+        args.lora_rank = 4 if args.tiny else 256
+    if args.lora_rank:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                lora_path = write_random_lora(transformer, args.lora_rank,
+                                              Path(tmp) / "lora.safetensors")
+                t0 = time.perf_counter()
+                backend_for(1, refineanything_lora=lora_path).load()
+                timer.sync()
+                lora_s = time.perf_counter() - t0
+            except Exception as exc:  # noqa: BLE001 - report it, time the rest anyway
+                lora_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
     crop, mask, ref = _crop_inputs(sizes.crop)
     prompt = "refine the text '鼎好商城 SALE 50%'"
@@ -418,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
           f"transformers {transformers.__version__}")
     print("parameters: " + ", ".join(f"{k} {_count(v)}" for k, v in n_params.items())
           + f"; built in {build_s:.1f} s (meta -> to_empty -> init on {device})")
+    last = refiner.backend.last_call
+    print(f"offload in use: {last.offload if last else '?'}"
+          f"{' (after an out-of-memory retry)' if last and last.oom_retried else ''}"
+          + (f"; random rank-{args.lora_rank} LoRA loaded + fused in {lora_s:.1f} s"
+             if lora_s is not None else
+             f"; LoRA load FAILED: {lora_error}" if lora_error else "; no LoRA"))
     print(f"focus crop {sizes.crop}x{sizes.crop}, condition images {sizes.condition} px, "
           f"repeats {args.repeats} (forward), {args.e2e_repeats} (region), medians")
     print()
