@@ -268,6 +268,37 @@ def remove_strokes(crop: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
     return clean, strokes, diff
 
 
+def remove_residue(crop: np.ndarray, hole: np.ndarray, cover: np.ndarray,
+                   *, tolerance: float = 30.0, max_palette: int = 600) -> np.ndarray:
+    """Remove old content inside ``hole`` whose colour occurs nowhere around it.
+
+    The background colours are sampled in a ring around the hole (a backing plate and
+    the poster behind it both count); hole pixels farther than ``tolerance`` from every
+    sampled colour are residue and are inpainted from the pixels that are not. Pixels
+    under ``cover`` (bool, what will be drawn over) are inpainted too.
+    """
+    inside = hole > 0
+    ring = (dilate(hole, 6) > 0) & ~inside
+    ys, xs = np.nonzero(ring)
+    if ys.size == 0:
+        return crop.copy()
+    step = max(1, int(math.ceil(ys.size / max_palette)))
+    palette = crop[ys[::step], xs[::step]].astype(np.float32)
+    hy, hx = np.nonzero(inside)
+    pix = crop[hy, hx].astype(np.float32)
+    best = np.full(pix.shape[0], np.inf, np.float32)
+    for start in range(0, palette.shape[0], 64):
+        chunk = palette[start:start + 64]
+        d = np.sqrt(((pix[:, None, :] - chunk[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+        best = np.minimum(best, d)
+    residue = np.zeros(hole.shape, np.uint8)
+    residue[hy[best > tolerance], hx[best > tolerance]] = 255
+    residue[np.asarray(cover, bool) & inside] = 255
+    if not residue.any():
+        return crop.copy()
+    return cv2.inpaint(crop, dilate(residue, 1), 5, cv2.INPAINT_TELEA)
+
+
 def stroke_color(crop: np.ndarray, strokes: np.ndarray, diff: np.ndarray
                  ) -> tuple[int, int, int] | None:
     """Median colour of the stroke cores (the pixels most unlike the background)."""
@@ -408,7 +439,7 @@ class CompositorBackend(RefinerBackend):
         for s in sizes:
             alpha = render_text_alpha(expected, path, s)
             canvas = self._place_text(alpha, crop.shape[:2], centre, angle)
-            dx, dy, score = best_shift(canvas, target, radius, margin=0.02)
+            dx, dy, score = best_shift(canvas, target, radius, margin=0.05)
             if score <= 0.3:
                 dx = dy = 0
             if dx or dy:
@@ -477,10 +508,12 @@ class CompositorBackend(RefinerBackend):
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         elif quad is not None:
             # an upright box: the logo's ink goes exactly there
-            x0, y0 = quad[0]
-            x1, y1 = quad[2]
-            patch = _resize_patch(premul, x1 - x0, y1 - y0)
-            warped = paste_patch(hw, patch, int(round(x0)), int(round(y0)))
+            # (one area-filtered resize and a whole-pixel paste keep the edges crisp)
+            centre, qw, qh, _ = quad_geometry(quad)
+            scale = min(qw / rw, qh / rh)
+            patch = _resize_patch(premul, rw * scale, rh * scale)
+            warped = paste_patch(hw, patch, int(round(centre[0] - patch.shape[1] / 2.0)),
+                                 int(round(centre[1] - patch.shape[0] / 2.0)))
         else:
             # only the mask: keep the logo's aspect, fit its size and position inside
             # the mask's box to the old logo's colours (the box may hold a spread)
@@ -495,7 +528,7 @@ class CompositorBackend(RefinerBackend):
         fb = Box.from_mask(drawn) if drawn.any() else Box.from_mask(mask)
         grow = int(max(3, 0.1 * min(fb.width, fb.height) + 2))
         hole = np.where((dilate(warped[..., 3] > 0, grow) > 0) & (mask > 0), 255, 0)
-        clean = remove_strokes(crop, hole.astype(np.uint8))[0] if hole.any() else crop.copy()
+        clean = remove_residue(crop, hole.astype(np.uint8), drawn) if hole.any() else crop.copy()
         a = np.clip(warped[..., 3:4] / 255.0, 0.0, 1.0)
         out = clean.astype(np.float32) * (1.0 - a) + np.clip(warped[..., :3], 0.0, 255.0)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
@@ -549,6 +582,27 @@ class CompositorBackend(RefinerBackend):
         if best is not None and best[0] < 0.7 * base[0]:
             return best[1], best[2], best[3]
         return base[1], base[2], base[3]
+
+
+def scale_patch(patch: np.ndarray, scale: float, centre: tuple[float, float],
+                canvas_hw: tuple[int, int]) -> np.ndarray:
+    """A zero canvas with ``patch`` scaled uniformly and centred (sub-pixel) at ``centre``.
+
+    Shrinking goes through an area-filtered resize first, so fine detail does not alias.
+    """
+    src = patch
+    if scale < 1.0:
+        w = max(1, int(round(patch.shape[1] * scale)))
+        h = max(1, int(round(patch.shape[0] * scale)))
+        src = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
+    sx = patch.shape[1] * scale / src.shape[1]
+    sy = patch.shape[0] * scale / src.shape[0]
+    h, w = src.shape[:2]
+    # continuous: x = cx + sx * (u - w / 2); index = continuous - 0.5
+    m = np.array([[sx, 0.0, centre[0] + sx * (0.5 - w / 2.0) - 0.5],
+                  [0.0, sy, centre[1] + sy * (0.5 - h / 2.0) - 0.5]], dtype=np.float64)
+    return cv2.warpAffine(src, m, (canvas_hw[1], canvas_hw[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def paste_patch(canvas_hw: tuple[int, int], patch: np.ndarray, x: int, y: int) -> np.ndarray:
