@@ -149,42 +149,64 @@ def fetch_poster(store: Any, settings: Any, cache_dir: Path, ref: PosterRef) -> 
     return FetchedPoster(**fetched)
 
 
+def load_poster(fetched: FetchedPoster, *, max_pixels: int) -> tuple[Any, str | None]:
+    """Decode the cached poster: ``(RGB uint8 [H, W, 3] array, None)`` or ``(None, reason)``."""
+    from posterqa.imaging import load_image
+
+    if fetched.error is not None or fetched.path is None:
+        return None, fetched.error or "poster was not fetched"
+    try:
+        return load_image(fetched.path, name=fetched.key, max_pixels=max_pixels), None
+    except InputError as exc:
+        return None, f"corrupt poster: {exc}"
+
+
 def detect_defects(
     fetched: FetchedPoster, *, text_detector: Any, logo_detector_factory: Any,
-    max_pixels: int,
+    max_pixels: int, image: Any = None, lock: Any = None,
 ) -> Detection:
-    """Run the text (and, where the manifest asks for it, logo) detector on a poster."""
+    """Run the text (and, where the manifest asks for it, logo) detector on a poster.
+
+    ``image``: the decoded poster when the caller already has it; ``lock``: held only
+    around the detectors themselves (decoding can overlap another poster's detection).
+    """
+    import contextlib
+
     base = {"key": fetched.key, "etag": fetched.etag, "sha256": fetched.sha256,
             "mode": fetched.mode, "brand_id": fetched.brand_id}
-    if fetched.error is not None or fetched.path is None:
-        return Detection(**base, error=fetched.error or "poster was not fetched")
-    from posterqa.imaging import load_image, load_rgba
+    if image is None:
+        image, error = load_poster(fetched, max_pixels=max_pixels)
+        if error is not None:
+            return Detection(**base, error=error)
+    from posterqa.imaging import load_rgba
     from posterqa.manifest import PosterManifest
 
-    try:
-        image = load_image(fetched.path, name=fetched.key, max_pixels=max_pixels)
-    except InputError as exc:
-        return Detection(**base, error=f"corrupt poster: {exc}")
     height, width = image.shape[:2]
-    t0 = time.perf_counter()  # the detectors' own time (decode excluded)
-    try:
-        if fetched.manifest is None:
-            found = list(text_detector.detect(image, None))
-        else:
-            manifest = PosterManifest.model_validate(fetched.manifest)
-            found = list(text_detector.detect(
-                image, list(manifest.copy_lines), font_path=fetched.font_path
-            ))
-            if manifest.logo_required and fetched.logo_path:
-                reference = load_rgba(fetched.logo_path, name="brand logo")
-                hints = tuple(h for h in manifest.hints if h.kind == "logo")
-                found += list(logo_detector_factory().detect(
-                    image, reference, required=True, brand_name=fetched.brand_name,
-                    hints=hints,
+    reference = None
+    manifest = None
+    if fetched.manifest is not None:
+        manifest = PosterManifest.model_validate(fetched.manifest)
+        if manifest.logo_required and fetched.logo_path:
+            reference = load_rgba(fetched.logo_path, name="brand logo")
+    with lock if lock is not None else contextlib.nullcontext():
+        t0 = time.perf_counter()  # the detectors' own time (decode excluded)
+        try:
+            if manifest is None:
+                found = list(text_detector.detect(image, None))
+            else:
+                found = list(text_detector.detect(
+                    image, list(manifest.copy_lines), font_path=fetched.font_path
                 ))
-    except PosterQAError as exc:
-        return Detection(**base, width=width, height=height, error=f"detection failed: {exc}")
-    seconds = time.perf_counter() - t0
+                if reference is not None:
+                    hints = tuple(h for h in manifest.hints if h.kind == "logo")
+                    found += list(logo_detector_factory().detect(
+                        image, reference, required=True, brand_name=fetched.brand_name,
+                        hints=hints,
+                    ))
+        except PosterQAError as exc:
+            return Detection(**base, width=width, height=height,
+                             error=f"detection failed: {exc}")
+        seconds = time.perf_counter() - t0
     return Detection(
         **base, width=width, height=height, seconds=seconds,
         defects=tuple(d.to_json() for d in found),

@@ -68,11 +68,14 @@ def fetch_poster(ref: PosterRef) -> FetchedPoster:
 def detect_defects(fetched: FetchedPoster) -> Detection:
     """Run the text and logo detectors on a cached poster."""
     rt = current()
-    with _detect_lock:
-        return detection.detect_defects(
-            fetched, text_detector=rt.text_detector(), logo_detector_factory=rt.logo_detector,
-            max_pixels=rt.settings.max_image_pixels,
-        )
+    image, error = detection.load_poster(fetched, max_pixels=rt.settings.max_image_pixels)
+    if error is not None:
+        return Detection(key=fetched.key, etag=fetched.etag, sha256=fetched.sha256,
+                         mode=fetched.mode, brand_id=fetched.brand_id, error=error)
+    return detection.detect_defects(
+        fetched, text_detector=rt.text_detector(), logo_detector_factory=rt.logo_detector,
+        max_pixels=rt.settings.max_image_pixels, image=image, lock=_detect_lock,
+    )
 
 
 @task(name="record_defects", cache_policy=NO_CACHE, **IO_RETRIES)
