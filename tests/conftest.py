@@ -24,6 +24,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+_TESTS = Path(__file__).resolve().parent
+
+# pytest put tests/ on sys.path to import this file. Left there, tests/posterqa,
+# tests/catalog, ... (folders without __init__.py) would be imported as namespace
+# packages in place of the real posterqa, catalog, ... packages. Take it off again.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _TESTS]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 S3_TEST_ACCESS_KEY = "posterqa-test"
 S3_TEST_SECRET_KEY = "posterqa-test-secret-key"
