@@ -51,6 +51,8 @@ def test_review_loop_approve_with_the_keyboard(page: Page, live_url: str, dash_e
     expect(page.locator("#review-status")).to_have_text("pending")
     expect(page.locator("#stage")).to_have_attribute("data-ready", "1")
     # the comparison: both full-resolution posters decoded, the after layer clipped
+    page.wait_for_function("""() => ['img-before', 'img-after'].every(
+        (id) => document.getElementById(id).complete)""")
     sizes = page.evaluate("""() => [document.getElementById('img-before').naturalWidth,
                                     document.getElementById('img-after').naturalWidth]""")
     assert sizes == [360, 360]

@@ -314,7 +314,22 @@ def test_concurrent_requests_never_wait_past_a_tiny_connection_pool(dash_env: Da
             pages = await asyncio.gather(*(client.get("/queue") for _ in range(24)))
             return [p.status_code for p in pages]
 
+    # a thread of its own: Playwright's sync API may already run a loop in this one
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
-        assert asyncio.run(run()) == [200] * 24
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(lambda: asyncio.run(run())).result() == [200] * 24
     finally:
         engine.dispose()
+
+
+def test_runs_link_to_the_prefect_flow_run_when_a_ui_url_is_known(dash_env: DashEnv) -> None:
+    from dash_support import FLOW_RUN_ID
+
+    with Session(dash_env.engine) as s:
+        [run] = crud.list_runs(s, prefect_ui_url="http://127.0.0.1:4200/")
+        [bare] = crud.list_runs(s)
+    assert run.prefect_url == f"http://127.0.0.1:4200/runs/flow-run/{FLOW_RUN_ID}"
+    assert bare.prefect_url is None and bare.flow_run_id == FLOW_RUN_ID
+    assert (run.repairs, run.failed, run.counts["assets"]) == (8, 1, 8)
