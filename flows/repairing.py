@@ -214,10 +214,7 @@ def refine_region(rt: Any, group: ClaimGroup, defect_id: int,
     try:
         image = load_working(working.path, name=working.source_key,
                              max_pixels=settings.max_image_pixels)
-        result = rt.refiner().repair(
-            image, defect, prompt, reference=reference, hints=hints,
-            seed=settings.refiner_seed, expected=defect.expected, kind=defect.kind,
-        )
+        result, best_of = _repair(rt, image, defect, prompt, reference, hints)
     except (InputError, BackendError, BackgroundChangedError) as exc:
         log.warning("defect %d of %s: repair failed: %s", defect_id, group.asset_key, exc)
         return replace(base, reasons=(type(exc).__name__,), error=str(exc))
@@ -234,10 +231,33 @@ def refine_region(rt: Any, group: ClaimGroup, defect_id: int,
     sha = save_working(poster_path, result.image)
     after = replace(working, path=str(poster_path), sha256=sha)
     metrics = {**result.verification.to_json(), "focus": result.focus.to_json()}
+    if best_of is not None:
+        metrics["best_of"] = best_of
     return replace(base, backend=result.backend, seed=result.seed, after=after,
                    verdict=result.verification.verdict,
                    reasons=tuple(result.verification.reasons), metrics=metrics,
                    artifacts=artifacts, seconds=float(result.seconds))
+
+
+def _repair(rt: Any, image: np.ndarray, defect: Any, prompt: str, reference: Any,
+            hints: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """One repair, or best-of-N seeds when ``settings.refiner_best_of > 1``."""
+    settings = rt.settings
+    kwargs = {"reference": reference, "hints": hints, "expected": defect.expected,
+              "kind": defect.kind}
+    if settings.refiner_best_of <= 1:
+        return rt.refiner().repair(image, defect, prompt, seed=settings.refiner_seed,
+                                   **kwargs), None
+    from refiner.best_of import repair_best_of, seeds_for
+
+    found = repair_best_of(rt.refiner(), image, defect, prompt,
+                           seeds=seeds_for(settings.refiner_best_of, settings.refiner_seed),
+                           **kwargs)
+    result = found.best or next((t.result for t in found.tries if t.result is not None), None)
+    if result is None:
+        errors = "; ".join(t.error or "" for t in found.tries if t.error)
+        raise BackendError(f"every best-of try failed: {errors}")
+    return result, found.to_json()
 
 
 def verify_outcome(outcome: RefineOutcome, working: WorkingImage) -> RefineOutcome:

@@ -25,6 +25,8 @@ DEPLOYMENT = "repair-asset/repair-asset"
 
 _local_runs: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
+# local re-runs share one runtime (store, DB engine, refiner): run them one at a time
+_run_lock = threading.Lock()
 
 
 def _box_list(boxes: Sequence[Any]) -> list[list[int]]:
@@ -73,7 +75,7 @@ def _run_local(settings: Settings, run_id: str, params: dict[str, Any]) -> None:
     from flows.sweep import repair_asset
 
     try:
-        with use_runtime(settings):
+        with _run_lock, use_runtime(settings):
             result = repair_asset(**params)
         update = {"state": "completed", "result": result}
     except Exception as exc:  # reported through rerun_status, never lost
