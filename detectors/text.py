@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,9 +65,10 @@ import numpy as np
 
 from detectors.normalize import normalize, normalize_with_map
 from detectors.ocr import OcrEngine, OcrLine, crop_quad, get_ocr_engine
-from detectors.text_align import Alignment, Match, align, reading_order
+from detectors.text_align import Alignment, AlignOp, Match, align, reading_order
 from detectors.text_signals import (
     glyph_similarity,
+    ink_box,
     ink_proposals,
     prepare_line,
     stroke_sharpness,
@@ -86,9 +88,15 @@ PROPOSAL_PAD = 0.35  # an ink blob grows by this share of its height (blur halo)
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.95, 0.80),
     "low_sharpness": (0.70, 0.45),
-    "glyph_mismatch": (0.78, 0.50),
     "reread_low_score": (0.97, 0.85),
 }
+# glyph_mismatch (suspect, sure) by the OCR line's height (px, >=): ~48, ~30, ~20 px text
+GLYPH_THRESHOLDS: tuple[tuple[float, tuple[float, float]], ...] = (
+    (70.0, (0.88, 0.78)),
+    (45.0, (0.80, 0.65)),
+    (30.0, (0.76, 0.55)),
+    (0.0, (0.45, 0.25)),  # ~16-20 px text: hinting makes the comparison loose
+)
 SIMILAR_HEIGHT = (0.6, 1.6)
 REREAD_HEIGHT = 48
 
@@ -97,6 +105,15 @@ def evidence(reason: str, x: float) -> float:
     """Evidence in [0, 1] of one signal's figure ``x`` (see the thresholds table)."""
     suspect, sure = THRESHOLDS[reason]
     return float(min(max((suspect - x) / (suspect - sure), 0.0), 1.0))
+
+
+def glyph_evidence(x: float, line_height: float) -> float:
+    """Evidence of the glyph signal: thresholds relax for small text, whose rendering
+    differs more from the font's at comparison scale (see ``GLYPH_THRESHOLDS``)."""
+    for min_h, (suspect, sure) in GLYPH_THRESHOLDS:
+        if line_height >= min_h:
+            return float(min(max((suspect - x) / (suspect - sure), 0.0), 1.0))
+    return 0.0
 
 
 def combine(ps: Sequence[float]) -> float:
@@ -172,15 +189,30 @@ class _LineGeom:
         hi = min([b for b in bounds if b >= c1 - 1e-6], default=max(c1, self.width))
         return (min(lo, c0), max(hi, c1))
 
-    def subquad(self, c0: float, c1: float) -> Quad:
-        """The part of the line quad between columns c0 and c1 (may extrapolate)."""
+    def subquad(self, c0: float, c1: float, r0: float = 0.0, r1: float | None = None) -> Quad:
+        """The part of the line quad between columns c0..c1 and rows r0..r1 of the
+        rectified crop (columns may extrapolate past the line's ends)."""
         p = self.p
-        t0, t1 = c0 / self.width, c1 / self.width
-        top0 = p[0] + (p[1] - p[0]) * t0
-        top1 = p[0] + (p[1] - p[0]) * t1
-        bot1 = p[3] + (p[2] - p[3]) * t1
-        bot0 = p[3] + (p[2] - p[3]) * t0
-        return normalize_quad([top0.tolist(), top1.tolist(), bot1.tolist(), bot0.tolist()])
+        r1 = self.height if r1 is None else r1
+        out = []
+        for c, r in ((c0, r0), (c1, r0), (c1, r1), (c0, r1)):
+            t = c / self.width
+            top = p[0] + (p[1] - p[0]) * t
+            bot = p[3] + (p[2] - p[3]) * t
+            out.append((top + (bot - top) * (r / self.height)).tolist())
+        return normalize_quad(out)
+
+    def ink(self, image: np.ndarray) -> tuple[int, int, int, int] | None:
+        """Ink box ``(x0, y0, x1, y1)`` in crop coordinates (cached)."""
+        if not hasattr(self, "_ink"):
+            try:
+                # a wide halo keeps the soft edge of blurred text inside the box
+                prep = prepare_line(crop_quad(image, self.line.quad),
+                                    halo=max(2, int(0.25 * self.height)))
+                self._ink = ink_box(prep.ink, thresh=0.2)
+            except InputError:
+                self._ink = None
+        return self._ink
 
 
 def _box_of(quad: Quad, width: int, height: int) -> Box:
@@ -268,8 +300,13 @@ class _Region:
     def columns(self) -> tuple[float, float]:
         """The part's columns, grown by the absent characters at its ends."""
         g = self.geom
-        c0, c1 = (0.0, g.width) if self.whole else g.span(self.sources)
-        return c0 - self.lead * g.avg_char, c1 + self.trail * g.avg_char
+        s0, s1 = g.span(self.sources)
+        c0, c1 = (0.0, g.width) if self.whole else (s0, s1)
+        if self.lead:
+            c0 = min(c0, s0 - self.lead * g.avg_char)
+        if self.trail:
+            c1 = max(c1, s1 + self.trail * g.avg_char)
+        return c0, c1
 
 
 def _is_junk(text: str) -> bool:
@@ -311,6 +348,7 @@ class TextDetector:
         self.collapse_signals = collapse_signals
         self.localize = localize
         self.record: list | None = None  # set to [] to collect per-region figures (tuning)
+        self._local = threading.local()
 
     @property
     def engine(self) -> OcrEngine:
@@ -342,6 +380,7 @@ class TextDetector:
         """Like :meth:`detect`, on lines the engine already read from ``image``."""
         image = ensure_rgb_uint8(image)
         h, w = image.shape[:2]
+        self._local.image = image
         ordered = reading_order(lines)
         defects: list[Defect] = []
         regions: list[_Region] = []
@@ -394,12 +433,28 @@ class TextDetector:
         h, w = image.shape[:2]
         out: list[Defect] = []
         rows = _row_of(al.lines)
+        wrong: list[_Region] = []
         for m in al.matches:
             for region in self._match_regions(al, rows, m):
                 if region.n_bad or region.lead or region.trail:
-                    out.append(self._mismatch(region, w, h))
+                    wrong.append(region)
                 else:
                     regions.append(region)
+        # confirm each mismatch with a focused re-read (recognition only on the upscaled
+        # line crop): a first read that was only OCR noise reads right the second time
+        if wrong:
+            crops = [_upscale(crop_quad(image, r.geom.line.quad, pad=0.1 * r.geom.height))
+                     for r in wrong]
+            for r, rr in zip(wrong, self.engine.recognize(crops), strict=False):
+                if r.expected and not r.lead and not r.trail \
+                        and normalize(rr.text) == normalize(r.expected):
+                    log.debug("re-read %r confirms %r", rr.text, r.expected)
+                    r.n_bad, r.bad = 0, []
+                    r.sources = list(r.geom.order)
+                    r.observed = rr.text
+                    regions.append(r)
+                else:
+                    out.append(self._mismatch(r, w, h))
         leftovers = [li for li in range(len(al.lines)) if al.line_claimed_ratio(li) < 0.5]
         used: set[int] = set()
         unplaced: list[str] = []
@@ -433,14 +488,16 @@ class TextDetector:
 
     def _match_regions(self, al: Alignment, rows: list[int], m: Match) -> list[_Region]:
         """Split a match into rows; merge the lines it touches in each row."""
-        line_of = []
-        for k, op in enumerate(m.ops):
+        all_ops = list(m.ops)
+        line_of: list[int | None] = []
+        for k, op in enumerate(all_ops):
             if op.op != "D":
-                line_of.append(al.doc[op.doc].line)
+                li = al.doc[op.doc].line
+                line_of.append(li if li >= 0 else None)  # extra line breaks: nobody's
                 continue
             li = None
-            for o in list(reversed(m.ops[:k])) + list(m.ops[k + 1:]):
-                if o.op != "D":
+            for o in list(reversed(all_ops[:k])) + list(all_ops[k + 1:]):
+                if o.op != "D" and al.doc[o.doc].line >= 0:
                     li = al.doc[o.doc].line
                     break
             line_of.append(li)
@@ -448,16 +505,27 @@ class TextDetector:
         for k, li in enumerate(line_of):
             if li is not None:
                 by_row.setdefault(rows[li], []).append(k)
+        # a row holding fewer than 2 matched characters of a string that lives on another
+        # row is a stray alignment: its characters count as absent from the main row
+        kept = {r: sum(1 for k in ks if all_ops[k].op == "M") for r, ks in by_row.items()}
+        if kept:
+            main = max(kept, key=lambda r: kept[r])
+            for r in [r for r in by_row if r != main and kept[r] < 2]:
+                for k in by_row.pop(r):
+                    if all_ops[k].op in ("M", "S"):
+                        all_ops[k] = AlignOp("D", all_ops[k].exp, all_ops[k].doc)
+                        by_row[main].append(k)
+                by_row[main].sort()
         exp_norm = normalize_with_map(m.expected)
         out = []
         for _row, ks in sorted(by_row.items()):
-            lis = sorted({line_of[k] for k in ks if m.ops[k].op != "D"})
+            lis = sorted({line_of[k] for k in ks if all_ops[k].op != "D"})
             if not lis:
                 continue
             merged, offsets = _merge_lines([al.lines[li] for li in lis])
             g = _LineGeom(merged)
             off = dict(zip(lis, offsets, strict=True))
-            ops = [m.ops[k] for k in ks]
+            ops = [all_ops[k] for k in ks]
 
             def src(op, off=off):
                 d = al.doc[op.doc]
@@ -508,7 +576,8 @@ class TextDetector:
             c0, c1 = r.columns()
         details = (("edit_distance", float(n_bad)), ("ocr_score", g.line.score))
         return self._span_defect(g, "mismatch", c0, c1, r.expected, r.observed, score,
-                                 ("ocr_mismatch",), details, w, h)
+                                 ("ocr_mismatch",), details, w, h,
+                                 grown=(r.lead > 0, r.trail > 0))
 
     def _place_missing(self, image: np.ndarray, al: Alignment,
                        missing: list[str]) -> list[Defect]:
@@ -568,11 +637,20 @@ class TextDetector:
                                  min(max(score, 0.0), 1.0), reasons,
                                  (("ocr_score", g.line.score),), w, h)
 
-    @staticmethod
-    def _span_defect(g: _LineGeom, category: str, c0: float, c1: float,
+    def _span_defect(self, g: _LineGeom, category: str, c0: float, c1: float,
                      expected: str | None, observed: str | None, score: float,
-                     reasons: tuple[str, ...], details: tuple, w: int, h: int) -> Defect:
-        quad = g.subquad(c0, c1)
+                     reasons: tuple[str, ...], details: tuple, w: int, h: int,
+                     grown: tuple[bool, bool] = (False, False)) -> Defect:
+        # tight on the ink (the detector's quads carry a margin around the text), except
+        # at an end grown over absent characters
+        image = getattr(self._local, "image", None)
+        ink = g.ink(image) if image is not None else None
+        if ink is not None:
+            ix0, iy0, ix1, iy1 = ink
+            quad = g.subquad(c0 if grown[0] else max(c0, ix0 - 1),
+                             c1 if grown[1] else min(c1, ix1 + 1), iy0 - 1, iy1 + 1)
+        else:
+            quad = g.subquad(c0, c1)
         s0, s1 = g.snapped(c0, c1)
         repair = pad_quad(g.subquad(s0, s1), REPAIR_MARGIN * g.height)
         return Defect(kind="text", category=category, box=_box_of(quad, w, h), quad=quad,
@@ -645,10 +723,12 @@ class TextDetector:
                 sim = self._glyph(prep, r, fonts)
                 if sim is not None:
                     sims, src_of = sim
-                    fig["glyph_similarity"] = float(sims.min())
-                    ev["glyph_mismatch"] = evidence("glyph_mismatch", float(sims.min()))
+                    low3 = float(np.sort(sims)[:3].mean())
+                    fig["glyph_similarity"] = low3
+                    fig["glyph_min"] = float(sims.min())
+                    ev["glyph_mismatch"] = glyph_evidence(low3, g.height)
                     for s, v in zip(src_of, sims.tolist(), strict=True):
-                        e = evidence("glyph_mismatch", v)
+                        e = glyph_evidence(v, g.height)
                         if e > 0 and s is not None:
                             char_ev[s] = max(char_ev.get(s, 0.0), e)
             log.debug("region %r figures %s evidence %s", r.render, fig, ev)

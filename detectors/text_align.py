@@ -110,8 +110,11 @@ def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignO
         brow[0] = "D"
         for j in range(1, n + 1):
             dc = doc[j - 1]
-            best = prow[j - 1] + (0 if dc == pc else 1)
-            how = "M" if dc == pc else "S"
+            if dc == _SEP:  # a line break is never a character of the copy
+                best, how = inf, "S"
+            else:
+                best = prow[j - 1] + (0 if dc == pc else 1)
+                how = "M" if dc == pc else "S"
             ins = row[j - 1] + (0 if dc == _SEP else 1)
             if ins < best:
                 best, how = ins, "I"

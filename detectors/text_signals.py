@@ -40,22 +40,35 @@ class LineImage:
     contrast: float
 
 
-def prepare_line(crop_rgb: np.ndarray) -> LineImage:
+def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     """Ink map and normalised gradients of an upright RGB ``uint8`` line crop.
 
-    The background is the most common grey level of the crop's middle rows (a backing
-    panel, not what lies around it); ink is what differs from it, minus connected blobs
-    that touch the crop's top or bottom edge (panel borders, neighbouring elements).
-    Gradients are kept only near the ink.
+    The crop is split in two classes (Otsu); the ink is the class made of thin strokes
+    (less of it survives an erosion), the background the median of the other; ink is
+    what differs from it towards the ink's side, minus connected blobs that touch the
+    crop's top or bottom edge (panel borders, neighbouring elements).
+    Ink and gradients are kept only within ``halo`` px of those blobs.
     """
-    grey = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey8 = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2GRAY)
+    grey = grey8.astype(np.float32)
     h, w = grey.shape
-    mid = grey[h // 5: max(h - h // 5, h // 5 + 1)]
-    hist = np.bincount((mid.ravel() // 8).astype(np.int64), minlength=32)
-    k = int(hist.argmax())
-    sel = mid[(mid >= 8 * k) & (mid < 8 * k + 8)]
-    bg = float(np.median(sel)) if sel.size else float(np.median(mid))
-    diff = np.abs(grey - bg)
+    # two classes (Otsu); the ink is the class made of thin strokes: less of it survives
+    # an erosion than of the background
+    t, _ = cv2.threshold(grey8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = (grey8 <= t).astype(np.uint8)
+    light = 1 - dark
+    k = np.ones((3, 3), np.uint8)
+    it = max(1, h // 16)
+
+    def survival(m: np.ndarray) -> float:
+        n = int(m.sum())
+        return float(cv2.erode(m, k, iterations=it).sum()) / n if n else 1.0
+
+    ink_dark = survival(dark) < survival(light)
+    bg_pixels = grey[light > 0] if ink_dark else grey[dark > 0]
+    bg = float(np.median(bg_pixels)) if bg_pixels.size else float(np.median(grey))
+    sign = -1.0 if ink_dark else 1.0
+    diff = np.maximum(sign * (grey - bg), 0.0)
     top = float(np.percentile(diff[h // 5: max(h - h // 5, h // 5 + 1)], 99))
     binary = (diff > max(16.0, 0.35 * top)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
@@ -67,7 +80,7 @@ def prepare_line(crop_rgb: np.ndarray) -> LineImage:
     mask = keep[labels]
     contrast = float(np.percentile(diff[mask], 95)) if mask.any() else top
     contrast = max(contrast, 8.0)
-    near = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
     ink = np.where(near, np.clip(diff / contrast, 0.0, 1.0), 0.0)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 4.0
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4.0
