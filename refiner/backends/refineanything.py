@@ -76,6 +76,7 @@ REFINE_ADAPTER = "refineanything"
 LIGHTNING_ADAPTER = "lightning"
 NEGATIVE_PROMPT = " "
 DEFAULT_CONDITION_IMAGE_SIZE = 384 * 384
+BASE_SUBFOLDERS = ("transformer", "text_encoder", "vae", "tokenizer", "processor", "scheduler")
 # the pipeline rounds every image side to a multiple of 32 (calculate_dimensions)
 PIPELINE_ROUNDING = 32
 
@@ -172,10 +173,12 @@ def check_weights(settings: Settings) -> None:
             f"refineanything base model folder not found: {base} (POSTERQA_REFINEANYTHING_BASE;"
             " set POSTERQA_REFINEANYTHING_ALLOW_HUB=true to treat it as a hub id)"
         )
-    if Path(base).exists() and not (Path(base) / "model_index.json").is_file():
-        raise ModelWeightsMissingError(
-            f"refineanything base model folder has no model_index.json: {base}"
-        )
+    if Path(base).exists():
+        for part in ("model_index.json", *BASE_SUBFOLDERS):
+            if not (Path(base) / part).exists():
+                raise ModelWeightsMissingError(
+                    f"refineanything base model is incomplete: {Path(base) / part} not found"
+                )
     if settings.refineanything_lora is None:
         raise ModelWeightsMissingError(
             "RefineAnything LoRA not set: POSTERQA_REFINEANYTHING_LORA must name the "

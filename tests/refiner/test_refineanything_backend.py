@@ -278,7 +278,7 @@ def test_loads_from_a_local_folder_once_per_process_and_releases(
         ({}, "POSTERQA_REFINEANYTHING_BASE"),
         ({"refineanything_base": "/nowhere/qwen-image-edit-2511"},
          "/nowhere/qwen-image-edit-2511"),
-        ({"refineanything_base": "."}, "no model_index.json"),
+        ({"refineanything_base": "."}, "model_index.json not found"),
     ],
 )
 def test_missing_base_weights_give_one_clear_line(overrides: dict[str, Any], needle: str) -> None:
@@ -287,8 +287,19 @@ def test_missing_base_weights_give_one_clear_line(overrides: dict[str, Any], nee
     assert needle in str(info.value) and "\n" not in str(info.value)
 
 
+def test_incomplete_base_folder_names_the_missing_part(tmp_path: Path) -> None:
+    (tmp_path / "model_index.json").write_text("{}")
+    for part in ("transformer", "text_encoder", "tokenizer", "processor", "scheduler"):
+        (tmp_path / part).mkdir()
+    with pytest.raises(ModelWeightsMissingError) as info:
+        ra.RefineAnythingBackend(_settings(refineanything_base=str(tmp_path)))
+    assert str(tmp_path / "vae") in str(info.value) and "\n" not in str(info.value)
+
+
 def test_missing_lora_names_the_path(tmp_path: Path) -> None:
     (tmp_path / "model_index.json").write_text("{}")
+    for part in ra.BASE_SUBFOLDERS:
+        (tmp_path / part).mkdir()
     missing = tmp_path / "Qwen-Image-Edit-2511-RefineAny.safetensors"
     for kw in ({"refineanything_lora": missing},
                {"refineanything_lora": None}):
