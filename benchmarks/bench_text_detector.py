@@ -15,8 +15,10 @@ is read once by the OCR engine; the same lines go to
 Per defect type: recall (a reported defect box with IoU >= 0.5 with the truth line box),
 precision (reported defects that hit a defective line / all reported defects, on the
 posters of that type), and the median seconds per poster (OCR + matching + signals).
-``clean lines``: false positives (reported defects that hit no defective line) as a share
-of the clean lines of all posters. ``OCR engine`` is the engine call alone.
+``clean lines FP``: reported defects that lie on a clean line, the logo, the background
+or nowhere (unlocalised), as a share of the clean lines of all posters. ``loose boxes``:
+reports that overlap a defective line (IoU > 0.1) without reaching IoU 0.5 (neither a
+hit nor a false positive). ``OCR engine`` is the engine call alone.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from catalog import TEXT_DEFECTS, make_brand, make_poster  # noqa: E402
 from detectors.ocr import get_ocr_engine  # noqa: E402
 from detectors.text import TextDetector  # noqa: E402
-from detectors.types import Box  # noqa: E402
 
 
 @dataclass
@@ -44,34 +45,39 @@ class Tally:
     tp_reports: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     all_reports: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     false_pos: int = 0
+    loose: int = 0
     clean_lines: int = 0
     seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     misses: list[str] = field(default_factory=list)
     fps: list[str] = field(default_factory=list)
 
 
-def _score(tally: Tally, kind: str, defects, truth_text, seconds: float, pid: str) -> None:
-    bad = [t for t in truth_text if t.defect is not None]
-    clean = [t for t in truth_text if t.defect is None]
+def _score(tally: Tally, kind: str | None, defects, truth, seconds: float, pid: str) -> None:
+    """Score one poster's reports against its truth (text lines and the logo)."""
+    text = [t for t in truth if t.kind == "text"]
+    bad = [t for t in text if t.defect is not None]
     kind = kind or "clean"
-    tally.clean_lines += len(clean)
+    tally.clean_lines += sum(1 for t in text if t.defect is None)
     tally.seconds[kind].append(seconds)
-    boxes = [d.box for d in defects]
     for t in bad:
         tally.totals[t.defect] += 1
-        if any(b.iou(t.box) >= 0.5 for b in boxes):
+        if any(d.box.iou(t.box) >= 0.5 for d in defects):
             tally.hits[t.defect] += 1
         else:
             tally.misses.append(f"{pid} {t.defect} {t.expected!r} {t.box.as_list()}")
     for d in defects:
-        hit = any(d.box.iou(t.box) >= 0.5 for t in bad)
         tally.all_reports[kind] += 1
-        if hit:
+        if any(d.box.iou(t.box) >= 0.5 for t in bad):
             tally.tp_reports[kind] += 1
-        else:
-            tally.false_pos += 1
-            tally.fps.append(f"{pid} {d.category} {d.reasons} {d.box.as_list()} "
-                             f"exp={d.expected!r} obs={d.observed!r}")
+            continue
+        best = max(truth, key=lambda t: d.box.iou(t.box), default=None)
+        if best is not None and best.defect is not None and best.kind == "text" \
+                and d.box.iou(best.box) > 0.1:
+            tally.loose += 1  # on a defective line, but boxed too loosely: a miss, not an FP
+            continue
+        tally.false_pos += 1
+        tally.fps.append(f"{pid} {d.category} {d.reasons} {d.box.as_list()} "
+                         f"exp={d.expected!r} obs={d.observed!r}")
 
 
 def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
@@ -92,7 +98,6 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
             if i % 2:
                 defects[2] = kind
         poster = make_poster(brand, seed * 100_003 + i, text_defects=defects, with_logo=True)
-        truth = [t for t in poster.truth if t.kind == "text"]
         expected = list(poster.manifest.copy_lines) if poster.manifest else None
         fonts = [str(p) for p in brand.font_paths]
         t0 = time.perf_counter()
@@ -101,12 +106,12 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
         ocr_times.append(t_ocr)
         t0 = time.perf_counter()
         found = plain.detect_lines(poster.image, lines, expected)
-        _score(tallies["plain OCR"], kind, found, truth, t_ocr + time.perf_counter() - t0,
-               poster.poster_id)
+        _score(tallies["plain OCR"], kind, found, poster.truth,
+               t_ocr + time.perf_counter() - t0, poster.poster_id)
         t0 = time.perf_counter()
         found = full.detect_lines(poster.image, lines, expected, font_path=fonts)
-        _score(tallies["detector"], kind, found, truth, t_ocr + time.perf_counter() - t0,
-               poster.poster_id)
+        _score(tallies["detector"], kind, found, poster.truth,
+               t_ocr + time.perf_counter() - t0, poster.poster_id)
         if verbose:
             print(f"{i + 1}/{n_posters} {poster.poster_id} {kind}", file=sys.stderr)
 
@@ -133,6 +138,10 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
         fp = ta.false_pos / max(ta.clean_lines, 1)
         med = statistics.median([s for v in ta.seconds.values() for s in v])
         row += f"| {f'{ta.false_pos} = {100 * fp:.2f}%':>17} {'':>6} {med:>9.3f} "
+    print(row)
+    row = f"{'loose boxes':<16}"
+    for n in names:
+        row += f"| {tallies[n].loose:>17} {'':>6} {'':>9} "
     print(row)
     ocr_med = statistics.median(ocr_times)
     det_med = statistics.median([s for v in tallies["detector"].seconds.values() for s in v])

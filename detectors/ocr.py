@@ -176,7 +176,7 @@ class RapidOcrEngine:
                 f"ocr_det_limit_side={self.det_limit_side} is too small (need >= 32)"
             )
         params = {
-            "Global.log_level": "warning",
+            "Global.log_level": "error",
             "Global.text_score": 0.0,  # keep low-confidence lines: they are evidence
             "Det.model_path": str(self.model_paths["det"]),
             "Cls.model_path": str(self.model_paths["cls"]),
