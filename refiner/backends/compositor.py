@@ -268,35 +268,100 @@ def remove_strokes(crop: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
     return clean, strokes, diff
 
 
-def remove_residue(crop: np.ndarray, hole: np.ndarray, cover: np.ndarray,
-                   *, tolerance: float = 30.0, max_palette: int = 600) -> np.ndarray:
-    """Remove old content inside ``hole`` whose colour occurs nowhere around it.
+def dominant_colors(pixels: np.ndarray, max_colors: int = 12, step: int = 24) -> np.ndarray:
+    """Up to ``max_colors`` frequent colours (``float32 [k, 3]``) of ``[N, 3]`` pixels.
 
-    The background colours are sampled in a ring around the hole (a backing plate and
-    the poster behind it both count); hole pixels farther than ``tolerance`` from every
-    sampled colour are residue and are inpainted from the pixels that are not. Pixels
-    under ``cover`` (bool, what will be drawn over) are inpainted too.
+    Colours are binned in ``step``-wide cubes; each bin's mean colour is returned, the
+    most populated first. Deterministic.
+    """
+    px = np.asarray(pixels, dtype=np.float32).reshape(-1, 3)
+    if px.size == 0:
+        return np.zeros((0, 3), np.float32)
+    keys = (px // step).astype(np.int32)
+    codes = keys[:, 0] * 4096 + keys[:, 1] * 64 + keys[:, 2]
+    uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:max_colors]
+    sums = np.zeros((uniq.size, 3), np.float64)
+    np.add.at(sums, inverse, px)
+    means = sums / counts[:, None]
+    return means[order].astype(np.float32)
+
+
+def _distance_to_colors(pix: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    if colors.size == 0:
+        return np.full(pix.shape[0], np.inf, np.float32)
+    d = np.sqrt(((pix[:, None, :] - colors[None, :, :]) ** 2).sum(axis=2))
+    return d.min(axis=1)
+
+
+def _distance_to_blends(pix: np.ndarray, a: np.ndarray, b: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each pixel to the nearest segment between a colour of ``a`` and one
+    of ``b``, and the index into ``b`` of that segment's end."""
+    best = np.full(pix.shape[0], np.inf, np.float32)
+    which = np.zeros(pix.shape[0], np.int64)
+    for ca in a:
+        for j, cb in enumerate(b):
+            seg = cb - ca
+            den = float(seg @ seg) or 1.0
+            t = np.clip(((pix - ca) @ seg) / den, 0.0, 1.0)
+            d = np.linalg.norm(pix - (ca + t[:, None] * seg), axis=1)
+            closer = d < best
+            best = np.where(closer, d, best)
+            which = np.where(closer, j, which)
+    return best, which
+
+
+def remove_residue(crop: np.ndarray, hole: np.ndarray, cover: np.ndarray,
+                   logo_colors: np.ndarray | None = None, *, bg_tolerance: float = 12.0,
+                   blend_tolerance: float = 30.0) -> np.ndarray:
+    """Remove what is left of an old logo inside ``hole`` (uint8 mask).
+
+    Background colours are the frequent colours of a ring around the hole. A hole pixel
+    farther than ``bg_tolerance`` from all of them is old content: residue when it lies
+    near a blend of a logo colour (``logo_colors``) with a background colour (a blurred
+    or displaced piece of the logo), or when it belongs to a blob that does not wrap
+    around ``cover`` (another logo); a blob that surrounds ``cover`` is a backing plate
+    and stays. Residue and the pixels under ``cover`` (bool, what will be drawn over)
+    are inpainted from the rest.
     """
     inside = hole > 0
+    cover = np.asarray(cover, bool)
     ring = (dilate(hole, 6) > 0) & ~inside
-    ys, xs = np.nonzero(ring)
-    if ys.size == 0:
+    if not ring.any():
         return crop.copy()
-    step = max(1, int(math.ceil(ys.size / max_palette)))
-    palette = crop[ys[::step], xs[::step]].astype(np.float32)
+    bg_colors = dominant_colors(crop[ring])
     hy, hx = np.nonzero(inside)
     pix = crop[hy, hx].astype(np.float32)
-    best = np.full(pix.shape[0], np.inf, np.float32)
-    for start in range(0, palette.shape[0], 64):
-        chunk = palette[start:start + 64]
-        d = np.sqrt(((pix[:, None, :] - chunk[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
-        best = np.minimum(best, d)
+    other = _distance_to_colors(pix, bg_colors) > bg_tolerance
     residue = np.zeros(hole.shape, np.uint8)
-    residue[hy[best > tolerance], hx[best > tolerance]] = 255
-    residue[np.asarray(cover, bool) & inside] = 255
+    out = crop.copy()
+    if logo_colors is not None and len(logo_colors):
+        # logo blended into the background: un-blend, i.e. restore that background colour
+        sel = np.flatnonzero(other)
+        dist, which = _distance_to_blends(pix[sel], np.asarray(logo_colors, np.float32),
+                                          bg_colors)
+        blend = dist <= blend_tolerance
+        idx = sel[blend]
+        out[hy[idx], hx[idx]] = np.clip(np.rint(bg_colors[which[blend]]), 0, 255).astype(
+            np.uint8)
+        other[idx] = False
+    # the rest of the old content: blobs; a blob around the new logo is a plate
+    blobs = np.zeros(hole.shape, np.uint8)
+    blobs[hy[other], hx[other]] = 255
+    blobs[cover] = 0
+    if blobs.any():
+        edge = (dilate(cover, 3) > 0) & ~cover
+        n, labels = cv2.connectedComponents(blobs, connectivity=8)
+        edge_total = max(int(edge.sum()), 1)
+        for k in range(1, n):
+            blob = labels == k
+            if (blob & edge).sum() < 0.5 * edge_total:
+                residue[blob] = 255
+    residue[cover & inside] = 255
     if not residue.any():
-        return crop.copy()
-    return cv2.inpaint(crop, dilate(residue, 1), 5, cv2.INPAINT_TELEA)
+        return out
+    return cv2.inpaint(out, dilate(residue, 1), 5, cv2.INPAINT_TELEA)
 
 
 def stroke_color(crop: np.ndarray, strokes: np.ndarray, diff: np.ndarray
@@ -526,9 +591,10 @@ class CompositorBackend(RefinerBackend):
         # next to it (a backing plate inside the mask is background, not logo)
         drawn = warped[..., 3] > 0
         fb = Box.from_mask(drawn) if drawn.any() else Box.from_mask(mask)
-        grow = int(max(3, 0.1 * min(fb.width, fb.height) + 2))
-        hole = np.where((dilate(warped[..., 3] > 0, grow) > 0) & (mask > 0), 255, 0)
-        clean = remove_residue(crop, hole.astype(np.uint8), drawn) if hole.any() else crop.copy()
+        grow = int(max(3, 0.15 * max(fb.width, fb.height) + 2))
+        hole = np.where((dilate(drawn, grow) > 0) & (mask > 0), 255, 0).astype(np.uint8)
+        colors = dominant_colors(ref[..., :3][ref[..., 3] > 128], max_colors=8)
+        clean = remove_residue(crop, hole, drawn, colors) if hole.any() else crop.copy()
         a = np.clip(warped[..., 3:4] / 255.0, 0.0, 1.0)
         out = clean.astype(np.float32) * (1.0 - a) + np.clip(warped[..., :3], 0.0, 255.0)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
