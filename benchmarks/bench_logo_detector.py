@@ -1,0 +1,131 @@
+"""Benchmark of the logo detector on generated posters (one command).
+
+    python benchmarks/bench_logo_detector.py [--seed 2] [--per-type 20] [--faithful 80]
+                                            [--missing 10] [--brands 8]
+
+Posters come from :mod:`catalog` (brands with flat and textured logos; logo width 5%-40%
+of the poster width). For each logo defect type ``--per-type`` posters carry that
+defect, ``--faithful`` posters carry a faithful logo and ``--missing`` posters have no
+logo although the manifest requires one. Printed: recall per defect type (a poster
+counts when the detector reports a logo defect; "located" additionally requires the
+defect's box to cover at least 30% of the true logo box), the false-positive rate on
+faithful logos, the localisation IoU of found logos against the clean logo's box, and
+the median detection time. The thresholds were tuned on seed 1; report on another seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from catalog import LOGO_DEFECTS, make_brand, make_poster  # noqa: E402
+from detectors.logo import LogoDetector  # noqa: E402
+from detectors.types import Box  # noqa: E402
+
+
+def clean_logo_box(poster, truth_box: Box) -> Box:
+    """Tight box of the faithful logo: where the clean poster differs from its background
+    inside the (possibly larger) truth box."""
+    sl = truth_box.slice()
+    diff = np.abs(poster.clean[sl].astype(int) - poster.background[sl].astype(int)).max(axis=2)
+    ys, xs = np.nonzero(diff > 10)
+    if xs.size == 0:
+        return truth_box
+    return Box(truth_box.x0 + int(xs.min()), truth_box.y0 + int(ys.min()),
+               truth_box.x0 + int(xs.max()) + 1, truth_box.y0 + int(ys.max()) + 1)
+
+
+def covers(defect_box: Box, truth: Box) -> bool:
+    return defect_box.intersection(truth) >= 0.3 * truth.area
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--per-type", type=int, default=20)
+    ap.add_argument("--faithful", type=int, default=80)
+    ap.add_argument("--missing", type=int, default=10)
+    ap.add_argument("--brands", type=int, default=8)
+    ap.add_argument("--verbose", action="store_true", help="one line per poster")
+    args = ap.parse_args(argv)
+
+    styles = ("flat", "textured")
+    brands = [make_brand(f"brand{args.seed}x{i}", args.seed * 1000 + i,
+                         logo_style=styles[i % 2]) for i in range(args.brands)]
+    plan: list[str | None] = [None] * args.faithful + ["missing"] * args.missing
+    for kind in LOGO_DEFECTS:
+        plan += [kind] * args.per_type
+    det = LogoDetector()
+    flagged: dict[str, int] = defaultdict(int)
+    located: dict[str, int] = defaultdict(int)
+    total: dict[str, int] = defaultdict(int)
+    ious: list[float] = []
+    times: list[float] = []
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(plan))
+    for n, idx in enumerate(order):
+        kind = plan[idx]
+        brand = brands[n % len(brands)]
+        pseed = args.seed * 100_000 + int(idx)
+        if kind == "missing":
+            poster = make_poster(brand, pseed, with_logo=False)
+        else:
+            poster = make_poster(brand, pseed, logo_defect=kind)
+        truth = next((t for t in poster.truth if t.kind == "logo"), None)
+        t0 = time.perf_counter()
+        report = det.analyze(poster.image, brand.logo_rgba, required=True,
+                             brand_name=brand.kit.display_name)
+        times.append(time.perf_counter() - t0)
+        defects = report.defects
+        found = report.matches[0] if report.matches and kind not in ("wrong_logo",
+                                                                     "missing") else None
+        label = kind or "faithful"
+        total[label] += 1
+        if defects:
+            flagged[label] += 1
+            if truth is None or any(covers(d.box, truth.box) for d in defects):
+                located[label] += 1
+        iou = None
+        if truth is not None and found is not None:
+            iou = found.box.iou(clean_logo_box(poster, truth.box))
+            ious.append(iou)
+        if args.verbose:
+            figures = {k: round(v, 2) for k, v in report.checks[0].details} \
+                if report.checks else ""
+            print(f"{label:12s} {brand.logo_style:8s} logo_w={truth.box.width if truth else 0:4d} "
+                  f"iou={iou if iou is not None else -1:.2f} "
+                  f"{[(d.category, d.reasons, round(d.score, 2)) for d in defects]} "
+                  f"{report.matches[0].method if report.matches else '-'} {figures}",
+                  flush=True)
+
+    print(f"logo detector benchmark: seed {args.seed}, {len(plan)} posters, "
+          f"{args.brands} brands (flat + textured logos)")
+    print(f"{'set':14s} {'n':>4s} {'flagged':>8s} {'rate':>6s} {'located':>8s}")
+    for label in ("faithful", "missing", *LOGO_DEFECTS):
+        if total[label]:
+            print(f"{label:14s} {total[label]:4d} {flagged[label]:8d} "
+                  f"{flagged[label] / total[label]:6.3f} {located[label] / total[label]:8.3f}")
+    recall_ok = all(flagged[k] / total[k] >= 0.90 for k in LOGO_DEFECTS if total[k])
+    fp = flagged["faithful"] / max(total["faithful"], 1)
+    mean_iou = float(np.mean(ious)) if ious else float("nan")
+    print(f"recall per defect type >= 0.90: {'met' if recall_ok else 'NOT met'}")
+    print(f"false positives on faithful logos: {fp:.3f} (target <= 0.02: "
+          f"{'met' if fp <= 0.02 else 'NOT met'})")
+    present = sum(n for k, n in total.items() if k not in ("missing", "wrong_logo"))
+    print(f"localisation IoU (mean over {len(ious)} found logos): {mean_iou:.3f} "
+          f"(target >= 0.8: {'met' if mean_iou >= 0.8 else 'NOT met'}); "
+          f"found {len(ious)} of the {present} posters showing the brand's logo")
+    print(f"median time per poster (analyze): {statistics.median(times):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

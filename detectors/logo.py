@@ -1,0 +1,388 @@
+"""Logo defect detection against the brand's reference logo.
+
+Pipeline (``LogoDetector.detect``):
+
+1. **Reference** (:mod:`detectors.logo_reference`): RGBA with alpha -> alpha is the
+   mask; opaque RGB(A) -> the border colour is the background. Cropped to the mask.
+2. **Locate** (:mod:`detectors.logo_locate`): SIFT + RANSAC homography (textured
+   logos, repeated to find several copies) and multi-scale gradient-NCC template
+   matching (flat or small logos), logo width 3.5%..50% of the poster width; every
+   candidate refined by ECC (homography). A template candidate counts as a found logo
+   when its NCC >= ``FOUND_NCC``; a feature candidate when it has >= ``MIN_INLIERS``
+   RANSAC inliers and a plausible quad (convex, near-rectangular, aspect within 0.7..1.43
+   of the reference).
+3. **Compare** (:mod:`detectors.logo_compare`): the reference is warped onto the found
+   quad and composited over the poster pixels there (what a faithful logo looks like on
+   this poster), then compared inside the logo's alpha in a frame of about the
+   on-poster size (at most 256 px):
+
+   ============  ==========================================  ============  =============
+   measure       what                                        reason        threshold
+   ============  ==========================================  ============  =============
+   grad_corr     correlation of gradient magnitudes          wrong_logo    < 0.35 *and*
+   ssim          mean SSIM (grey, sigma 1.5) in the region                 ssim < 0.45
+   ssim          (same)                                      low_structure < 0.60
+   edge_f1       Canny edge overlap (1 px tolerance), F1     edge_mismatch < 0.45
+   delta_e       median CIELAB ΔE76 inside the eroded alpha  color_shift   > 10
+   sharpness     mean abs Laplacian, poster / reference      blurred       < 0.55
+   residual      largest blob of ΔE > 22 after a robust      erased        > 0.05 of the
+                 affine colour fit (so a global recolour is                logo area
+                 not a blob), as a fraction of the logo
+   warp_px       90th pct of local optical-flow deviation    shape_warp    > 2.5 px
+                 at strong edges (px of a 256-px frame)
+   ============  ==========================================  ============  =============
+
+   ``wrong_logo`` replaces the other reasons (they are meaningless on another logo).
+   Each measure maps to a goodness in [0, 1] that is 0.5 exactly at its threshold;
+   the check's ``score`` (fidelity) is the smallest goodness, ``matches`` is
+   ``score >= 0.5`` and a defect's ``score`` is ``1 - fidelity``.
+4. **Defects**: a found logo that does not match -> ``Defect(kind="logo",
+   category="deformed")`` with the quad, its box, and ``repair_quad`` = quad padded by
+   ``max(6, 10% of the logo width)`` px. When ``required`` and no logo is found:
+
+   * if a region hint of kind ``"logo"`` exists, or (without hints) the best template
+     candidate reaches ``WEAK_NCC``, that place is the logo slot; if the slot has content
+     (grey std > ``SLOT_CONTENT_STD`` or edge density > ``SLOT_EDGE_DENSITY``) the result
+     is ``deformed`` with reason ``wrong_logo`` (something else sits where the logo
+     belongs), else ``missing`` with reason ``logo_missing`` at the slot;
+   * with no slot at all: ``missing`` with reasons ``logo_missing`` + ``no_logo_slot``
+     and the whole poster as box (the repair cannot place it: a reviewer must).
+
+   Optional wordmark OCR is not used (the structure measures already catch a different
+   wordmark; OCR would add ~0.5 s per poster).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from detectors.logo_compare import Measures, measure
+from detectors.logo_locate import (
+    MIN_INLIERS,
+    WORK_LONG_SIDE,
+    Candidate,
+    _Features,
+    plausible_quad,
+    quad_of,
+    refine_ecc,
+    template_candidates,
+)
+from detectors.logo_reference import LogoReference, check_reference_fits, prepare_reference
+from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
+from posterqa.errors import InputError
+from posterqa.imaging import ensure_rgb_uint8
+
+log = logging.getLogger(__name__)
+
+FOUND_NCC = 0.45
+SECOND_NCC = 0.6
+SECOND_RATIO = 0.92
+SECOND_ECC = 0.9
+TEMPLATE_MIN_ECC = 0.3
+TEMPLATE_PEAKS = 3
+CLUSTER_TRIES = 3
+SOFT_SIGMA = 0.06
+SOFT_WORK_WIDTH = 320
+WEAK_NCC = 0.30
+SLOT_CONTENT_STD = 12.0
+SLOT_EDGE_DENSITY = 0.02
+MAX_INSTANCES = 4
+
+# measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
+THRESHOLDS: dict[str, tuple[float, float, int]] = {
+    "ssim": (0.66, 0.4, +1),
+    "grad_corr": (0.45, 0.5, +1),
+    "edge_f1": (0.45, 0.5, +1),
+    "delta_e": (15.0, 20.0, -1),
+    "sharpness": (0.35, 0.5, +1),
+    "residual": (0.05, 0.1, -1),
+    "edge_shift": (0.2, 0.3, -1),
+    "warp_px": (3.0, 4.0, -1),
+}
+REASON_OF = {
+    "ssim": "low_structure",
+    "grad_corr": "low_structure",
+    "edge_f1": "edge_mismatch",
+    "delta_e": "color_shift",
+    "sharpness": "blurred",
+    "residual": "erased",
+    "edge_shift": "shape_warp",
+    "warp_px": "shape_warp",
+}
+WRONG_GRAD_CORR = 0.35
+WRONG_SSIM = 0.45
+WRONG_TILE_MATCH = 0.45
+
+
+@dataclass(frozen=True)
+class LogoMatch:
+    """A located logo: ``quad`` clockwise from top-left in poster pixels, its ``box``,
+    ``score`` in [0, 1] (ECC correlation after refinement, or the method's own strength
+    when refinement failed), the ``method`` that found it ("features" | "template")."""
+
+    quad: Quad
+    box: Box
+    score: float
+    method: str
+    homography: tuple[tuple[float, ...], ...] = field(repr=False, default=())
+
+
+@dataclass(frozen=True)
+class LogoCheck:
+    """Fidelity of the logo under a quad: ``matches`` (faithful), ``score`` = fidelity in
+    [0, 1] (1 = identical, < 0.5 = deformed), ``reasons`` (empty when it matches) and the
+    raw ``details`` figures."""
+
+    matches: bool
+    score: float
+    reasons: tuple[str, ...]
+    details: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class LogoReport:
+    """Everything one :meth:`LogoDetector.analyze` call found: the defects, every located
+    logo (best first) with its check (same order), and the time it took."""
+
+    defects: tuple[Defect, ...]
+    matches: tuple[LogoMatch, ...]
+    checks: tuple[LogoCheck, ...]
+    seconds: float
+
+
+def judge(m: Measures) -> LogoCheck:
+    """Turn measures into a verdict with the documented thresholds."""
+    goodness: dict[str, float] = {}
+    for key, (t, span, sign) in THRESHOLDS.items():
+        v = float(getattr(m, key))
+        goodness[key] = float(np.clip(0.5 + sign * (v - t) / span, 0.0, 1.0))
+    blurred = goodness["sharpness"] < 0.5
+    if (m.grad_corr < WRONG_GRAD_CORR and m.ssim < WRONG_SSIM and not blurred
+            and m.tile_match < WRONG_TILE_MATCH):
+        g = min(0.5 * m.grad_corr / WRONG_GRAD_CORR, 0.5 * max(m.ssim, 0) / WRONG_SSIM)
+        return LogoCheck(False, float(min(g, 0.49)), ("wrong_logo",), m.as_pairs())
+    reasons = tuple(dict.fromkeys(REASON_OF[k] for k, g in goodness.items() if g < 0.5))
+    score = min(goodness.values())
+    return LogoCheck(not reasons, float(score), reasons, m.as_pairs())
+
+
+def _quad_tuple(q: np.ndarray) -> Quad:
+    return normalize_quad(q.tolist())
+
+
+def _hint_boxes(hints: Iterable[Any], width: int, height: int) -> list[Box]:
+    out = []
+    for h in hints or ():
+        if isinstance(h, Box):
+            box = h
+        else:
+            if getattr(h, "kind", "logo") != "logo":
+                continue
+            bbox = getattr(h, "bbox", None)
+            if bbox is None:
+                continue
+            box = Box(*[int(v) for v in bbox])
+        box = box.clamp(width, height)
+        if box.area > 0:
+            out.append(box)
+    return out
+
+
+class LogoDetector:
+    """Find a brand's reference logo on a poster and judge its fidelity.
+
+    Images are RGB ``uint8`` ``[H, W, 3]``; references RGBA ``[h, w, 4]`` (or RGB).
+    """
+
+    def __init__(self, settings: Any = None) -> None:
+        self.settings = settings
+
+    # -- public API -------------------------------------------------------------------
+    def locate(self, image: np.ndarray, reference_rgba: np.ndarray) -> LogoMatch | None:
+        """The best instance of the logo on ``image``, or None when none is found."""
+        found = self.locate_all(image, reference_rgba, max_count=1)
+        return found[0] if found else None
+
+    def locate_all(self, image: np.ndarray, reference_rgba: np.ndarray, *,
+                   max_count: int = MAX_INSTANCES) -> list[LogoMatch]:
+        """Every instance found (best first, at most ``max_count``)."""
+        image, ref = self._inputs(image, reference_rgba)
+        return [lm for lm, _, _ in self._locate(image, ref, max_count)]
+
+    def compare(self, image: np.ndarray, reference_rgba: np.ndarray,
+                quad: Sequence[Sequence[float]]) -> LogoCheck:
+        """Judge the logo under ``quad`` (the logo's own quad, clockwise from top-left,
+        poster pixels; a few pixels off is fine: it is refined first)."""
+        image, ref = self._inputs(image, reference_rgba)
+        q = np.asarray(normalize_quad(quad), np.float64)
+        if not np.all(np.isfinite(q)):
+            raise InputError(f"logo quad {quad!r} has non-finite coordinates")
+        h = cv2.getPerspectiveTransform(ref.corners.astype(np.float32), q.astype(np.float32))
+        h = h.astype(np.float64)
+        checks = [judge(measure(image, ref, h))]
+        refined, ecc = refine_ecc(image, h, ref)
+        if ecc > 0 and plausible_quad(quad_of(refined, ref), ref, image.shape[:2]) \
+                and _overlap(quad_of(refined, ref), q) > 0.7:
+            checks.append(judge(measure(image, ref, refined)))
+        # the better of "as given" and "refined": ECC can drift on a busy background
+        return max(checks, key=lambda c: (c.score, dict(c.details).get("ssim", 0.0)))
+
+    def detect(self, image: np.ndarray, reference_rgba: np.ndarray, *, required: bool = True,
+               brand_name: str | None = None, hints: Sequence[Any] = ()) -> list[Defect]:
+        """Logo defects on ``image`` (kind "logo", category "deformed" | "missing").
+
+        ``required``: report "missing" when no logo is found; ``brand_name`` goes into the
+        defects' ``expected``; ``hints``: region hints (``RegionHint`` of kind "logo", or
+        :class:`Box`) that say where the logo slot is.
+        """
+        return list(self.analyze(image, reference_rgba, required=required,
+                                 brand_name=brand_name, hints=hints).defects)
+
+    def analyze(self, image: np.ndarray, reference_rgba: np.ndarray, *, required: bool = True,
+                brand_name: str | None = None, hints: Sequence[Any] = ()) -> LogoReport:
+        """Like :meth:`detect`, also returning every located logo and its check."""
+        t0 = time.perf_counter()
+        image, ref = self._inputs(image, reference_rgba)
+        height, width = image.shape[:2]
+        expected = brand_name or "logo"
+        found = self._locate(image, ref, MAX_INSTANCES)
+        defects: list[Defect] = []
+        checks: list[LogoCheck] = []
+        for lm, _, check in found:
+            checks.append(check)
+            log.debug("logo at %s via %s: %s", lm.box.as_list(), lm.method, check)
+            if not check.matches:
+                defects.append(self._defect("deformed", lm.quad, expected, check))
+        if not found and required:
+            defects.append(self._absent(image, ref, expected,
+                                        _hint_boxes(hints, width, height)))
+        seconds = time.perf_counter() - t0
+        log.info("logo detect: %d found, %d defects in %.2f s", len(found), len(defects),
+                 seconds)
+        return LogoReport(tuple(defects), tuple(lm for lm, _, _ in found), tuple(checks),
+                          seconds)
+
+    # -- internals --------------------------------------------------------------------
+    def _inputs(self, image: np.ndarray, reference: np.ndarray
+                ) -> tuple[np.ndarray, LogoReference]:
+        image = ensure_rgb_uint8(image, "poster image")
+        if isinstance(reference, LogoReference):
+            ref = reference
+        else:
+            ref = prepare_reference(reference, name="reference logo")
+        check_reference_fits(ref, image.shape[:2], name="reference logo")
+        return image, ref
+
+    def _locate(self, image: np.ndarray, ref: LogoReference, max_count: int
+                ) -> list[tuple[LogoMatch, np.ndarray, LogoCheck]]:
+        hw = image.shape[:2]
+        scale = min(1.0, WORK_LONG_SIDE / max(hw))
+        feats: list[Candidate] = _Features(image, scale).find(ref, hw, max_count)
+        sharp = template_candidates(image, ref, TEMPLATE_PEAKS)
+        soft = template_candidates(image, ref, TEMPLATE_PEAKS, soft=SOFT_SIGMA,
+                                   work_width=SOFT_WORK_WIDTH)
+        # every candidate is refined; the refined correlation (ECC) ranks them
+        refined: list[tuple[float, Candidate, np.ndarray, np.ndarray]] = []
+        for c in feats + sharp + soft:
+            if c.method != "features" and c.strength < FOUND_NCC:
+                continue
+            quad0 = quad_of(c.h_ref_to_img, ref)
+            h, ecc = refine_ecc(image, c.h_ref_to_img, ref)
+            quad = quad_of(h, ref)
+            if ecc <= 0 or not plausible_quad(quad, ref, hw) or _overlap(quad, quad0) < 0.5:
+                h, quad, ecc = c.h_ref_to_img, quad0, min(ecc, 0.0)
+            refined.append((ecc, c, h, quad))
+        refined.sort(key=lambda t: -t[0])
+        # cluster overlapping candidates (same place); within a cluster the candidate
+        # whose comparison looks best wins (ECC can settle a pixel or two off)
+        clusters: list[list[tuple[float, Candidate, np.ndarray, np.ndarray]]] = []
+        for item in refined:
+            for cl in clusters:
+                if _overlap(item[3], cl[0][3]) > 0.3:
+                    cl.append(item)
+                    break
+            else:
+                clusters.append([item])
+        best_ncc = max((c.strength for c in sharp), default=0.0)
+        out: list[tuple[LogoMatch, np.ndarray, LogoCheck]] = []
+        for cl in clusters:
+            ecc0 = cl[0][0]
+            has_feat = any(it[1].method == "features" for it in cl)
+            if out and not has_feat:
+                # a second copy must be as convincing as a clean logo
+                strength = max(it[1].strength for it in cl if it[1].method != "features")
+                if ecc0 < SECOND_ECC or strength < max(SECOND_NCC, SECOND_RATIO * best_ncc):
+                    continue
+            if not out and not has_feat and ecc0 < TEMPLATE_MIN_ECC:
+                continue  # the refinement found nothing logo-like there
+            judged = [(judge(measure(image, ref, it[2])), it) for it in cl[:CLUSTER_TRIES]]
+            check, (ecc, c, h, quad) = max(
+                judged, key=lambda t: (t[0].score, dict(t[0].details).get("ssim", 0.0)))
+            if c.method == "features" and ecc <= 0:
+                score = min(1.0, c.strength / (3.0 * MIN_INLIERS))
+            else:
+                score = max(ecc, 0.0)
+            qt = _quad_tuple(quad)
+            box = Box.from_points(qt).clamp(hw[1], hw[0])
+            lm = LogoMatch(qt, box, float(np.clip(score, 0, 1)), c.method,
+                           tuple(tuple(float(v) for v in row) for row in h))
+            out.append((lm, h, check))
+            if len(out) >= max_count:
+                break
+        return out
+
+    def _defect(self, category: str, quad: Quad, expected: str, check: LogoCheck,
+                extra: tuple[str, ...] = ()) -> Defect:
+        q = np.asarray(quad, np.float64)
+        logo_w = float(np.linalg.norm(q[1] - q[0]))
+        margin = max(6.0, 0.1 * logo_w)
+        box = Box.from_points(quad)
+        return Defect(
+            kind="logo", category=category, box=box, quad=quad, expected=expected,
+            observed=None if category == "missing" else ", ".join(check.reasons) or None,
+            score=float(np.clip(1.0 - check.score, 0.0, 1.0)),
+            reasons=check.reasons + extra, repair_quad=pad_quad(quad, margin),
+            details=check.details,
+        )
+
+    def _absent(self, image: np.ndarray, ref: LogoReference, expected: str,
+                hints: list[Box]) -> Defect:
+        height, width = image.shape[:2]
+        slot: Box | None = hints[0] if hints else None
+        if slot is None:
+            weak = template_candidates(image, ref, 1)
+            if weak and weak[0].strength >= WEAK_NCC:
+                q = quad_of(weak[0].h_ref_to_img, ref)
+                slot = Box.from_points(q).clamp(width, height)
+        if slot is None or slot.area == 0:
+            whole = Box(0, 0, width, height)
+            check = LogoCheck(False, 0.0, ("logo_missing", "no_logo_slot"))
+            return Defect(kind="logo", category="missing", box=whole, quad=whole.as_quad(),
+                          expected=expected, observed=None, score=1.0, reasons=check.reasons,
+                          repair_quad=None)
+        crop = cv2.cvtColor(image[slot.slice()], cv2.COLOR_RGB2GRAY)
+        std = float(crop.std())
+        edges = float((cv2.Canny(crop, 50, 150) > 0).mean())
+        details = (("slot_std", std), ("slot_edge_density", edges))
+        if std > SLOT_CONTENT_STD or edges > SLOT_EDGE_DENSITY:
+            check = LogoCheck(False, 0.0, ("wrong_logo",), details)
+            return self._defect("deformed", slot.as_quad(), expected, check)
+        check = LogoCheck(False, 0.0, ("logo_missing",), details)
+        return self._defect("missing", slot.as_quad(), expected, check)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller area of two convex quads."""
+    pa, pb = a.astype(np.float32), b.astype(np.float32)
+    area_a, area_b = abs(cv2.contourArea(pa)), abs(cv2.contourArea(pb))
+    if area_a <= 0 or area_b <= 0:
+        return 0.0
+    inter, _ = cv2.intersectConvexConvex(pa, pb)
+    return float(inter) / min(area_a, area_b)

@@ -1,0 +1,225 @@
+"""Fidelity measures between a reference logo and the poster pixels under a quad.
+
+The poster region is resampled into the reference's frame at about its on-poster size
+(capped at :data:`COMPARE_CAP` px on the long side); the reference, shrunk to the same
+size, is composited over those very poster pixels with its alpha, which is what a
+faithful logo would look like on this poster. Everything is then compared inside the
+logo's alpha (dilated for structure and edges, eroded for colour). The measures and the
+thresholds that turn them into reasons are listed in :mod:`detectors.logo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from detectors.logo_locate import canonical_size
+from detectors.logo_reference import LogoReference
+
+COMPARE_CAP = 256
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Raw figures of one comparison (see :mod:`detectors.logo` for their meaning)."""
+
+    ssim: float
+    grad_corr: float
+    edge_f1: float
+    delta_e: float
+    sharpness: float
+    residual: float
+    edge_shift: float
+    warp_px: float
+    tile_match: float
+    compare_width: int
+
+    def as_pairs(self) -> tuple[tuple[str, float], ...]:
+        names = ("ssim", "grad_corr", "edge_f1", "delta_e", "sharpness", "residual",
+                 "edge_shift", "warp_px", "tile_match", "compare_width")
+        return tuple((k, float(getattr(self, k))) for k in names)
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def _masked_ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """Mean SSIM (Gaussian window, sigma 1.5) over ``region``; ``a``/``b`` float32 0..255."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (0, 0), 1.5)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a * mu_a
+    var_b = blur(b * b) - mu_b * mu_b
+    cov = blur(a * b) - mu_a * mu_b
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
+        (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2))
+    return float(ssim[region].mean())
+
+
+def _grad(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return gx, gy, np.sqrt(gx * gx + gy * gy)
+
+
+def _edge_f1(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """F1 of Canny edges of ``a`` vs ``b`` with a 1-pixel tolerance, inside ``region``."""
+    a8 = np.clip(a, 0, 255).astype(np.uint8)
+    b8 = np.clip(b, 0, 255).astype(np.uint8)
+    ea = (cv2.Canny(a8, 40, 100) > 0) & region
+    eb = (cv2.Canny(b8, 40, 100) > 0) & region
+    if ea.sum() == 0:
+        return 1.0 if eb.sum() == 0 else 0.0
+    if eb.sum() == 0:
+        return 0.0
+    k = np.ones((3, 3), np.uint8)
+    da = cv2.dilate(ea.astype(np.uint8), k) > 0
+    db = cv2.dilate(eb.astype(np.uint8), k) > 0
+    precision = float((eb & da).sum()) / float(eb.sum())
+    recall = float((ea & db).sum()) / float(ea.sum())
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def _residual_fraction(ref_lab: np.ndarray, img_lab: np.ndarray, inner: np.ndarray,
+                       area_mask: np.ndarray) -> float:
+    """Largest compact blob of colour residual (after a robust affine colour fit), as a
+    fraction of the logo area."""
+    x = ref_lab[inner].astype(np.float64)
+    y = img_lab[inner].astype(np.float64)
+    if len(x) < 12:
+        return 0.0
+    xa = np.hstack([x, np.ones((len(x), 1))])
+    keep = np.ones(len(x), bool)
+    coef = np.zeros((4, 3))
+    for _ in range(2):  # least squares, then once more without the worst 10 %
+        coef, *_ = np.linalg.lstsq(xa[keep], y[keep], rcond=None)
+        err = np.linalg.norm(xa @ coef - y, axis=1)
+        keep = err <= max(float(np.quantile(err, 0.9)), 1e-6)
+    full = np.concatenate([ref_lab, np.ones(ref_lab.shape[:2] + (1,), np.float32)], axis=2)
+    pred = full.reshape(-1, 4) @ coef
+    res = np.linalg.norm(pred.reshape(img_lab.shape) - img_lab, axis=2)
+    bad = ((res > 22.0) & area_mask).astype(np.uint8)
+    bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if not bad.any():
+        return 0.0
+    # group nearby residual (the strokes of erased letters) into one region
+    k = max(3, int(round(0.06 * max(bad.shape))) | 1)
+    grouped = cv2.dilate(bad, np.ones((k, k), np.uint8))
+    n, labels = cv2.connectedComponents(grouped, connectivity=8)
+    per = np.bincount(labels[bad > 0], minlength=n)[1:]
+    return float(per.max()) / float(max(area_mask.sum(), 1))
+
+
+def _edge_shift(ref_gray: np.ndarray, img_gray: np.ndarray, region: np.ndarray,
+                tol: float) -> float:
+    """Fraction of the poster's edge pixels (in ``region``) lying further than ``tol`` px
+    from every reference edge: edges that moved, i.e. a deformed shape."""
+    ea = (cv2.Canny(np.clip(ref_gray, 0, 255).astype(np.uint8), 40, 100) > 0) & region
+    eb = (cv2.Canny(np.clip(img_gray, 0, 255).astype(np.uint8), 40, 100) > 0) & region
+    if eb.sum() < 10 or ea.sum() < 10:
+        return 0.0
+    dist = cv2.distanceTransform((~ea).astype(np.uint8), cv2.DIST_L2, 3)
+    return float((dist[eb] > tol).mean())
+
+
+def _tile_warp(ref_g: np.ndarray, img_g: np.ndarray, region: np.ndarray
+               ) -> tuple[float, float]:
+    """Local displacement (px of the compare frame) between reference and poster: the
+    logo is cut into tiles, each tile's shift is found by phase correlation of the
+    gradient maps, and the spread of the shifts around their median is returned (a
+    faithful or globally misplaced logo has equal shifts; a warped one does not).
+
+    Returns ``(warp_px, tile_match)``: ``tile_match`` is the median phase-correlation
+    peak over the tiles, high when each tile matches after its own shift (a deformed
+    logo) and low when it does not (another logo)."""
+    h, w = ref_g.shape
+    ny = 3 if h >= 48 else 2
+    nx = int(np.clip(round(ny * w / max(h, 1)), 2, 8))
+    th, tw = h // ny, w // nx
+    if th < 12 or tw < 12:
+        return 0.0, 1.0
+    shifts = []
+    responses = []
+    win = cv2.createHanningWindow((tw, th), cv2.CV_32F)
+    for iy in range(ny):
+        for ix in range(nx):
+            sl = (slice(iy * th, (iy + 1) * th), slice(ix * tw, (ix + 1) * tw))
+            if region[sl].mean() < 0.3:
+                continue
+            a, b = ref_g[sl], img_g[sl]
+            if float(a.std()) < 4.0 or float(b.std()) < 4.0:
+                continue
+            (dx, dy), resp = cv2.phaseCorrelate(a, b, win)
+            responses.append(resp)
+            if resp > 0.1:
+                shifts.append((dx, dy))
+    tile_match = float(np.median(responses)) if responses else 1.0
+    if len(shifts) < 3:
+        return 0.0, tile_match
+    arr = np.asarray(shifts)
+    dev = np.linalg.norm(arr - np.median(arr, axis=0), axis=1)
+    # the second largest: one odd tile is not a warp
+    return float(np.sort(dev)[-2]), tile_match
+
+
+def measure(image: np.ndarray, ref: LogoReference, h_ref_to_img: np.ndarray) -> Measures:
+    """Compare the poster under ``h_ref_to_img`` (reference px -> poster px) with ``ref``.
+
+    ``image``: RGB uint8 ``[H, W, 3]``.
+    """
+    from detectors.logo_locate import quad_of
+
+    quad = quad_of(h_ref_to_img, ref)
+    cw, ch = canonical_size(ref, quad, cap=COMPARE_CAP)
+    pad = max(int(0.06 * max(cw, ch)), 3)
+    # frame with a margin so the outline and its neighbourhood are compared too
+    s = np.array([[ref.width / cw, 0, -pad * ref.width / cw],
+                  [0, ref.height / ch, -pad * ref.height / ch], [0, 0, 1]], np.float64)
+    h_frame = h_ref_to_img @ s
+    fw, fh = cw + 2 * pad, ch + 2 * pad
+    img_c = cv2.warpPerspective(image, h_frame, (fw, fh),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+    small = ref.resized(cw, ch)
+    alpha = np.pad(small.alpha, pad)[..., None]
+    ref_rgb = np.pad(small.rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    ref_c = ref_rgb.astype(np.float32) * alpha + img_c.astype(np.float32) * (1 - alpha)
+    ref_c8 = np.clip(ref_c + 0.5, 0, 255).astype(np.uint8)
+    mask = np.pad(small.mask, pad)
+    k = max(3, int(round(0.02 * max(cw, ch))) | 1)
+    region = cv2.dilate(mask, np.ones((k, k), np.uint8)) > 0
+    inner = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+    if inner.sum() < 12:
+        inner = mask > 0
+
+    ref_gray = cv2.cvtColor(ref_c8, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    img_gray = cv2.cvtColor(img_c, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    ssim = _masked_ssim(ref_gray, img_gray, region)
+    _, _, g_ref = _grad(ref_gray)
+    _, _, g_img = _grad(img_gray)
+    gr, gi = g_ref[region], g_img[region]
+    denom = float(np.sqrt(((gr - gr.mean()) ** 2).sum() * ((gi - gi.mean()) ** 2).sum()))
+    grad_corr = float(((gr - gr.mean()) * (gi - gi.mean())).sum()) / denom if denom > 0 else 0.0
+    edge_f1 = _edge_f1(ref_gray, img_gray, region)
+    ref_lab, img_lab = _lab(ref_c8), _lab(img_c)
+    de = np.linalg.norm(ref_lab - img_lab, axis=2)
+    delta_e = float(np.median(de[inner]))
+    # sharpness: high-frequency energy (Laplacian) inside the region, poster / reference
+    lap_ref = cv2.Laplacian(ref_gray, cv2.CV_32F, ksize=3)
+    lap_img = cv2.Laplacian(img_gray, cv2.CV_32F, ksize=3)
+    e_ref = float(np.abs(lap_ref[region]).mean())
+    e_img = float(np.abs(lap_img[region]).mean())
+    sharpness = e_img / e_ref if e_ref > 1e-3 else 1.0
+    residual = _residual_fraction(ref_lab, img_lab, inner, mask > 0)
+    edge_shift = _edge_shift(ref_gray, img_gray, region, max(2.0, 0.02 * max(cw, ch)))
+    warp_px, tile_match = _tile_warp(g_ref, g_img, region)
+    return Measures(ssim=ssim, grad_corr=grad_corr, edge_f1=edge_f1, delta_e=delta_e,
+                    sharpness=sharpness, residual=residual, edge_shift=edge_shift,
+                    warp_px=warp_px, tile_match=tile_match,
+                    compare_width=cw)

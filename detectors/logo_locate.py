@@ -1,0 +1,377 @@
+"""Localisation of a reference logo on a poster at unknown scale.
+
+Two searches, both on a working copy of the poster whose long side is at most
+:data:`WORK_LONG_SIDE` pixels:
+
+1. **features** (textured logos): SIFT keypoints of the reference (composited over white
+   and over black, so that the outline's gradient exists whatever the poster's
+   background) are matched poster -> reference with Lowe's ratio test, then a RANSAC
+   homography is fitted. Found instances are removed and the fit repeated, so two copies
+   of the logo are both found.
+2. **template** (flat logos, small logos): normalised cross-correlation of colour
+   gradient-magnitude maps over a geometric ladder of scales (logo width
+   :data:`MIN_WIDTH_FRAC` .. :data:`MAX_WIDTH_FRAC` of the poster width), peaks kept
+   with non-maximum suppression.
+
+Every candidate is then refined with ECC (homography) against the reference composited
+over the poster's local background, which gives sub-pixel corners under small rotation
+and mild perspective. All coordinates returned are full-resolution poster pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from detectors.logo_reference import LogoReference
+
+log = logging.getLogger(__name__)
+
+WORK_LONG_SIDE = 1024
+TEMPLATE_WORK_WIDTH = 512
+MIN_WIDTH_FRAC = 0.045
+MAX_WIDTH_FRAC = 0.5
+SCALE_STEP = 1.07
+RATIO_TEST = 0.8
+MIN_INLIERS = 12
+MIN_INLIER_SPREAD = 0.25
+FEATURE_REF_LONG_SIDE = 480
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """A possible logo instance: ``h_ref_to_img`` maps reference pixels to poster pixels."""
+
+    h_ref_to_img: np.ndarray
+    method: str
+    strength: float  # feature: inlier count; template: NCC peak
+
+
+def quad_of(h: np.ndarray, ref: LogoReference) -> np.ndarray:
+    pts = cv2.perspectiveTransform(ref.corners.reshape(-1, 1, 2), h).reshape(4, 2)
+    return pts
+
+
+def plausible_quad(quad: np.ndarray, ref: LogoReference, image_hw: tuple[int, int]) -> bool:
+    """Convex, near-rectangular, aspect close to the reference, inside-ish the poster."""
+    if not np.all(np.isfinite(quad)):
+        return False
+    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return False
+    # clockwise in image coordinates (y down): positive signed area with this formula
+    x, y = quad[:, 0], quad[:, 1]
+    area = 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    if area <= 0:
+        return False
+    sides = np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
+    if sides.min() < 4:
+        return False
+    top, right, bottom, left = sides
+    if not (0.6 < top / bottom < 1.67 and 0.6 < left / right < 1.67):
+        return False
+    aspect = ((top + bottom) / 2) / ((left + right) / 2)
+    ref_aspect = ref.width / ref.height
+    if not 0.7 < aspect / ref_aspect < 1.43:
+        return False
+    for i in range(4):
+        a = quad[i - 1] - quad[i]
+        b = quad[(i + 1) % 4] - quad[i]
+        cos = float(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9)
+        if abs(cos) > 0.45:  # corner angle outside ~63..117 degrees
+            return False
+    h, w = image_hw
+    cx, cy = quad.mean(axis=0)
+    if not (0 <= cx < w and 0 <= cy < h):
+        return False
+    width = (top + bottom) / 2
+    return MIN_WIDTH_FRAC * 0.7 * w <= width <= 1.05 * w
+
+
+def _scale_h(h: np.ndarray, ref_scale: float, img_scale: float) -> np.ndarray:
+    """Turn a homography between scaled copies into one between the originals."""
+    s_ref = np.diag([ref_scale, ref_scale, 1.0])
+    s_img_inv = np.diag([1.0 / img_scale, 1.0 / img_scale, 1.0])
+    return s_img_inv @ h @ s_ref
+
+
+def _composite(ref: LogoReference, bg: float | np.ndarray) -> np.ndarray:
+    a = ref.alpha[..., None]
+    out = ref.rgb.astype(np.float32) * a + np.asarray(bg, np.float32) * (1 - a)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+class _Features:
+    """SIFT matching; the poster's keypoints are computed once per image."""
+
+    def __init__(self, image: np.ndarray, work_scale: float) -> None:
+        self.scale = work_scale
+        gray = _gray(image)
+        if work_scale != 1.0:
+            gray = cv2.resize(gray, None, fx=work_scale, fy=work_scale,
+                              interpolation=cv2.INTER_AREA)
+        self.sift = cv2.SIFT_create(nfeatures=8000, contrastThreshold=0.02)
+        kps, desc = self.sift.detectAndCompute(gray, None)
+        self.pts = np.array([k.pt for k in kps], np.float32).reshape(-1, 2)
+        self.desc = desc
+
+    def find(self, ref: LogoReference, image_hw: tuple[int, int], max_count: int
+             ) -> list[Candidate]:
+        if self.desc is None or len(self.pts) < MIN_INLIERS:
+            return []
+        long_side = max(ref.width, ref.height)
+        rs = min(1.0, FEATURE_REF_LONG_SIDE / long_side)
+        if long_side * rs < 96:  # upsample tiny references a little
+            rs = 96 / long_side
+        small = ref.resized(round(ref.width * rs), round(ref.height * rs))
+        rs_x = small.width / ref.width
+        feat_mask = cv2.dilate(small.mask, np.ones((5, 5), np.uint8))
+        ref_pts_list, poster_idx_list = [], []
+        matcher = cv2.BFMatcher(cv2.NORM_L2)
+        for bg in (255.0, 0.0):
+            gray = _gray(_composite(small, bg))
+            kps, desc = self.sift.detectAndCompute(gray, feat_mask)
+            if desc is None or len(kps) < 2:
+                continue
+            kp_pts = np.array([k.pt for k in kps], np.float32)
+            for pair in matcher.knnMatch(self.desc, desc, k=2):
+                if len(pair) == 2 and pair[0].distance < RATIO_TEST * pair[1].distance:
+                    ref_pts_list.append(kp_pts[pair[0].trainIdx])
+                    poster_idx_list.append(pair[0].queryIdx)
+        if len(ref_pts_list) < MIN_INLIERS:
+            return []
+        ref_pts = np.array(ref_pts_list, np.float32)
+        idx = np.array(poster_idx_list)
+        img_pts = self.pts[idx]
+        found: list[Candidate] = []
+        alive = np.ones(len(ref_pts), bool)
+        for _ in range(max_count):
+            if alive.sum() < MIN_INLIERS:
+                break
+            src, dst = ref_pts[alive], img_pts[alive]
+            h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=3000,
+                                        confidence=0.995)
+            if h is None or inl is None:
+                break
+            n_in = int(inl.sum())
+            if n_in < MIN_INLIERS:
+                break
+            # inliers bunched in one corner (or on a periodic texture) give a homography
+            # that is right there and wrong elsewhere: ask for a spread of inliers
+            in_pts = src[inl.ravel() > 0]
+            spread = float(np.ptp(in_pts[:, 0]) * np.ptp(in_pts[:, 1])) / float(
+                small.width * small.height)
+            if spread < MIN_INLIER_SPREAD:
+                alive[np.nonzero(alive)[0][inl.ravel() > 0]] = False
+                continue
+            h_full = _scale_h(h, 1.0 / rs_x, self.scale)
+            quad = quad_of(h_full, ref)
+            alive_idx = np.nonzero(alive)[0]
+            if plausible_quad(quad, ref, image_hw):
+                found.append(Candidate(h_full, "features", float(n_in)))
+                # drop every match that lands inside this instance
+                poly = (quad * self.scale).astype(np.float32).reshape(-1, 1, 2)
+                for j in alive_idx:
+                    x, y = img_pts[j]
+                    if cv2.pointPolygonTest(poly, (float(x), float(y)), True) > -4:
+                        alive[j] = False
+            alive[alive_idx[inl.ravel() > 0]] = False
+        return found
+
+
+def _grad_map(rgb: np.ndarray, blur: float) -> np.ndarray:
+    """Colour gradient magnitude (Lab channels), lightly blurred, float32."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab[..., 0] *= 2.0  # weigh lightness edges a little higher than chroma edges
+    gx = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.sqrt((gx * gx + gy * gy).sum(axis=2))
+    if blur > 0:
+        mag = cv2.GaussianBlur(mag, (0, 0), blur)
+    return mag
+
+
+def template_candidates(image: np.ndarray, ref: LogoReference, max_count: int,
+                        roi: tuple[int, int, int, int] | None = None, *,
+                        soft: float = 0.0, work_width: int = TEMPLATE_WORK_WIDTH
+                        ) -> list[Candidate]:
+    """Multi-scale gradient NCC; returns up to ``max_count`` peaks (best first).
+
+    ``soft`` > 0 blurs both gradient maps by ``soft`` x the template width, which keeps
+    a blurred or warped logo findable (at the cost of precision: ECC refines after).
+    """
+    h_img, w_img = image.shape[:2]
+    s = min(1.0, work_width / w_img)
+    if roi is not None:
+        x0, y0, x1, y1 = roi
+        sub = image[y0:y1, x0:x1]
+    else:
+        x0, y0 = 0, 0
+        sub = image
+    small = cv2.resize(sub, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s != 1.0 else sub
+    g_img0 = _grad_map(small, 1.0)
+    g_img = g_img0
+    lum = float(_gray(ref.rgb)[ref.mask > 0].mean())
+    ref_comp = _composite(ref, 255.0 if lum < 128 else 0.0)
+    aspect = ref.height / ref.width
+    peaks: list[tuple[float, float, float, float]] = []  # score, x, y, width (work px)
+    w_min = max(12.0, MIN_WIDTH_FRAC * w_img * s)
+    w_max = min(MAX_WIDTH_FRAC * w_img * s, g_img.shape[1] - 2, (g_img.shape[0] - 2) / aspect)
+    if w_max < w_min:
+        return []
+    n = int(np.floor(np.log(w_max / w_min) / np.log(SCALE_STEP))) + 1
+    for tw in w_min * SCALE_STEP ** np.arange(n):
+        tw_i = int(round(tw))
+        th_i = max(int(round(tw * aspect)), 6)
+        pad = 2
+        tpl_rgb = cv2.resize(ref_comp, (tw_i, th_i), interpolation=cv2.INTER_AREA)
+        tpl_rgb = cv2.copyMakeBorder(tpl_rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        tpl = _grad_map(tpl_rgb, 1.0)
+        if soft > 0:
+            sigma = max(1.0, soft * tw_i)
+            tpl = cv2.GaussianBlur(tpl, (0, 0), sigma)
+            g_img = cv2.GaussianBlur(g_img0, (0, 0), sigma)
+        if tpl.shape[0] >= g_img.shape[0] or tpl.shape[1] >= g_img.shape[1]:
+            continue
+        if float(tpl.std()) < 1e-6:
+            continue
+        res = cv2.matchTemplate(g_img, tpl, cv2.TM_CCOEFF_NORMED)
+        # windows of (almost) constant gradient give unstable NCC: blank them
+        win_mean = cv2.boxFilter(g_img, -1, (tpl.shape[1], tpl.shape[0]), normalize=True,
+                                 anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+        win_sq = cv2.boxFilter(g_img * g_img, -1, (tpl.shape[1], tpl.shape[0]),
+                               normalize=True, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+        win_std = np.sqrt(np.maximum(win_sq - win_mean * win_mean, 0))
+        weak = win_std[:res.shape[0], :res.shape[1]] < 0.25 * float(tpl.std())
+        res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+        res[weak] = -1.0
+        res = np.clip(res, -1.0, 1.0)
+        for _ in range(max_count):
+            _, val, _, loc = cv2.minMaxLoc(res)
+            if val <= 0:
+                break
+            peaks.append((float(val), loc[0] + pad, loc[1] + pad, float(tw_i)))
+            rx, ry = max(int(tw_i * 0.5), 1), max(int(th_i * 0.5), 1)
+            res[max(loc[1] - ry, 0):loc[1] + ry + 1, max(loc[0] - rx, 0):loc[0] + rx + 1] = -1
+    peaks.sort(reverse=True)
+    chosen: list[tuple[float, float, float, float]] = []
+    for p in peaks:
+        cx, cy = p[1] + p[3] / 2, p[2] + p[3] * aspect / 2
+        clash = False
+        for q in chosen:
+            qx, qy = q[1] + q[3] / 2, q[2] + q[3] * aspect / 2
+            if abs(cx - qx) < (p[3] + q[3]) / 4 and abs(cy - qy) < (p[3] + q[3]) * aspect / 4:
+                clash = True
+                break
+        if not clash:
+            chosen.append(p)
+        if len(chosen) >= max_count:
+            break
+    out = []
+    for score, x, y, tw in chosen:
+        k = tw / ref.width / s
+        h = np.array([[k, 0, x / s + x0], [0, k, y / s + y0], [0, 0, 1]], np.float64)
+        out.append(Candidate(h, "template" if soft <= 0 else "soft-template", score))
+    return out
+
+
+def local_background(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Median colour of a ring just outside the quad (the poster's local background)."""
+    h, w = image.shape[:2]
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+    m = max(int(0.08 * max(x1 - x0, y1 - y0)), 3)
+    bx0, by0, bx1, by1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
+    if bx1 <= bx0 or by1 <= by0:
+        return np.array([255.0, 255.0, 255.0], np.float32)
+    ring = np.ones((by1 - by0, bx1 - bx0), np.uint8)
+    inner = (quad - [bx0, by0]).astype(np.int32).reshape(-1, 1, 2)
+    cv2.fillPoly(ring, [inner], 0)
+    pix = image[by0:by1, bx0:bx1][ring > 0]
+    if len(pix) == 0:
+        return np.array([255.0, 255.0, 255.0], np.float32)
+    return np.median(pix, axis=0).astype(np.float32)
+
+
+def canonical_size(ref: LogoReference, quad: np.ndarray, cap: int = 256) -> tuple[int, int]:
+    """Size at which to compare: about the logo's size on the poster, capped."""
+    sides = np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
+    width = max((sides[0] + sides[2]) / 2, 8.0)
+    k = min(width, float(cap) * ref.width / max(ref.width, ref.height)) / ref.width
+    return max(int(round(ref.width * k)), 8), max(int(round(ref.height * k)), 8)
+
+
+def warp_to_reference(image: np.ndarray, h_ref_to_img: np.ndarray, ref: LogoReference,
+                      size: tuple[int, int]) -> np.ndarray:
+    """Poster pixels under the logo, resampled into a ``size`` reference frame."""
+    cw, ch = size
+    s = np.diag([ref.width / cw, ref.height / ch, 1.0])
+    h = h_ref_to_img @ s
+    return cv2.warpPerspective(image, h, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
+               iterations: int = 60) -> tuple[np.ndarray, float]:
+    """ECC (homography) refinement; returns ``(h_ref_to_img, ecc)``; ecc -1 if it failed."""
+    quad = quad_of(cand_h, ref)
+    size = canonical_size(ref, quad, cap=192)
+    cw, ch = size
+    # pad the canonical frame so the outline (logo vs background) is inside it
+    pad = max(int(0.1 * max(cw, ch)), 4)
+    small = ref.resized(cw, ch)
+    bg = local_background(image, quad)
+    tpl_rgb = _composite(small, bg)
+    tpl_rgb = cv2.copyMakeBorder(tpl_rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
+                                 value=[float(v) for v in bg])
+    tpl = _gray(tpl_rgb).astype(np.float32)
+    # frame: canonical padded pixel -> reference pixel
+    to_ref = np.array([[ref.width / cw, 0, -pad * ref.width / cw],
+                       [0, ref.height / ch, -pad * ref.height / ch],
+                       [0, 0, 1]], np.float64)
+    h_frame = cand_h @ to_ref  # padded canonical -> poster
+    mask = cv2.dilate(np.pad(small.mask, pad), np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
+    if float(tpl[mask > 0].std()) < 1.0:
+        return cand_h, -1.0
+    # ECC warps the input into the template frame: input(W x) ~ template(x); we give it
+    # the poster in the canonical frame (via h_frame) and estimate the residual W.
+    tw, th = tpl.shape[1], tpl.shape[0]
+    warped = cv2.warpPerspective(_gray(image), h_frame, (tw, th),
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    # a larger search: the poster region around the candidate, so W can translate
+    big = 3 * pad
+    shift = np.array([[1, 0, -big], [0, 1, -big], [0, 0, 1]], np.float64)
+    region = cv2.warpPerspective(_gray(image), h_frame @ shift, (tw + 2 * big, th + 2 * big),
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    del warped
+    w0 = np.array([[1, 0, big], [0, 1, big], [0, 0, 1]], np.float32)
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
+    # only the logo and a thin ring around it take part (input-image coordinates)
+    in_mask = np.zeros(region.shape, np.uint8)
+    in_mask[big:big + th, big:big + tw] = mask
+    try:
+        ecc, w_aff = cv2.findTransformECC(tpl, region, w0[:2].copy(), cv2.MOTION_AFFINE, crit,
+                                          in_mask, 3)
+    except cv2.error:
+        return cand_h, -1.0
+    w = np.vstack([w_aff, [0, 0, 1]]).astype(np.float32)
+    # a homography only where it explains the pixels clearly better (mild perspective);
+    # on a flat logo its extra freedom mostly fits noise
+    try:
+        ecc_h, w_h = cv2.findTransformECC(tpl, region, w.copy(), cv2.MOTION_HOMOGRAPHY, crit,
+                                          in_mask, 3)
+        if ecc_h > ecc + 0.03:
+            ecc, w = ecc_h, w_h
+    except cv2.error:
+        pass
+    # poster(p) ~ region(W x) with region(q) = poster(h_frame shift q)
+    h_new = h_frame @ shift @ w.astype(np.float64) @ np.linalg.inv(to_ref)
+    return h_new, float(ecc)
