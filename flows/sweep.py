@@ -12,14 +12,17 @@ module (the CLI does). Deployments: ``prefect.yaml``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import records, summary
+from flows.detection import PosterRef
 from flows.repairing import ClaimGroup
 from flows.runtime import current, use_runtime
 from flows.tasks import (
@@ -38,6 +41,19 @@ from flows.tasks import (
 )
 
 CLAIM_BATCH = 16
+
+
+@contextlib.contextmanager
+def tracked_run(kind: str, prefix: str | None, params: dict[str, Any]) -> Iterator[int]:
+    """The run row: opened ``running``; closed ``failed`` with the error if the flow fails."""
+    run_id = open_run(kind, prefix, params)
+    try:
+        yield run_id
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            records.close_run(current().engine, run_id=run_id, status="failed",
+                              error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
 
 
 def default_worker() -> str:
@@ -59,16 +75,16 @@ def nightly_sweep(
         if dry_run:
             logger.info("dry run: %d poster(s) would be scanned", len(posters))
             return {"dry_run": True, "would_scan": [p.key for p in posters]}
-        run_id = open_run("sweep", prefix, {"limit": limit, "repair": repair})
-        fetched = fetch_poster.map(posters)
-        found = detect_defects.map(fetched)
-        recorded = record_defects.map(found, run_id=unmapped(run_id)).result()
-        logger.info("detection done: %d poster(s) recorded", len(recorded))
-        if repair == "inline":
-            drain_queue(run_id, worker=default_worker(), limit=None)
-        else:
-            records.hand_off_repairs(logger)
-        result = close_run(run_id)
+        with tracked_run("sweep", prefix, {"limit": limit, "repair": repair}) as run_id:
+            fetched = fetch_poster.map(posters)
+            found = detect_defects.map(fetched)
+            recorded = record_defects.map(found, run_id=unmapped(run_id)).result()
+            logger.info("detection done: %d poster(s) recorded", len(recorded))
+            if repair == "inline":
+                drain_queue(run_id, worker=default_worker(), limit=None)
+            else:
+                records.hand_off_repairs(logger)
+            result = close_run(run_id)
         summary.publish(result)
         return result
 
@@ -77,9 +93,9 @@ def nightly_sweep(
 def repair_pending(limit: int | None = None, worker: str | None = None) -> dict[str, Any]:
     """Claim pending defects in batches and repair, verify and save them."""
     with use_runtime():
-        run_id = open_run("repair", None, {"limit": limit})
-        drain_queue(run_id, worker=worker or default_worker(), limit=limit)
-        result = close_run(run_id)
+        with tracked_run("repair", None, {"limit": limit}) as run_id:
+            drain_queue(run_id, worker=worker or default_worker(), limit=limit)
+            result = close_run(run_id)
         summary.publish(result)
         return result
 
@@ -90,18 +106,16 @@ def repair_asset(
 ) -> dict[str, Any]:
     """Repair one poster: the given boxes (with ``prompt``), or what detection finds."""
     with use_runtime():
-        run_id = open_run("manual", key, {"boxes": boxes or [], "prompt": prompt})
-        if boxes:
-            recorded = record_manual_defects(key, boxes, prompt, run_id)
-        else:
-            from flows.detection import PosterRef
-
-            etag = records.current_etag(current().store, key)
-            found = detect_defects(fetch_poster(PosterRef(key=key, etag=etag)))
-            recorded = record_defects(found, run_id, force=True)
-        drain_queue(run_id, worker=default_worker(), limit=None,
-                    defect_ids=list(recorded["defect_ids"]))
-        result = close_run(run_id)
+        with tracked_run("manual", key, {"boxes": boxes or [], "prompt": prompt}) as run_id:
+            if boxes:
+                recorded = record_manual_defects(key, boxes, prompt, run_id)
+            else:
+                etag = records.current_etag(current().store, key)
+                found = detect_defects(fetch_poster(PosterRef(key=key, etag=etag)))
+                recorded = record_defects(found, run_id, force=True)
+            drain_queue(run_id, worker=default_worker(), limit=None,
+                        defect_ids=list(recorded["defect_ids"]))
+            result = close_run(run_id)
         summary.publish(result)
         return result
 
