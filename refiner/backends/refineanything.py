@@ -391,6 +391,12 @@ class RefineAnythingBackend(RefinerBackend):
             check_weights(self.settings)
         else:
             _check_lora_files(self.settings)
+        steps = self.settings.refineanything_steps
+        if self.settings.refineanything_lightning_lora is None and steps < 2:
+            raise ConfigError(
+                f"POSTERQA_REFINEANYTHING_STEPS={self.settings.refineanything_steps}: the base "
+                "scheduler needs at least 2 steps (1 step divides by zero in its terminal shift)"
+            )
         self.device = resolve_device(self.settings)
         self._loaded: _Loaded | None = None
         self._key: tuple[Any, ...] | None = None

@@ -359,6 +359,8 @@ def test_bad_input_is_an_input_error() -> None:
         backend.refine(crop, mask, "  ")
     with pytest.raises(InputError, match="reference"):
         backend.refine(crop, mask, "x", reference=np.zeros((4, 4), np.uint8))
+    with pytest.raises(ConfigError, match="at least 2 steps"):
+        _backend(_settings(refineanything_steps=1))
 
 
 def test_import_refiner_stays_torch_free() -> None:
