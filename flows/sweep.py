@@ -131,19 +131,23 @@ def drain_queue(
         groups = claim_defects(worker, batch, defect_ids)
         if not groups:
             break
-        for group in groups:
-            repair_group(group, run_id)
-            done += len(group.defect_ids)
+        # saving (PNG encode, uploads, rows) overlaps the next poster's repairs; a batch
+        # holds each poster once, and every save lands before the next claim
+        saves = [repair_group(group, run_id) for group in groups]
+        for future in saves:
+            future.result()
+        done += sum(len(g.defect_ids) for g in groups)
         get_run_logger().info("repaired %d defect(s) so far", done)
     return done
 
 
-def repair_group(group: ClaimGroup, run_id: int) -> None:
-    """Repairs of one poster, applied one after another onto the same working image."""
+def repair_group(group: ClaimGroup, run_id: int) -> Any:
+    """Repairs of one poster, applied one after another onto the same working image;
+    returns the future of its save."""
     working = fetch_working_image(group)
     outcomes = []
     for defect_id in group.defect_ids:
         outcome = verify_repair(refine_region(group, defect_id, working), working)
         working = outcome.next_working
         outcomes.append(outcome)
-    save_repair(group, outcomes, working, run_id)
+    return save_repair.submit(group, outcomes, working, run_id)

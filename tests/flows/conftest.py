@@ -29,17 +29,10 @@ _bucket_ids = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real SeaweedFS S3 server for the whole session."""
-    from storage.seaweed import EmbeddedS3
-
-    server = EmbeddedS3(tmp_path_factory.mktemp("seaweed"), access_key=ACCESS_KEY,
-                        secret_key=SECRET_KEY)
-    server.start()
-    try:
-        yield server.endpoint
-    finally:
-        server.stop()
+def s3_endpoint(s3_server) -> str:
+    """The session's real SeaweedFS server (tests/conftest.py's ``s3_server``)."""
+    assert (s3_server.access_key, s3_server.secret_key) == (ACCESS_KEY, SECRET_KEY)
+    return s3_server.endpoint
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 from posterqa.settings import Settings
 
 ACCESS_KEY = "posterqa-test"
-SECRET_KEY = "posterqa-test-secret"
+SECRET_KEY = "posterqa-test-secret-key"  # as tests/conftest.py's s3_server
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
