@@ -10,7 +10,10 @@ in a separate process on 127.0.0.1 (one worker, as ``posterqa dashboard`` does),
 every reviewer in, then has all of them load queue pages at the same time, each waiting
 for its page before asking for the next (a bounded number of requests per reviewer).
 
-Prints one table per scenario: requests, median / p95 / max latency and throughput.
+Prints one row per scenario, first with one reviewer alone (the baseline on this machine
+at this moment), then with all reviewers at once: requests, median / p95 / max latency
+and pages per second. The machine's load average is printed too: other work on the same
+cores moves these figures.
 No object store is needed: the queue page reads only the DB.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import re
 import secrets
 import socket
@@ -100,7 +104,10 @@ def serve(url: str, state_dir: str, port: int) -> None:
     settings = Settings(state_dir=Path(state_dir), db_url=url,
                         dashboard_secret_key=secrets.token_hex(32))
     app = create_app(settings, engine=make_engine(url), store=None)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # keep-alive longer than the slowest page: a reviewer that finished its pages early
+    # waits for the others, and uvicorn's 5 s default would close its idle connection
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                timeout_keep_alive=300)
 
 
 def free_port() -> int:
@@ -156,11 +163,13 @@ async def run_load(base: str, n_reviewers: int, per_reviewer: int) -> list[tuple
         for c in clients:  # warm: templates compiled, connections open
             await c.get("/queue")
         rows = []
-        for label, path in SCENARIOS:
+        plan = [(f"{label}, 1 reviewer alone", path, clients[:1]) for label, path in SCENARIOS]
+        plan += [(f"{label}, {n_reviewers} at once", path, clients) for label, path in SCENARIOS]
+        for label, path, group in plan:
             start = asyncio.Event()
             lat: list[float] = []
             tasks = [asyncio.create_task(reviewer_loop(c, path, per_reviewer, start, lat))
-                     for c in clients]
+                     for c in group]
             await asyncio.sleep(0.05)
             t0 = time.perf_counter()
             start.set()
@@ -184,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="posterqa-bench-dash-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        load_before = os.getloadavg()[0]
         t0 = time.perf_counter()
         build_db(url, args.repairs, args.reviewers)
         print(f"DB: {args.repairs} repairs, {args.reviewers} reviewer accounts, SQLite "
@@ -198,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             proc.terminate()
             proc.join(10)
-    print(f"{args.reviewers} concurrent signed-in reviewers, {args.requests_per_reviewer} "
-          "page loads each (one at a time per reviewer), uvicorn 1 worker on 127.0.0.1; "
-          f"{mp.cpu_count()} CPU cores shared by server and clients")
+    print(f"{args.reviewers} signed-in reviewers, {args.requests_per_reviewer} page loads "
+          "each (one at a time per reviewer), uvicorn 1 worker on 127.0.0.1; "
+          f"{mp.cpu_count()} CPU cores shared by server and clients; load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     header = ("scenario", "requests", "median ms", "p95 ms", "max ms", "pages/s")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, tuple("-" * w for w in widths), *rows]:
