@@ -286,6 +286,7 @@ class _Region:
     expected: str | None
     render: str
     bad: list[tuple[float, float]] = field(default_factory=list)  # wrong columns
+    bad_exp: list[int] = field(default_factory=list)  # expected indices of wrong chars
     n_bad: int = 0
     observed: str = ""
     full_expected: str | None = None
@@ -543,6 +544,7 @@ class TextDetector:
                 observed="".join(g.line.text[s] for s in sources),
             )
             region.render = region.expected or ""
+            region.bad_exp = [op.exp for op in ops if op.op in ("S", "D") and op.exp >= 0]
             avg = g.avg_char
             for k, op in enumerate(ops):
                 if op.op in ("S", "I"):
@@ -570,12 +572,19 @@ class TextDetector:
         g = r.geom
         n_bad = r.n_bad + r.lead + r.trail
         score = min(1.0, 0.5 + 0.5 * n_bad / max(len(normalize(r.expected or "")), 1))
+        expected, observed = r.expected, r.observed
         if self.localize == "chars" and r.bad:
             c0, c1 = min(b[0] for b in r.bad), max(b[1] for b in r.bad)
+            if r.full_expected and r.bad_exp:
+                expected = _expected_sub(r.full_expected, normalize_with_map(r.full_expected),
+                                         r.bad_exp)
+            inside = [s for s in r.sources if s in g.cells
+                      and g.cells[s][1] > c0 and g.cells[s][0] < c1]
+            observed = "".join(g.line.text[s] for s in inside)
         else:
             c0, c1 = r.columns()
         details = (("edit_distance", float(n_bad)), ("ocr_score", g.line.score))
-        return self._span_defect(g, "mismatch", c0, c1, r.expected, r.observed, score,
+        return self._span_defect(g, "mismatch", c0, c1, expected, observed, score,
                                  ("ocr_mismatch",), details, w, h,
                                  grown=(r.lead > 0, r.trail > 0))
 

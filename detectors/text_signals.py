@@ -239,9 +239,15 @@ def ink_proposals(image: np.ndarray, covered: Sequence[np.ndarray], *, long_side
     thresh = max(18.0, 0.3 * float(np.percentile(hat, 99.5)))
     binary = (hat > thresh).astype(np.uint8)
     for quad in covered:
-        pts = np.round(np.asarray(quad, np.float64) * f).astype(np.int32).reshape(-1, 1, 2)
+        q = np.asarray(quad, np.float64).reshape(4, 2)
+        qh = float(np.linalg.norm(q[3] - q[0]))
+        # blank the line and a margin of half its height: the gaps between read lines
+        # are light (or dark) bands that the hats pick up too
+        c = q.mean(axis=0)
+        grown = c + (q - c) * (1.0 + qh / max(np.linalg.norm(q[1] - q[0]), 1.0)) \
+            + np.sign(q - c) * 0.5 * qh
+        pts = np.round(grown * f).astype(np.int32).reshape(-1, 1, 2)
         cv2.fillPoly(binary, [pts], 0)
-        cv2.polylines(binary, [pts], True, 0, thickness=3)
     close_w = max(3, int(sw * 0.02))
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_RECT, (close_w, 3)))

@@ -1,0 +1,257 @@
+"""The text defect detector on constructed posters: every reason, scripts, bad cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from detectors.ocr import get_ocr_engine
+from detectors.text import ReRead, TextDetector
+from detectors.types import Box
+
+
+def _fonts() -> dict[str, str]:
+    import fontpkg_roboto
+    import pylopdf_fonts_zh_cn
+
+    return {
+        "sc": str(Path(pylopdf_fonts_zh_cn.__file__).parent / "NotoSansSC-Regular.otf"),
+        "roboto": str(next(Path(fontpkg_roboto.__file__).parent.rglob("Roboto[[]wdth,wght].ttf"))),
+    }
+
+
+FONTS = _fonts()
+BG = (236, 228, 210)
+
+
+def _layer(text: str, font: str, size: int, *, angle: float = 0.0) -> np.ndarray:
+    """Alpha [h, w] float of ``text`` with a transparent margin (basic layout)."""
+    f = ImageFont.truetype(FONTS[font], size, layout_engine=ImageFont.Layout.BASIC)
+    x0, y0, x1, y1 = f.getbbox(text)
+    pad = size // 2
+    img = Image.new("L", (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), 0)
+    ImageDraw.Draw(img).text((pad - x0, pad - y0), text, font=f, fill=255)
+    if angle:
+        img = img.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    return np.asarray(img, np.float32) / 255.0
+
+
+def _poster(items, size=(900, 700)) -> tuple[np.ndarray, list[Box]]:
+    """Compose (text, font, px, (x, y), effect, angle) items; returns image and ink boxes."""
+    w, h = size
+    yy = np.linspace(0, 1, h)[:, None, None]
+    canvas = np.asarray(BG, np.float32)[None, None, :] * (1 - 0.08 * yy) * np.ones((h, w, 3))
+    boxes = []
+    for text, font, px, (x, y), effect, angle in items:
+        a = _layer(text, font, px, angle=angle)
+        if effect == "blur":  # like the catalog's blur defect: beyond the OCR detector
+            a = cv2.GaussianBlur(a, (0, 0), max(2.0, 0.13 * px))
+        elif effect == "warp":
+            rng = np.random.default_rng(3)
+            gh, gw = a.shape
+            grid_y, grid_x = np.mgrid[0:gh, 0:gw].astype(np.float32)
+            noise = rng.normal(size=(2, gh // 10 + 2, gw // 10 + 2)).astype(np.float32)
+            dx = cv2.resize(noise[0], (gw, gh), interpolation=cv2.INTER_CUBIC) * 0.14 * px
+            dy = cv2.resize(noise[1], (gw, gh), interpolation=cv2.INTER_CUBIC) * 0.14 * px
+            a = cv2.remap(a, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR)
+        elif effect == "noise":
+            rng = np.random.default_rng(5)
+            a = np.clip(a * rng.uniform(0.0, 1.6, a.shape).astype(np.float32), 0, 1)
+        ah, aw = a.shape
+        region = canvas[y:y + ah, x:x + aw]
+        color = np.asarray((25, 25, 35), np.float32)
+        canvas[y:y + ah, x:x + aw] = region * (1 - a[..., None]) + color * a[..., None]
+        ys, xs = np.nonzero(a > 0.2)
+        boxes.append(Box(x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1,
+                         y + int(ys.max()) + 1))
+    return np.clip(canvas + 0.5, 0, 255).astype(np.uint8), boxes
+
+
+def _soften(image: np.ndarray, box: Box, sigma: float) -> np.ndarray:
+    """Blur the pixels around ``box`` (a collapsed line that OCR still reads)."""
+    out = image.astype(np.float32)
+    sl = (slice(box.y0 - 6, box.y1 + 6), slice(box.x0 - 6, box.x1 + 6))
+    out[sl] = cv2.GaussianBlur(out[sl], (0, 0), sigma)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+CLEAN = [
+    ("鼎好商城 限时特惠", "sc", 64, (40, 30), None, 0.0),
+    ("Summer Sale 50% OFF", "roboto", 52, (40, 150), None, 0.0),
+    ("满300减50 全场包邮", "sc", 44, (40, 260), None, 0.0),
+    ("Free shipping today", "roboto", 40, (40, 350), None, 0.0),
+    ("会员专享 双倍积分", "sc", 40, (40, 440), None, 0.0),
+]
+EXPECTED = [t[0] for t in CLEAN]
+ALL_FONTS = [FONTS["roboto"], FONTS["sc"]]
+
+
+def _with(index: int, **changes):
+    items = list(CLEAN)
+    text, font, px, pos, effect, angle = items[index]
+    items[index] = (changes.get("text", text), font, px, pos, changes.get("effect", effect),
+                    changes.get("angle", angle))
+    return _poster(items)
+
+
+@pytest.fixture(scope="module")
+def detector() -> TextDetector:
+    return TextDetector(engine=get_ocr_engine())
+
+
+def _hit(defects, box: Box):
+    hits = [d for d in defects if d.box.iou(box) >= 0.5]
+    assert hits, f"no defect on {box.as_list()}: {[d.to_json() for d in defects]}"
+    return hits[0]
+
+
+def test_clean_poster_has_no_defects(detector) -> None:
+    image, _ = _poster(CLEAN)
+    assert detector.detect(image, EXPECTED, font_path=ALL_FONTS) == []
+    assert detector.detect(image, None, font_path=ALL_FONTS) == []
+
+
+def test_wrong_character_is_a_mismatch_on_its_line(detector) -> None:
+    image, boxes = _with(0, text="鼎好商场 限时特惠")
+    defects = detector.detect(image, EXPECTED)
+    d = _hit(defects, boxes[0])
+    assert (d.category, d.reasons) == ("mismatch", ("ocr_mismatch",))
+    assert d.observed.replace(" ", "") == "鼎好商场限时特惠"
+    assert d.expected == "鼎好商城 限时特惠"
+    assert len(defects) == 1
+    # the repair region covers the whole line plus a margin
+    assert Box.from_points(d.repair_region).intersection(boxes[0]) == boxes[0].area
+
+
+def test_chars_localisation_boxes_only_the_wrong_characters(detector) -> None:
+    image, boxes = _with(1, text="Summer Sale 90% OFF")
+    (d,) = TextDetector(engine=detector.engine, localize="chars").detect(image, EXPECTED)
+    assert d.category == "mismatch"
+    assert d.box.width < boxes[1].width / 3
+    assert boxes[1].x0 + boxes[1].width * 0.45 < d.box.center[0] < boxes[1].x1
+    assert d.expected.strip() in ("5", "50", "50%", "5 0")
+
+
+def test_partly_erased_line_is_a_mismatch_covering_the_line(detector) -> None:
+    image, boxes = _with(3, text="Free shipping")
+    (d,) = detector.detect(image, EXPECTED)
+    assert d.category == "mismatch"
+    full = _poster(CLEAN)[1][3]
+    assert d.box.iou(full) >= 0.5  # grown over the absent characters
+
+
+def test_expected_text_absent_from_the_poster_is_missing(detector) -> None:
+    image, _ = _poster(CLEAN)
+    defects = detector.detect(image, [*EXPECTED, "扫码关注 领取优惠券"])
+    (d,) = defects
+    assert d.category == "missing"
+    assert d.reasons == ("missing_text", "not_localised")
+    assert d.expected == "扫码关注 领取优惠券"
+
+
+def test_softened_line_is_collapsed_by_sharpness_score_and_reread(detector) -> None:
+    image, boxes = _poster(CLEAN)
+    image = _soften(image, boxes[2], 2.0)
+    defects = detector.detect(image, EXPECTED, font_path=ALL_FONTS)
+    (d,) = defects
+    assert d.box.iou(boxes[2]) >= 0.5
+    assert d.category == "collapsed"
+    assert d.expected == "满300减50 全场包邮"
+    assert {"low_sharpness", "low_ocr_score", "reread_low_score"} <= set(d.reasons)
+    figures = dict(d.details)
+    assert figures["sharpness_ratio"] < 0.7
+    assert figures["ocr_score"] < 0.95 and figures["reread_score"] < 0.97
+    assert d.score >= 0.5
+
+
+def test_line_blurred_beyond_detection_is_placed_on_its_ink(detector) -> None:
+    image, boxes = _with(4, effect="blur")
+    lines = detector.engine(image)
+    assert not any(ln.box.iou(boxes[4]) > 0.3 for ln in lines)  # OCR does not see it
+    defects = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    (d,) = defects
+    assert d.category == "unreadable" and d.reasons == ("missing_text", "undetected_ink")
+    assert d.expected == "会员专享 双倍积分"
+    assert d.box.iou(boxes[4]) >= 0.3
+
+
+def test_warped_line_is_caught_by_the_glyph_comparison(detector) -> None:
+    image, boxes = _with(2, effect="warp")
+    lines = detector.engine(image)
+    defects = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    d = _hit(defects, boxes[2])
+    assert d.category in ("collapsed", "mismatch", "unreadable")
+    if d.category == "collapsed":
+        assert "glyph_mismatch" in d.reasons
+        assert dict(d.details)["glyph_similarity"] < 0.78
+
+
+def test_rotated_line_is_read_and_a_wrong_character_found(detector) -> None:
+    items = list(CLEAN)
+    items[1] = ("Summer Sale 50% OFF", "roboto", 52, (40, 120), None, 4.0)
+    image, boxes = _poster(items)
+    assert detector.detect(image, EXPECTED, font_path=ALL_FONTS) == []
+    items[1] = ("Summer Sale 50% 0FF", "roboto", 52, (40, 120), None, 4.0)
+    image, boxes = _poster(items)
+    d = _hit(detector.detect(image, EXPECTED), boxes[1])
+    assert d.category == "mismatch"
+    (_, y0), (_, y1) = d.quad[0], d.quad[1]
+    assert y1 < y0  # the quad follows the rotated line
+
+
+def test_16px_line_reads_clean(detector) -> None:
+    items = [*CLEAN, ("Terms and conditions apply", "roboto", 16, (40, 560), None, 0.0)]
+    image, _ = _poster(items)
+    assert detector.detect(image, [*EXPECTED, "Terms and conditions apply"],
+                           font_path=ALL_FONTS) == []
+
+
+def test_poster_without_text(detector) -> None:
+    image, _ = _poster([])
+    assert detector.detect(image, None) == []
+    (d,) = detector.detect(image, ["限时特惠"])
+    assert d.category == "missing"
+
+
+def test_unexpected_text_is_reported_only_when_asked(detector) -> None:
+    image, boxes = _poster(CLEAN)
+    assert detector.detect(image, EXPECTED[:-1]) == []
+    (d,) = detector.detect(image, EXPECTED[:-1], report_unexpected=True)
+    assert (d.category, d.reasons) == ("unexpected", ("unexpected_text",))
+    assert d.box.iou(boxes[4]) >= 0.5
+
+
+def test_junk_read_is_unreadable(detector) -> None:
+    # a warped line the recogniser reads as junk; the same line reference-free
+    image, boxes = _with(2, effect="warp")
+    lines = detector.engine(image)
+    target = [ln for ln in lines if ln.box.iou(boxes[2]) > 0.3]
+    if not target or target[0].score >= 0.5:
+        pytest.skip("the recogniser read this warp well enough")
+    defects = detector.detect_lines(image, lines, EXPECTED)
+    d = _hit(defects, boxes[2])
+    assert d.category == "unreadable" and "unreadable_read" in d.reasons
+    free = detector.detect_lines(image, lines, None)
+    assert any(x.category == "unreadable" and x.box.iou(boxes[2]) >= 0.5 for x in free)
+
+
+def test_reread_confirms_a_good_line_and_rejects_a_wrong_one(detector) -> None:
+    image, boxes = _poster(CLEAN)
+    good = detector.reread(image, boxes[0], "鼎好商城 限时特惠")
+    assert isinstance(good, ReRead)
+    assert good.matches and good.score > 0.9
+    bad = detector.reread(image, boxes[0], "鼎好商城 限时特价")
+    assert not bad.matches
+    assert "鼎好商城" in bad.observed
+
+
+def test_defect_json_has_the_cli_contract_fields(detector) -> None:
+    image, _ = _with(0, text="鼎好商场 限时特惠")
+    (d,) = detector.detect(image, EXPECTED)
+    data = d.to_json()
+    assert {"kind", "bbox", "expected", "observed", "score", "reasons"} <= set(data)
+    assert data["kind"] == "text" and len(data["bbox"]) == 4
