@@ -333,31 +333,43 @@ def remove_residue(crop: np.ndarray, hole: np.ndarray, cover: np.ndarray,
     bg_colors = dominant_colors(crop[ring])
     hy, hx = np.nonzero(inside)
     pix = crop[hy, hx].astype(np.float32)
-    other = _distance_to_colors(pix, bg_colors) > bg_tolerance
-    residue = np.zeros(hole.shape, np.uint8)
     out = crop.copy()
-    if logo_colors is not None and len(logo_colors):
-        # logo blended into the background: un-blend, i.e. restore that background colour
-        sel = np.flatnonzero(other)
-        dist, which = _distance_to_blends(pix[sel], np.asarray(logo_colors, np.float32),
-                                          bg_colors)
-        blend = dist <= blend_tolerance
-        idx = sel[blend]
-        out[hy[idx], hx[idx]] = np.clip(np.rint(bg_colors[which[blend]]), 0, 255).astype(
-            np.uint8)
-        other[idx] = False
-    # the rest of the old content: blobs; a blob around the new logo is a plate
-    blobs = np.zeros(hole.shape, np.uint8)
-    blobs[hy[other], hx[other]] = 255
-    blobs[cover] = 0
-    if blobs.any():
-        edge = (dilate(cover, 3) > 0) & ~cover
-        n, labels = cv2.connectedComponents(blobs, connectivity=8)
-        edge_total = max(int(edge.sum()), 1)
-        for k in range(1, n):
-            blob = labels == k
-            if (blob & edge).sum() < 0.5 * edge_total:
-                residue[blob] = 255
+    residue = np.zeros(hole.shape, np.uint8)
+    edge = (dilate(cover, 3) > 0) & ~cover
+    edge_total = max(int(edge.sum()), 1)
+    todo = np.ones(pix.shape[0], bool)
+    for _ in range(2):  # second pass: with the colours of a plate found in the first
+        other = todo & (_distance_to_colors(pix, bg_colors) > bg_tolerance)
+        if logo_colors is not None and len(logo_colors):
+            # logo blended into the background: un-blend, i.e. restore that colour
+            sel = np.flatnonzero(other)
+            dist, which = _distance_to_blends(pix[sel], np.asarray(logo_colors, np.float32),
+                                              bg_colors)
+            blend = dist <= blend_tolerance
+            idx = sel[blend]
+            out[hy[idx], hx[idx]] = np.clip(np.rint(bg_colors[which[blend]]), 0,
+                                            255).astype(np.uint8)
+            other[idx] = False
+            todo[idx] = False
+        # the rest of the old content: blobs; a blob around the new logo is a plate
+        blobs = np.zeros(hole.shape, np.uint8)
+        blobs[hy[other], hx[other]] = 255
+        blobs[cover] = 0
+        plates: list[np.ndarray] = []
+        if blobs.any():
+            n, labels = cv2.connectedComponents(blobs, connectivity=8)
+            for k in range(1, n):
+                blob = labels == k
+                if (blob & edge).sum() < 0.5 * edge_total:
+                    residue[blob] = 255
+                else:
+                    plates.append(blob)
+        done = residue[hy, hx] > 0
+        todo &= ~done
+        if not plates:
+            break
+        plate_px = crop[np.logical_or.reduce(plates)]
+        bg_colors = np.concatenate([bg_colors, dominant_colors(plate_px, max_colors=1)])
     residue[cover & inside] = 255
     if not residue.any():
         return out

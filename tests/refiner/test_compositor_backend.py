@@ -146,3 +146,54 @@ def test_text_without_expected_copy_is_a_backend_error() -> None:
     with pytest.raises(BackendError, match="reference"):
         be.refine(np.zeros((20, 20, 3), np.uint8), np.full((20, 20), 255, np.uint8),
                   "Refine the LOGO.")
+
+
+def test_dominant_colors_orders_by_frequency() -> None:
+    from refiner.backends.compositor import dominant_colors
+
+    px = np.array([[10, 10, 10]] * 5 + [[200, 0, 0]] * 3 + [[0, 0, 250]], np.uint8)
+    cols = dominant_colors(px, max_colors=2)
+    assert cols.tolist() == [[10.0, 10.0, 10.0], [200.0, 0.0, 0.0]]
+
+
+def test_residue_removal_keeps_a_plate_and_unblends_a_halo() -> None:
+    from refiner.backends.compositor import remove_residue
+
+    crop = np.full((60, 60, 3), (230, 180, 210), np.uint8)  # pink poster
+    crop[10:50, 10:50] = (30, 30, 35)  # dark plate behind the logo
+    crop[24:36, 24:36] = (20, 200, 70)  # the (new) logo's place
+    crop[22:24, 24:36] = (25, 115, 52)  # a green halo: logo blended into the plate
+    cover = np.zeros((60, 60), bool)
+    cover[24:36, 24:36] = True
+    hole = np.zeros((60, 60), np.uint8)
+    hole[5:55, 5:55] = 255  # swallows the whole plate
+    logo = np.array([[20, 200, 70]], np.float32)
+    out = remove_residue(crop, hole, cover, logo)
+    assert (out[12:20, 12:48] == (30, 30, 35)).all()  # plate kept
+    assert (np.abs(out[22:24, 26:34].astype(int) - (30, 30, 35)) <= 2).all()  # halo gone
+
+
+def test_texture_offset_continues_stripes_into_a_hole() -> None:
+    from refiner.backends.compositor import estimate_background, texture_offset
+
+    yy, xx = np.mgrid[0:80, 0:120]
+    stripes = np.where(((xx + yy) // 6) % 2 == 0, 200, 120).astype(np.uint8)
+    crop = np.stack([stripes] * 3, axis=2)
+    hole = np.zeros((80, 120), np.uint8)
+    hole[30:50, 40:80] = 255
+    broken = crop.copy()
+    broken[30:50, 40:80] = 0
+    assert texture_offset(broken, hole) is not None
+    filled = estimate_background(broken, hole)
+    assert np.abs(filled[30:50, 40:80].astype(int) - crop[30:50, 40:80]).mean() < 3
+
+
+def test_retypeset_line_rereads_with_the_text_detector() -> None:
+    from detectors.text import TextDetector
+
+    broken, box = _text_poster("限吋特惠 50% 0FF")
+    refiner = Refiner("compositor", text_checker=TextDetector().reread)
+    res = refiner.repair(broken, box.pad(4), text_prompt(EXPECTED),
+                         hints={"quad": box.as_quad(), "font_path": fallback_font()})
+    assert res.verification.verdict == "verified", res.verification.to_json()
+    assert res.verification.region.observed.replace(" ", "") == EXPECTED.replace(" ", "")
