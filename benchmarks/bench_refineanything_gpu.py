@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                 lora_path = write_random_lora(transformer, args.lora_rank,
                                               Path(tmp) / "lora.safetensors")
                 t0 = time.perf_counter()
-                backend_for(1, refineanything_lora=lora_path).load()
+                backend_for(2, refineanything_lora=lora_path).load()
                 timer.sync()
                 lora_s = time.perf_counter() - t0
             except Exception as exc:  # noqa: BLE001 - report it, time the rest anyway
