@@ -199,21 +199,21 @@ def _grad_map(rgb: np.ndarray, blur: float) -> np.ndarray:
 
 def template_candidates(image: np.ndarray, ref: LogoReference, max_count: int,
                         roi: tuple[int, int, int, int] | None = None, *,
-                        soft: float = 0.0, work_width: int = TEMPLATE_WORK_WIDTH
-                        ) -> list[Candidate]:
+                        soft: float = 0.0, work_width: int = TEMPLATE_WORK_WIDTH,
+                        width_range: tuple[float, float] | None = None) -> list[Candidate]:
     """Multi-scale gradient NCC; returns up to ``max_count`` peaks (best first).
 
     ``soft`` > 0 blurs both gradient maps by ``soft`` x the template width, which keeps
     a blurred or warped logo findable (at the cost of precision: ECC refines after).
     """
     h_img, w_img = image.shape[:2]
-    s = min(1.0, work_width / w_img)
     if roi is not None:
         x0, y0, x1, y1 = roi
         sub = image[y0:y1, x0:x1]
     else:
         x0, y0 = 0, 0
         sub = image
+    s = min(1.0, work_width / sub.shape[1])
     small = cv2.resize(sub, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s != 1.0 else sub
     g_img0 = _grad_map(small, 1.0)
     g_img = g_img0
@@ -221,8 +221,10 @@ def template_candidates(image: np.ndarray, ref: LogoReference, max_count: int,
     ref_comp = _composite(ref, 255.0 if lum < 128 else 0.0)
     aspect = ref.height / ref.width
     peaks: list[tuple[float, float, float, float]] = []  # score, x, y, width (work px)
-    w_min = max(12.0, MIN_WIDTH_FRAC * w_img * s)
-    w_max = min(MAX_WIDTH_FRAC * w_img * s, g_img.shape[1] - 2, (g_img.shape[0] - 2) / aspect)
+    lo, hi = width_range if width_range is not None else (MIN_WIDTH_FRAC * w_img,
+                                                          MAX_WIDTH_FRAC * w_img)
+    w_min = max(12.0, lo * s)
+    w_max = min(hi * s, g_img.shape[1] - 2, (g_img.shape[0] - 2) / aspect)
     if w_max < w_min:
         return []
     n = int(np.floor(np.log(w_max / w_min) / np.log(SCALE_STEP))) + 1

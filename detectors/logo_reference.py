@@ -131,6 +131,6 @@ def check_reference_fits(ref: LogoReference, image_hw: tuple[int, int], *, name:
     h, w = image_hw
     if ref.width > w and ref.height > h:
         raise InputError(
-            f"{name}'s logo is {ref.width}x{ref.height} pixels, larger than the whole "
-            f"poster ({w}x{h}); pass the reference logo, not a poster"
+            f"{name} is {ref.width}x{ref.height} pixels (its visible part), larger than "
+            f"the whole poster ({w}x{h}); pass the reference logo, not a poster"
         )

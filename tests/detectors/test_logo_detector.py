@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from detectors.logo import LogoCheck, LogoDetector, LogoMatch
-from detectors.types import Box
+from detectors.types import Box, normalize_quad, pad_quad
 from posterqa.errors import ImageDecodeError, InputError
 from posterqa.imaging import encode_png, load_rgba
 
@@ -49,7 +49,7 @@ def flat_logo(w: int = 220, h: int = 110, text: str = "BRND",
     return np.dstack([rgb, alpha])
 
 
-def background(kind: str, h: int = 800, w: int = 600, seed: int = 0) -> np.ndarray:
+def background(kind: str, h: int = 640, w: int = 480, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if kind == "plain":
         ramp = np.linspace(1.0, 0.8, h)[:, None, None]
@@ -150,8 +150,8 @@ def test_logo_on_busy_textured_background_is_found_and_faithful(det):
 
 def test_two_logos_on_one_poster_are_both_found_and_judged_separately(det):
     ref = textured_logo()
-    img, q_good = place(background("plain"), ref, 60, 80, 200)
-    img, q_bad = place(img, deform(ref, "color_shift"), 300, 560, 220)
+    img, q_good = place(background("plain"), ref, 40, 60, 160)
+    img, q_bad = place(img, deform(ref, "color_shift"), 260, 440, 170)
     found = det.locate_all(img, ref)
     assert len(found) == 2
     assert sorted(round(quad_iou(m.quad, q_good)) + 2 * round(quad_iou(m.quad, q_bad))
@@ -167,7 +167,7 @@ def test_reference_without_alpha_uses_the_border_colour_as_background(det):
     a = rgba[..., 3:4].astype(np.float32) / 255
     opaque = (rgba[..., :3] * a + 255 * (1 - a) + 0.5).astype(np.uint8)  # on white, RGB
     opaque = np.pad(opaque, ((6, 6), (6, 6), (0, 0)), constant_values=255)
-    img, quad = place(background("plain"), rgba, 200, 500, 200)
+    img, quad = place(background("plain"), rgba, 200, 480, 200)
     match = det.locate(img, opaque)
     assert match is not None and quad_iou(match.quad, quad) > 0.85
     assert det.compare(img, opaque, match.quad).matches
@@ -175,8 +175,9 @@ def test_reference_without_alpha_uses_the_border_colour_as_background(det):
 
 
 def test_reference_far_larger_than_its_use_on_the_poster(det):
-    big = cv2.resize(textured_logo(), (1200, 800), interpolation=cv2.INTER_CUBIC)
-    img, quad = place(background("plain"), big, 300, 650, 70)  # 70 px wide on the poster
+    # 960 px wide (twice the poster's width) for a 70-px logo on the poster
+    big = cv2.resize(textured_logo(), (960, 640), interpolation=cv2.INTER_CUBIC)
+    img, quad = place(background("plain"), big, 300, 520, 70)
     match = det.locate(img, big)
     assert match is not None and quad_iou(match.quad, quad) > 0.75
     assert det.detect(img, big) == []
@@ -223,6 +224,15 @@ def test_compare_accepts_a_faithful_logo_a_few_pixels_off(det):
     img, quad = place(background("busy"), ref, 150, 300, 220)
     check = det.compare(img, ref, tight_quad(ref, quad) + 2.5)
     assert check.matches and check.score >= 0.5 and check.reasons == ()
+
+
+def test_compare_finds_the_logo_inside_a_loose_repair_quad(det):
+    ref = textured_logo()
+    img, quad = place(background("plain"), ref, 150, 300, 180)
+    loose = pad_quad(normalize_quad(tight_quad(ref, quad).tolist()), 16)
+    assert det.compare(img, ref, loose).matches
+    bad, quad = place(background("plain"), deform(ref, "color_shift"), 150, 300, 180)
+    assert not det.compare(bad, ref, loose).matches
 
 
 # --------------------------------------------------------------------------- defects
