@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     dashboard_port: int = 8000
     dashboard_secret_key: str = Field(default="", description="session signing key")
     publish_mode: Literal["prefix", "overwrite-versioned"] = "prefix"
+    prefect_ui_url: str | None = Field(
+        default=None, description="Prefect UI base URL; the runs page links flow runs there"
+    )
 
     @field_validator("posters_prefix", "brands_prefix", "repaired_prefix", "artifacts_prefix",
                      "published_prefix")
