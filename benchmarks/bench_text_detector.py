@@ -15,10 +15,12 @@ is read once by the OCR engine; the same lines go to
 Per defect type: recall (a reported defect box with IoU >= 0.5 with the truth line box),
 precision (reported defects that hit a defective line / all reported defects, on the
 posters of that type), and the median seconds per poster (OCR + matching + signals).
-``clean lines FP``: reported defects that lie on a clean line, the logo, the background
-or nowhere (unlocalised), as a share of the clean lines of all posters. ``loose boxes``:
+``clean lines FP``: reported defects that lie on a clean line, the logo or the
+background, as a share of the clean lines of all posters. ``loose boxes``:
 reports that overlap a defective line (IoU > 0.1) without reaching IoU 0.5 (neither a
-hit nor a false positive). ``OCR engine`` is the engine call alone.
+hit nor a false positive). ``unlocalised``: "expected copy not found" reports without a
+box (reason ``not_localised``), counted apart from both. ``OCR engine`` is the engine
+call alone.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Tally:
     all_reports: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     false_pos: int = 0
     loose: int = 0
+    unlocalised: int = 0
     clean_lines: int = 0
     seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     misses: list[str] = field(default_factory=list)
@@ -69,6 +72,9 @@ def _score(tally: Tally, kind: str | None, defects, truth, seconds: float, pid: 
         tally.all_reports[kind] += 1
         if any(d.box.iou(t.box) >= 0.5 for t in bad):
             tally.tp_reports[kind] += 1
+            continue
+        if "not_localised" in d.reasons:
+            tally.unlocalised += 1  # "this copy is not on the poster", no box
             continue
         best = max(truth, key=lambda t: d.box.iou(t.box), default=None)
         if best is not None and best.defect is not None and best.kind == "text" \
@@ -139,10 +145,11 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
         med = statistics.median([s for v in ta.seconds.values() for s in v])
         row += f"| {f'{ta.false_pos} = {100 * fp:.2f}%':>17} {'':>6} {med:>9.3f} "
     print(row)
-    row = f"{'loose boxes':<16}"
-    for n in names:
-        row += f"| {tallies[n].loose:>17} {'':>6} {'':>9} "
-    print(row)
+    for label, attr in (("loose boxes", "loose"), ("unlocalised", "unlocalised")):
+        row = f"{label:<16}"
+        for n in names:
+            row += f"| {getattr(tallies[n], attr):>17} {'':>6} {'':>9} "
+        print(row)
     ocr_med = statistics.median(ocr_times)
     det_med = statistics.median([s for v in tallies["detector"].seconds.values() for s in v])
     plain_med = statistics.median([s for v in tallies["plain OCR"].seconds.values() for s in v])

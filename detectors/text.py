@@ -84,6 +84,7 @@ FLAG_SCORE = 0.5
 UNREADABLE_SCORE = 0.5
 REPAIR_MARGIN = 0.15  # of the line height
 PROPOSAL_PAD = 0.35  # an ink blob grows by this share of its height (blur halo)
+MAX_ASPECT_MISFIT = 1.6  # a blob hosts a missing string if their aspect ratios differ less
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.95, 0.80),
@@ -209,7 +210,13 @@ class _LineGeom:
                 # a wide halo keeps the soft edge of blurred text inside the box
                 prep = prepare_line(crop_quad(image, self.line.quad),
                                     halo=max(2, int(0.25 * self.height)))
-                self._ink = ink_box(prep.ink, thresh=0.2)
+                box = ink_box(prep.ink, thresh=0.2)
+                # an ink box much smaller than the line means the ink map failed (e.g.
+                # blur spread past the crop): keep the detector's quad then
+                if box is not None and (box[3] - box[1] < 0.4 * self.height
+                                        or box[2] - box[0] < 0.3 * self.width):
+                    box = None
+                self._ink = box
             except InputError:
                 self._ink = None
         return self._ink
@@ -338,16 +345,23 @@ class TextDetector:
     ``localize``: ``"part"`` (default) boxes the whole line part that carries the
     defective string, which is what a repair re-typesets; ``"chars"`` boxes only the wrong
     or collapsed characters (``repair_quad`` still covers whole characters).
+    ``place_on_ink=True`` puts expected strings that no OCR line holds on ink blobs the
+    OCR detector left out (text blurred beyond detection; see
+    :func:`detectors.text_signals.ink_proposals`); off by default because on generated
+    posters it placed more strings on the wrong element (logo, another line) than on the
+    right one.
     """
 
     def __init__(self, settings: Settings | None = None, engine: OcrEngine | None = None,
-                 *, collapse_signals: bool = True, localize: str = "part") -> None:
+                 *, collapse_signals: bool = True, localize: str = "part",
+                 place_on_ink: bool = False) -> None:
         if localize not in ("part", "chars"):
             raise InputError(f"localize must be 'part' or 'chars', got {localize!r}")
         self.settings = settings or get_settings()
         self._engine = engine
         self.collapse_signals = collapse_signals
         self.localize = localize
+        self.place_on_ink = place_on_ink
         self.record: list | None = None  # set to [] to collect per-region figures (tuning)
         self._local = threading.local()
 
@@ -594,12 +608,13 @@ class TextDetector:
         (text blurred or broken beyond detection), matched by aspect ratio; the rest are
         reported unlocalised (whole image box, reason ``not_localised``)."""
         h, w = image.shape[:2]
-        props = ink_proposals(image, [np.asarray(ln.quad) for ln in al.lines])
+        props = ink_proposals(image, [np.asarray(ln.quad) for ln in al.lines]) \
+            if self.place_on_ink else []
         free = list(range(len(props)))
         out: list[Defect] = []
         for exp in sorted(missing, key=lambda e: -len(normalize(e))):
             want = math.log(_aspect_guess(exp))
-            best, best_d = None, math.log(2.5)
+            best, best_d = None, math.log(MAX_ASPECT_MISFIT)
             for k in free:
                 x0, y0, x1, y1 = props[k]
                 d = abs(math.log(max(x1 - x0, 1) / max(y1 - y0, 1)) - want)
@@ -631,9 +646,12 @@ class TextDetector:
             ln = al.lines[li]
             common = _lcs_len(norm, al.line_norms[li].text)
             junk = _unreadable(ln)
-            if common == 0 and not junk:
+            g = _LineGeom(ln)
+            misfit = abs(math.log(g.width / g.height) - math.log(_aspect_guess(exp)))
+            # a line sharing no character must at least have the string's proportions
+            if common == 0 and (not junk or misfit > math.log(MAX_ASPECT_MISFIT)):
                 continue
-            key = (common, junk, ln.box.area)
+            key = (common, junk, -misfit)
             if best_key is None or key > best_key:
                 best, best_key = li, key
         return best

@@ -172,8 +172,10 @@ def test_line_blurred_beyond_detection_is_placed_on_its_ink(detector) -> None:
     image, boxes = _with(4, effect="blur")
     lines = detector.engine(image)
     assert not any(ln.box.iou(boxes[4]) > 0.3 for ln in lines)  # OCR does not see it
-    defects = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
-    (d,) = defects
+    (d,) = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    assert d.category == "missing" and d.reasons == ("missing_text", "not_localised")
+    placing = TextDetector(engine=detector.engine, place_on_ink=True)
+    (d,) = placing.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
     assert d.category == "unreadable" and d.reasons == ("missing_text", "undetected_ink")
     assert d.expected == "会员专享 双倍积分"
     assert d.box.iou(boxes[4]) >= 0.3
