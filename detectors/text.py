@@ -213,7 +213,7 @@ class _LineGeom:
                 box = ink_box(prep.ink, thresh=0.2)
                 # an ink box much smaller than the line means the ink map failed (e.g.
                 # blur spread past the crop): keep the detector's quad then
-                if box is not None and (box[3] - box[1] < 0.4 * self.height
+                if box is not None and (box[3] - box[1] < 0.25 * self.height
                                         or box[2] - box[0] < 0.3 * self.width):
                     box = None
                 self._ink = box
@@ -649,7 +649,7 @@ class TextDetector:
             g = _LineGeom(ln)
             misfit = abs(math.log(g.width / g.height) - math.log(_aspect_guess(exp)))
             # a line sharing no character must at least have the string's proportions
-            if common == 0 and (not junk or misfit > math.log(MAX_ASPECT_MISFIT)):
+            if common == 0 and misfit > math.log(MAX_ASPECT_MISFIT):
                 continue
             key = (common, junk, -misfit)
             if best_key is None or key > best_key:
