@@ -86,7 +86,7 @@ from detectors.logo_locate import (
     MIN_INLIERS,
     WORK_LONG_SIDE,
     Candidate,
-    _Features,
+    FeatureMatcher,
     plausible_quad,
     quad_of,
     refine_ecc,
@@ -317,7 +317,7 @@ class LogoDetector:
                 ) -> list[tuple[LogoMatch, np.ndarray, LogoCheck]]:
         hw = image.shape[:2]
         scale = min(1.0, WORK_LONG_SIDE / max(hw))
-        feats: list[Candidate] = _Features(image, scale).find(ref, hw, max_count)
+        feats: list[Candidate] = FeatureMatcher(image, scale).find(ref, hw, max_count)
         sharp = template_candidates(image, ref, TEMPLATE_PEAKS)
         best_ncc = max((c.strength for c in sharp), default=0.0)
         cache: dict[int, tuple[float, Candidate, np.ndarray, np.ndarray]] = {}

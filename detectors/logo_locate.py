@@ -107,7 +107,7 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-class _Features:
+class FeatureMatcher:
     """SIFT matching; the poster's keypoints are computed once per image."""
 
     def __init__(self, image: np.ndarray, work_scale: float) -> None:
@@ -309,19 +309,28 @@ def canonical_size(ref: LogoReference, quad: np.ndarray, cap: int = 256) -> tupl
     return max(int(round(ref.width * k)), 8), max(int(round(ref.height * k)), 8)
 
 
-def warp_to_reference(image: np.ndarray, h_ref_to_img: np.ndarray, ref: LogoReference,
-                      size: tuple[int, int]) -> np.ndarray:
-    """Poster pixels under the logo, resampled into a ``size`` reference frame."""
-    cw, ch = size
-    s = np.diag([ref.width / cw, ref.height / ch, 1.0])
-    h = h_ref_to_img @ s
-    return cv2.warpPerspective(image, h, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_REPLICATE)
+def _warp_gray(image: np.ndarray, h_out_to_img: np.ndarray, size: tuple[int, int]
+               ) -> np.ndarray:
+    """Grey poster pixels seen through ``h_out_to_img`` (output px -> poster px) as a
+    float32 ``size`` image; only the part of the poster under it is converted."""
+    w, h = size
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64).reshape(-1, 1, 2)
+    pts = cv2.perspectiveTransform(corners, h_out_to_img).reshape(4, 2)
+    ih, iw = image.shape[:2]
+    x0, y0 = np.clip(np.floor(pts.min(axis=0)).astype(int) - 2, 0, [iw - 1, ih - 1])
+    x1, y1 = np.clip(np.ceil(pts.max(axis=0)).astype(int) + 3, [x0 + 1, y0 + 1], [iw, ih])
+    crop = _gray(image[y0:y1, x0:x1])
+    to_crop = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ h_out_to_img
+    return cv2.warpPerspective(crop, to_crop, (w, h),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 
 
 def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
                iterations: int = 60) -> tuple[np.ndarray, float]:
-    """ECC (homography) refinement; returns ``(h_ref_to_img, ecc)``; ecc -1 if it failed."""
+    """ECC refinement (affine, then homography when clearly better) of a candidate
+    ``cand_h`` (reference px -> poster px); returns ``(h_ref_to_img, ecc)``, ecc -1 when
+    it failed (then ``cand_h`` is returned unchanged)."""
     quad = quad_of(cand_h, ref)
     size = canonical_size(ref, quad, cap=192)
     cw, ch = size
@@ -344,16 +353,10 @@ def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
     # ECC warps the input into the template frame: input(W x) ~ template(x); we give it
     # the poster in the canonical frame (via h_frame) and estimate the residual W.
     tw, th = tpl.shape[1], tpl.shape[0]
-    warped = cv2.warpPerspective(_gray(image), h_frame, (tw, th),
-                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                 borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     # a larger search: the poster region around the candidate, so W can translate
     big = 3 * pad
     shift = np.array([[1, 0, -big], [0, 1, -big], [0, 0, 1]], np.float64)
-    region = cv2.warpPerspective(_gray(image), h_frame @ shift, (tw + 2 * big, th + 2 * big),
-                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                 borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    del warped
+    region = _warp_gray(image, h_frame @ shift, (tw + 2 * big, th + 2 * big))
     w0 = np.array([[1, 0, big], [0, 1, big], [0, 0, 1]], np.float32)
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
     # only the logo and a thin ring around it take part (input-image coordinates)
