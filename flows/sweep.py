@@ -35,7 +35,7 @@ from flows.tasks import (
     open_run,
     record_defects,
     record_manual_defects,
-    refine_region,
+    refine_task,
     save_repair,
     verify_repair,
 )
@@ -144,10 +144,11 @@ def drain_queue(
 def repair_group(group: ClaimGroup, run_id: int) -> Any:
     """Repairs of one poster, applied one after another onto the same working image;
     returns the future of its save."""
+    refine = refine_task(current().settings)
     working = fetch_working_image(group)
     outcomes = []
     for defect_id in group.defect_ids:
-        outcome = verify_repair(refine_region(group, defect_id, working), working)
+        outcome = verify_repair(refine(group, defect_id, working), working)
         working = outcome.next_working
         outcomes.append(outcome)
     return save_repair.submit(group, outcomes, working, run_id)

@@ -2,8 +2,9 @@
 
 Retries with backoff are declared only on tasks that talk to S3 or the database
 (``IO_RETRIES``); CPU/GPU work is not retried (a failed repair is recorded, not
-repeated). ``refine_region`` carries the ``gpu`` tag so that a tag concurrency limit
-(``prefect concurrency-limit create gpu 1``) serialises GPU work across runs.
+repeated). ``refine_region`` carries the ``gpu`` tag (for GPU backends, see :func:`refine_task`) so
+that a tag concurrency limit (``prefect concurrency-limit create gpu 1``) serialises GPU
+work across runs.
 
 The logic lives in :mod:`flows.detection`, :mod:`flows.repairing` and
 :mod:`flows.records`; the tasks fetch the per-process resources from
@@ -119,11 +120,23 @@ def fetch_working_image(group: ClaimGroup) -> WorkingImage:
     return repairing.fetch_working_image(rt.store, rt.settings, rt.cache_dir, group)
 
 
-@task(name="refine_region", cache_policy=NO_CACHE, tags=[GPU_TAG])
+@task(name="refine_region", cache_policy=NO_CACHE)
 def refine_region(group: ClaimGroup, defect_id: int, working: WorkingImage) -> RefineOutcome:
     """Repair one region of the working image; writes result and artifacts to the cache."""
     rt = current()
     return repairing.refine_region(rt, group, defect_id, working)
+
+
+def refine_task(settings: Any) -> Any:
+    """``refine_region``, tagged ``gpu`` when the backend runs on a GPU.
+
+    A tag concurrency limit costs an API round trip per task run (~0.3 s), so the CPU
+    compositor runs untagged; GPU backends queue on ``prefect concurrency-limit create
+    gpu N`` (N = GPUs).
+    """
+    if settings.refiner_backend == "compositor":
+        return refine_region
+    return refine_region.with_options(tags=[GPU_TAG])
 
 
 @task(name="verify_repair", cache_policy=NO_CACHE)
