@@ -52,6 +52,7 @@ class Row:
     ssim_after: float
     seconds: float
     clean_ok: bool = True
+    detected: bool = True
 
 
 def repair_region(image: np.ndarray, item: Any) -> Box:
@@ -74,7 +75,21 @@ def intended_quad(poster: Any, item: Any) -> Any:
                item.box.x0 + int(xs.max()) + 1, item.box.y0 + int(ys.max()) + 1).as_quad()
 
 
-def run(per_type: int, seed: int, n_brands: int) -> list[Row]:
+def detected_defect(poster: Any, brand: Any, item: Any, text_det: Any, logo_det: Any
+                    ) -> Any | None:
+    """The detector's defect that overlaps ``item`` best (None when it was missed)."""
+    if item.kind == "text":
+        fonts = [str(p) for p in brand.font_paths]
+        found = text_det.detect(poster.image, list(poster.manifest.copy_lines), font_path=fonts)
+    else:
+        found = logo_det.detect(poster.image, brand.logo_rgba, required=True,
+                                brand_name=brand.kit.display_name)
+    found = [d for d in found if d.kind == item.kind]
+    best = max(found, key=lambda d: d.box.iou(item.box), default=None)
+    return best if best is not None and best.box.iou(item.box) > 0.1 else None
+
+
+def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list[Row]:
     from detectors.logo import LogoDetector
     from detectors.text import TextDetector
 
@@ -101,21 +116,38 @@ def run(per_type: int, seed: int, n_brands: int) -> list[Row]:
             if not items:
                 continue
             item = items[0]
-            region = repair_region(poster.image, item)
-            hints: dict[str, Any] = {"quad": intended_quad(poster, item)}
+            hints: dict[str, Any] = {}
             if kind == "text" and item.font_path:
                 hints["font_path"] = item.font_path
+            region: Any
+            expected = item.expected if kind == "text" else None
+            if regions == "detected":
+                region = detected_defect(poster, brand, item, text_det, logo_det)
+                if region is None:  # missed by the detector: counted, not repaired
+                    rows.append(Row(kind=kind, defect=defect, verified=False,
+                                    reasons="not_detected", observed=None,
+                                    expected=item.expected, bg_changed=0, mse_bg=0.0,
+                                    ssim_bg=1.0, mse_before=0.0, mse_after=0.0,
+                                    ssim_before=1.0, ssim_after=1.0, seconds=0.0,
+                                    clean_ok=True, detected=False))
+                    done += 1
+                    continue
+                hints["quad"] = region.quad
+                expected = region.expected if kind == "text" else None
+            else:
+                region = repair_region(poster.image, item)
+                hints["quad"] = intended_quad(poster, item)
             t0 = time.perf_counter()
             res = refiner.repair(
-                poster.image, region, prompt_for(kind, item.expected),
+                poster.image, region, prompt_for(kind, expected or item.expected),
                 reference=brand.logo_rgba if kind == "logo" else None, hints=hints,
-                expected=item.expected if kind == "text" else None, kind=kind,
+                expected=expected, kind=kind,
             )
             seconds = time.perf_counter() - t0
             # control: does the checker accept the clean poster at the same place?
             if kind == "text":
                 clean_ok = bool(text_det.reread(poster.clean, Box.from_points(hints["quad"]),
-                                                item.expected).matches)
+                                                expected or item.expected).matches)
             else:
                 clean_ok = bool(logo_det.compare(poster.clean, brand.logo_rgba,
                                                  hints["quad"]).matches)
@@ -141,12 +173,13 @@ def table(rows: list[Row]) -> str:
         groups[(r.kind, r.defect)].append(r)
     head = (f"{'kind':<5} {'defect':<15} {'n':>3} {'verified':>9} {'bg_chg':>6} "
             f"{'MSE_bg':>9} {'SSIM_bg':>8} {'rMSE before->after':>20} "
-            f"{'rSSIM before->after':>20} {'med s':>6} {'clean ok':>8}")
+            f"{'rSSIM before->after':>20} {'med s':>6} {'clean ok':>8} {'found':>6}")
     lines = [head, "-" * len(head)]
 
-    def fmt(kind: str, name: str, rs: list[Row]) -> str:
-        n = len(rs)
-        ver = sum(r.verified for r in rs)
+    def fmt(kind: str, name: str, all_rs: list[Row]) -> str:
+        n = len(all_rs)
+        ver = sum(r.verified for r in all_rs)
+        rs = [r for r in all_rs if r.detected] or all_rs
         return (f"{kind:<5} {name:<15} {n:>3} {ver:>3}/{n:<2} {100 * ver / n:>3.0f}% "
                 f"{max(r.bg_changed for r in rs):>6} "
                 f"{statistics.mean(r.mse_bg for r in rs):>9.2e} "
@@ -156,7 +189,8 @@ def table(rows: list[Row]) -> str:
                 f"{statistics.mean(r.ssim_before for r in rs):>9.3f}->"
                 f"{statistics.mean(r.ssim_after for r in rs):<9.3f} "
                 f"{statistics.median(r.seconds for r in rs):>6.2f} "
-                f"{sum(r.clean_ok for r in rs):>5}/{n:<2}")
+                f"{sum(r.clean_ok for r in rs):>5}/{len(rs):<2} "
+                f"{sum(r.detected for r in all_rs):>5}/{n:<2}")
 
     for (kind, name), rs in groups.items():
         lines.append(fmt(kind, name, rs))
@@ -174,13 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-type", type=int, default=20, help="defects per type")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--brands", type=int, default=4)
+    ap.add_argument("--regions", choices=("truth", "detected"), default="truth",
+                    help="truth: ground-truth boxes; detected: the detectors' defects")
     ap.add_argument("--jsonl", help="write one JSON row per repair here")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
-    rows = run(args.per_type, args.seed, args.brands)
+    rows = run(args.per_type, args.seed, args.brands, args.regions)
     if args.jsonl:
         with open(args.jsonl, "w", encoding="utf-8") as fh:
             for r in rows:
@@ -188,8 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compositor benchmark: {len(rows)} repairs, seed {args.seed}, "
           f"{args.brands} brands, {time.perf_counter() - t0:.0f} s total")
     print("re-read: detectors.text.TextDetector.reread; logo: detectors.logo.LogoDetector.compare")
-    print("regions: ground-truth boxes padded by 12% of their height; hints: the element's "
-          "quad on the clean poster + the brand font")
+    if args.regions == "truth":
+        print("regions: ground-truth boxes padded by 12% of their height; hints: the "
+              "element's quad on the clean poster + the brand font")
+    else:
+        print("regions: the detectors' defects (repair quad as mask, defect quad as hint, "
+              "defect's expected copy) + the brand font; missed defects count as not verified")
     print(table(rows))
     text_target = [r for r in rows if r.kind == "text" and r.defect in ("wrong_chars", "erasure")]
     logo_rows = [r for r in rows if r.kind == "logo"]

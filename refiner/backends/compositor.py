@@ -251,6 +251,37 @@ def stroke_mask(crop: np.ndarray, background: np.ndarray, mask: np.ndarray) -> n
     return np.where(inside & (diff > thr), 255, 0).astype(np.uint8)
 
 
+def quad_mask_of(quad: Quad, hw: tuple[int, int]) -> np.ndarray:
+    """``uint8`` 255/0 mask of a quad (crop pixels) on a ``hw`` canvas."""
+    out = np.zeros(hw, np.uint8)
+    pts = np.round(np.asarray(quad, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.fillPoly(out, [pts], 255)
+    return out
+
+
+def plate_color(crop: np.ndarray, mask: np.ndarray, *, share: float = 0.3,
+                distance: float = 30.0) -> np.ndarray | None:
+    """The colour of a backing plate under the mask, or None.
+
+    A plate colour covers at least ``share`` of the mask's pixels and is farther than
+    ``distance`` from every frequent colour of the ring around the mask.
+    """
+    inside = mask > 0
+    ring = (dilate(mask, 6) > 0) & ~inside
+    if not ring.any() or not inside.any():
+        return None
+    px = crop[inside].astype(np.float32)
+    cand = dominant_colors(px, max_colors=1)
+    if cand.size == 0:
+        return None
+    color = cand[0]
+    if float((np.linalg.norm(px - color, axis=1) <= 20.0).mean()) < share:
+        return None
+    if _distance_to_colors(color[None, :], dominant_colors(crop[ring]))[0] <= distance:
+        return None
+    return color
+
+
 def remove_strokes(crop: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                  np.ndarray]:
     """``(clean, strokes, diff)``: the crop without the content inside ``mask``.
@@ -258,7 +289,19 @@ def remove_strokes(crop: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
     ``strokes`` is the detected content (uint8 255/0), ``diff`` its per-pixel distance
     from the background estimate (``int16``).
     """
-    background = estimate_background(crop, mask)
+    plate = plate_color(crop, mask)
+    if plate is not None:
+        # a backing plate fills most of the mask: the content is what is neither plate
+        # nor poster; fill it from the plate around it
+        ring = (dilate(mask, 6) > 0) & (mask == 0)
+        palette = np.concatenate([dominant_colors(crop[ring]), plate[None, :]])
+        hy, hx = np.nonzero(mask > 0)
+        far = _distance_to_colors(crop[hy, hx].astype(np.float32), palette) > 30.0
+        content = np.zeros(mask.shape, np.uint8)
+        content[hy[far], hx[far]] = 255
+        background = cv2.inpaint(crop, dilate(content, 2), 5, cv2.INPAINT_TELEA)
+    else:
+        background = estimate_background(crop, mask)
     strokes = stroke_mask(crop, background, mask)
     clean = crop.copy()
     # replace the strokes and their anti-aliased edge, inside the mask only
@@ -506,24 +549,37 @@ class CompositorBackend(RefinerBackend):
             angle = 0.0
         path = font_for(expected, font_path)
         size = self._fit_size(expected, path, qw, qh, size_px)
-        # refine size and position against what is left of the original strokes
-        # (wrong characters, erasure and blur keep most of them in place)
+        # refine size, angle and position against what is left of the original strokes
+        # (wrong characters, erasure and blur keep most of them in place); a loose quad
+        # (an OCR box) is also tried against the box of the old strokes themselves
         target = np.where(strokes > 0, diff, 0).astype(np.float32)
         radius = int(max(2, min(qh * 0.35, 24)))
-        sizes = [size] if size_px else sorted(
-            {max(4, int(round(size * f))) for f in np.linspace(0.88, 1.08, 11)})
+        cands: list[tuple[int, float, tuple[float, float], float]] = []
+        if size_px:
+            cands.append((size, angle, centre, 0.01))
+        else:
+            cands += [(max(4, int(round(size * f))), angle, centre, 0.01 if f == 1.0 else 0.0)
+                      for f in np.linspace(0.88, 1.08, 11)]
+            inner = (strokes > 0) & (quad_mask_of(quad, strokes.shape) > 0)
+            if inner.sum() >= 16 and abs(angle) < 3.0:
+                sb = Box.from_mask(inner)
+                s_size = self._fit_size(expected, path, sb.width, sb.height, None)
+                cands += [(max(4, int(round(s_size * f))), a, sb.center, 0.0)
+                          for f in np.linspace(0.94, 1.06, 5) for a in {0.0, angle}]
         best: tuple[float, np.ndarray] | None = None
-        for s in sizes:
+        seen: set[tuple[int, float, tuple[float, float]]] = set()
+        for s, a, c, bonus in cands:
+            if (s, a, c) in seen:
+                continue
+            seen.add((s, a, c))
             alpha = render_text_alpha(expected, path, s)
-            canvas = self._place_text(alpha, crop.shape[:2], centre, angle)
+            canvas = self._place_text(alpha, crop.shape[:2], c, a)
             dx, dy, score = best_shift(canvas, target, radius, margin=0.05)
             if score <= 0.3:
                 dx = dy = 0
             if dx or dy:
-                canvas = self._place_text(alpha, crop.shape[:2],
-                                          (centre[0] + dx, centre[1] + dy), angle)
-            if s == size:
-                score += 0.01  # prefer the fitted size unless another is clearly better
+                canvas = self._place_text(alpha, crop.shape[:2], (c[0] + dx, c[1] + dy), a)
+            score += bonus  # prefer the quad's own fit unless another is clearly better
             if best is None or score > best[0]:
                 best = (score, canvas)
         assert best is not None
