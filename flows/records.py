@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import posterqa
 from flows.detection import Detection, PosterRef
@@ -25,7 +25,7 @@ from posterqa.errors import InputError
 from posterqa.manifest import is_poster_key
 from storage import queries as q
 from storage.db import session_scope
-from storage.models import Asset, Defect, Repair, Run, Scan
+from storage.models import Asset, Defect, Repair, Run, Scan, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -272,13 +272,7 @@ def claim_groups(engine: Any, *, worker: str, limit: int,
     """Claim up to ``limit`` pending defects (only ``defect_ids`` when given), by poster."""
     with session_scope(engine) as session:
         if defect_ids is not None:
-            rows = []
-            for defect_id in defect_ids:
-                row = session.get(Defect, defect_id)
-                if row is not None and row.status == "pending":
-                    rows += q.claim_pending_defects(session, worker=worker, limit=limit,
-                                                    asset_id=row.asset_id)
-            rows = [r for r in {r.id: r for r in rows}.values() if r.id in set(defect_ids)]
+            rows = _claim_exactly(session, worker=worker, defect_ids=defect_ids, limit=limit)
         else:
             rows = q.claim_pending_defects(session, worker=worker, limit=limit)
         by_asset: dict[int, list[Defect]] = {}
@@ -305,6 +299,29 @@ def claim_groups(engine: Any, *, worker: str, limit: int,
                                      brand_id=asset.brand, jobs=tuple(jobs),
                                      start_from_repaired=bool(earlier)))
         return groups
+
+
+def _claim_exactly(session: Any, *, worker: str, defect_ids: list[int],
+                   limit: int) -> list[Defect]:
+    """Claim up to ``limit`` of these defects (those still pending), e.g. a manual
+    request's; never any other."""
+    now = utcnow()
+    claimed: list[int] = []
+    for defect_id in defect_ids:
+        if len(claimed) >= limit:
+            break
+        result = session.execute(
+            update(Defect).where(Defect.id == defect_id, Defect.status == "pending")
+            .values(status="claimed", claimed_by=worker, claimed_at=now,
+                    attempts=Defect.attempts + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            claimed.append(defect_id)
+    if not claimed:
+        return []
+    return list(session.scalars(select(Defect).where(Defect.id.in_(claimed)).order_by(Defect.id)
+                                .execution_options(populate_existing=True)).unique())
 
 
 def _defect_json(row: Defect) -> dict[str, Any]:
