@@ -2,52 +2,65 @@
 
 ``TextDetector.detect(image, expected)`` reads the poster once (det + rec, see
 :mod:`detectors.ocr`), aligns the lines with the expected strings
-(:mod:`detectors.text_align`) and reports :class:`~detectors.types.Defect` values of kind
-``"text"``, one per defective line part:
+(:mod:`detectors.text_align`), merges the lines one string touches in one row into a
+*region*, and reports :class:`~detectors.types.Defect` values of kind ``"text"``, one per
+defective region:
 
 ============  ===========================================================================
-category      when
+category      when (reasons)
 ============  ===========================================================================
-mismatch      an expected string is found but with wrong, extra or absent characters;
-              the box covers the wrong characters (absent ones: the gap where they belong)
-missing       an expected string is not found; localised on a left-over line that holds
-              part of it, else on a left-over unreadable line, else not localised (whole
-              image box, reason ``not_localised``)
+mismatch      an expected string is found with wrong, extra or absent characters, and a
+              focused re-read of the line (crop, upscaled, recognition only) does not
+              read it right either (``ocr_mismatch``); absent characters at an end grow
+              the box by that many average character widths
+missing       an expected string is not found (``missing_text``); put on a left-over
+              line that shares characters with it or has its proportions (aspect ratio
+              within ``MAX_ASPECT_MISFIT``), else reported without a box: whole image,
+              reason ``not_localised``
 unreadable    a text-like region whose read is junk (confidence < 0.5, or no letter,
-              digit or CJK character) and that no expected string claims
-unexpected    readable text that no expected string claims (only with
-              ``report_unexpected=True``); reference-free mode never reports it
-collapsed     the text reads right, but its detail collapsed (blur, warp, broken
-              strokes): the combined score of the signals below is >= ``FLAG_SCORE``
+              digit or CJK character), claimed by no expected string
+              (``unreadable_read``); with ``place_on_ink=True`` also an ink blob the OCR
+              detector missed that hosts a missing string (``undetected_ink``)
+unexpected    readable text no expected string claims (``unexpected_text``; only with
+              ``report_unexpected=True``; never in reference-free mode)
+collapsed     the text reads right but its detail collapsed (blur, warp, broken strokes):
+              the combined score of the signals below is >= ``FLAG_SCORE`` (0.5)
 ============  ===========================================================================
 
-Collapsed-detail signals. Each signal turns a figure ``x`` into evidence
-``p = clip((suspect - x) / (suspect - sure), 0, 1)`` (0 at the *suspect* threshold,
-1 at the *sure* one); the line's score is ``1 - prod(1 - p)``; a line part is reported when
-the score is >= ``FLAG_SCORE``. Thresholds were tuned on generated posters (tuning seed
-101, reported on another seed; see ``benchmarks/bench_text_detector.py``):
+Collapsed-detail signals. Each turns a figure ``x`` into evidence
+``p = clip((suspect - x) / (suspect - sure), 0, 1)`` (0 at the *suspect* threshold, 1 at
+the *sure* one); a region's score is ``1 - prod(1 - p)``. Thresholds were tuned on 60
+generated posters of seed 101 and reported on seed 1 (``benchmarks/bench_text_detector.py``):
 
 ====================  =================================================  =======  ======
 reason                figure ``x``                                       suspect  sure
 ====================  =================================================  =======  ======
 low_ocr_score         line recognition confidence                        0.95     0.80
-low_sharpness         stroke sharpness of the worst character cell /     0.70     0.45
-                      median sharpness of the other lines of similar
-                      height on the poster (all lines if fewer than 2)
-glyph_mismatch        worst per-character similarity (NCC) between the   0.78     0.50
-                      line's ink and the expected string rendered in
-                      the brand font (needs ``font_path``)
+low_sharpness         median stroke sharpness of the region's character  0.70     0.45
+                      cells / median of the other read lines of similar
+                      height (0.6-1.6x; all lines if fewer than 3)
+glyph_mismatch        mean of the 3 lowest per-character similarities    by line height:
+                      (template-matching NCC) of the line's ink with the >=70 px  0.88 0.78
+                      expected string rendered in the brand font at the  >=45 px  0.80 0.65
+                      line's size (needs ``font_path``); small text is   >=30 px  0.76 0.55
+                      rendered less faithfully, so its thresholds relax  <30 px   0.45 0.25
 reread_low_score      confidence of a focused re-read (line crop,        0.97     0.85
-                      upscaled, recognition only); run only on lines
-                      whose other evidence is above 0
+                      upscaled to 48 px, recognition only, one batch);
+                      run only on regions with some other evidence
 reread_mismatch       the focused re-read differs from the expected      -        -
                       text (evidence 1)
 ====================  =================================================  =======  ======
 
-Localisation: character cells come from the engine's per-character boxes (else an even
-split of the line); a collapsed line part is the span of cells whose own evidence is
-above 0 (the whole line when the evidence is line-level only). ``repair_quad`` is the
-span snapped outwards to whole character cells and padded by 15 % of the line height.
+Stroke sharpness: the 90th percentile of the gradient magnitude near the ink, divided by
+the ink contrast (crisp edges step in a pixel or two at any size or colour; blur spreads
+them). Ink: the crop's two Otsu classes, the class made of thin strokes (less of it
+survives an erosion) against the median of the other.
+
+Localisation: ``box``/``quad`` are tight on the region's ink (the OCR quad carries a
+margin); character cells come from the engine's per-character boxes (else an even split);
+``localize="chars"`` boxes only the wrong or collapsed characters instead.
+``repair_quad`` is the span snapped outwards to whole character cells and padded by 15 %
+of the line height.
 
 Images are RGB ``uint8`` ``[H, W, 3]``.
 """
