@@ -14,9 +14,11 @@ mismatch      an expected string is found with wrong, extra or absent characters
               read it right either (``ocr_mismatch``); absent characters at an end grow
               the box by that many average character widths
 missing       an expected string is not found (``missing_text``); put on a left-over
-              line that shares characters with it or has its proportions (aspect ratio
-              within ``MAX_ASPECT_MISFIT``), else reported without a box: whole image,
-              reason ``not_localised``
+              line that holds >= 40 % of its characters (or one of its CJK characters),
+              or that reads poorly (junk or
+              confidence < 0.9) and has its proportions (aspect ratio within
+              ``MAX_ASPECT_MISFIT``), else reported without a box: whole image, reason
+              ``not_localised``
 unreadable    a text-like region whose read is junk (confidence < 0.5, or no letter,
               digit or CJK character), claimed by no expected string
               (``unreadable_read``); with ``place_on_ink=True`` also an ink blob the OCR
@@ -46,7 +48,10 @@ glyph_mismatch        mean of the 3 lowest per-character similarities    by line
                       rendered less faithfully, so its thresholds relax  <30 px   0.45 0.25
 reread_low_score      confidence of a focused re-read (line crop,        0.97     0.85
                       upscaled to 48 px, recognition only, one batch);
-                      run only on regions with some other evidence
+                      run only on regions with some other evidence; it
+                      and low_ocr_score both take the smaller of the
+                      two evidences (one recogniser, read twice), and
+                      count once in the score
 reread_mismatch       the focused re-read differs from the expected      -        -
                       text (evidence 1)
 ====================  =================================================  =======  ======
@@ -76,7 +81,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors.normalize import normalize, normalize_with_map
+from detectors.normalize import is_cjk, normalize, normalize_with_map
 from detectors.ocr import OcrEngine, OcrLine, crop_quad, get_ocr_engine
 from detectors.text_align import Alignment, AlignOp, Match, align, reading_order
 from detectors.text_signals import (
@@ -98,6 +103,8 @@ UNREADABLE_SCORE = 0.5
 REPAIR_MARGIN = 0.15  # of the line height
 PROPOSAL_PAD = 0.35  # an ink blob grows by this share of its height (blur halo)
 MAX_ASPECT_MISFIT = 1.6  # a blob hosts a missing string if their aspect ratios differ less
+HOST_MAX_SCORE = 0.9  # a left-over line sharing no character hosts one only if read worse
+MIN_SHARED = 0.4  # share of a missing string's characters a left-over line must hold
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.95, 0.80),
@@ -658,11 +665,16 @@ class TextDetector:
                 continue
             ln = al.lines[li]
             common = _lcs_len(norm, al.line_norms[li].text)
+            shared_cjk = {c for c in norm if is_cjk(c)} & set(al.line_norms[li].text)
+            if common < MIN_SHARED * len(norm) and not shared_cjk:
+                common = 0  # a Latin letter or two in common is chance, a hanzi is not
             junk = _unreadable(ln)
             g = _LineGeom(ln)
             misfit = abs(math.log(g.width / g.height) - math.log(_aspect_guess(exp)))
             # a line sharing no character must at least have the string's proportions
-            if common == 0 and misfit > math.log(MAX_ASPECT_MISFIT):
+            # and read poorly (a confident read of other text is other copy)
+            if common == 0 and (misfit > math.log(MAX_ASPECT_MISFIT)
+                                or (not junk and ln.score >= HOST_MAX_SCORE)):
                 continue
             key = (common, junk, -misfit)
             if best_key is None or key > best_key:
@@ -790,7 +802,14 @@ class TextDetector:
                 if not _reads_as(rr.text, r.render):
                     info["ev"]["reread_mismatch"] = 1.0
         for r, info in suspects:
-            score = combine(info["ev"].values())
+            ev = info["ev"]
+            if "reread_low_score" in ev:
+                # one recogniser read twice: low confidence counts only if both reads say so
+                both = min(ev["low_ocr_score"], ev["reread_low_score"])
+                ev["low_ocr_score"] = ev["reread_low_score"] = both
+                score = combine([v for k, v in ev.items() if k != "reread_low_score"])
+            else:
+                score = combine(ev.values())
             if score < FLAG_SCORE:
                 continue
             g = r.geom

@@ -110,6 +110,17 @@ def _font(path: str, size: int):
 _RENDER_SIZE = 64
 
 
+@lru_cache(maxsize=4096)
+def covers(font_path: str, char: str) -> bool:
+    """Whether the font has a glyph for ``char`` (its rendering differs from .notdef)."""
+    if char.isspace():
+        return True
+    font = _font(font_path, 32)
+    notdef = font.getmask("\uffff")
+    mask = font.getmask(char)
+    return not (mask.size == notdef.size and bytes(mask) == bytes(notdef))
+
+
 @lru_cache(maxsize=1024)
 def render_text(text: str, font_path: str, size: int = _RENDER_SIZE
                 ) -> tuple[np.ndarray, tuple[float, ...]]:
@@ -169,10 +180,11 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     6 px across and 8 px up or down of where the layout puts it, which absorbs small
     tilts and spacing differences but not glyphs whose shape changed.
     Returns (similarity per character of ``text``, each character's column range in
-    the line crop) or None when the line has no ink box to compare.
+    the line crop) or None when the line has no ink box to compare or the font lacks a
+    character of ``text``.
     """
     box = ink_box(line.ink)
-    if box is None or not text.strip():
+    if box is None or not text.strip() or not all(covers(font_path, ch) for ch in text):
         return None
     bx0, by0, bx1, by1 = box
     bw, bh = bx1 - bx0, by1 - by0
