@@ -558,7 +558,7 @@ class CompositorBackend(RefinerBackend):
         if size_px:
             cands.append((size, angle, centre, 0.01))
         else:
-            cands += [(max(4, int(round(size * f))), angle, centre, 0.01 if f == 1.0 else 0.0)
+            cands += [(max(4, int(round(size * f))), angle, centre, 0.03 if f == 1.0 else 0.0)
                       for f in np.linspace(0.88, 1.08, 11)]
             inner = (strokes > 0) & (quad_mask_of(quad, strokes.shape) > 0)
             if inner.sum() >= 16 and abs(angle) < 3.0:
