@@ -54,6 +54,8 @@ def register(app: typer.Typer) -> None:
         console = Console()
         Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
         configure_prefect(settings)
+        from flows.progress import sweep_progress
+        from flows.records import list_new_posters
         from flows.runtime import open_runtime
         from flows.sweep import nightly_sweep
 
@@ -66,8 +68,11 @@ def register(app: typer.Typer) -> None:
                     catalog = seed_catalog(rt.store, settings, n_posters=posters)
                 console.print(f"catalog: seeded {len(catalog.posters)} posters of "
                               f"{len(catalog.brands)} brands into {where}")
-            with console.status("nightly sweep (detect -> repair -> verify), "
-                                "Prefect ephemeral mode, compositor backend..."):
+            todo = list_new_posters(rt.store, rt.engine, settings,
+                                    prefix=settings.posters_prefix, limit=None)
+            console.print(f"nightly sweep of {len(todo)} new/changed poster(s): detect -> "
+                          f"repair ({settings.refiner_backend}) -> verify, Prefect ephemeral")
+            with sweep_progress(rt.engine, len(todo), console=console):
                 result = nightly_sweep(prefix=settings.posters_prefix, repair="inline")
         console.print(rich_table(result, f"posterqa demo: sweep run {result['run_id']}"))
         if result.get("posters_scanned", 0) == 0:

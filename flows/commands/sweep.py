@@ -8,16 +8,23 @@ import typer
 
 
 def run_sweep(settings: Any, *, prefix: str, limit: int | None, dry_run: bool,
-              repair: str = "inline") -> dict[str, Any]:
+              repair: str = "inline", show_progress: bool = False,
+              console: Any = None) -> dict[str, Any]:
     """Open the runtime and run ``nightly_sweep`` in this process (ephemeral Prefect)."""
     from flows.prefect_env import configure_prefect
 
     configure_prefect(settings)
+    from flows.progress import sweep_progress
+    from flows.records import list_new_posters
     from flows.runtime import open_runtime
     from flows.sweep import nightly_sweep
 
-    with open_runtime(settings):
-        return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
+    with open_runtime(settings) as rt:
+        if dry_run or not show_progress:
+            return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
+        todo = list_new_posters(rt.store, rt.engine, settings, prefix=prefix, limit=limit)
+        with sweep_progress(rt.engine, len(todo), console=console):
+            return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,9 +47,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--repair must be 'inline' or 'handoff', got {repair!r}")
         settings = get_settings()
         console = Console()
-        with console.status("sweeping (detect, repair, verify)..."):
-            result = run_sweep(settings, prefix=prefix or settings.posters_prefix, limit=limit,
-                               dry_run=dry_run, repair=repair)
+        result = run_sweep(settings, prefix=prefix or settings.posters_prefix, limit=limit,
+                           dry_run=dry_run, repair=repair, show_progress=True, console=console)
         if result.get("dry_run"):
             keys = result["would_scan"]
             console.print(f"dry run: {len(keys)} poster(s) would be scanned")
