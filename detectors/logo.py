@@ -16,8 +16,9 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    candidates at the same place are grouped and the one whose comparison looks best
    wins; groups are ranked by ECC. Only when that finds no faithful logo, a second,
    blur/warp-tolerant template pass (gradient maps blurred by 6% of the template width)
-   adds candidates. A second copy must be as convincing as a clean logo (ECC >= 0.9 and
-   NCC >= max(0.6, 0.92 x the best)) unless features found it.
+   adds candidates. A second copy must not look like another logo, and unless features
+   found it, it must be as convincing as a clean logo (ECC >= 0.9, NCC >= max(0.6,
+   0.92 x the best)) and match (decorations echo a simple emblem's outline).
 3. **Compare** (:mod:`detectors.logo_compare`): the poster under the quad is resampled
    into the reference frame at about its on-poster size (at most 256 px); the reference
    is composited over those very pixels with its alpha (what a faithful logo looks like
@@ -105,7 +106,7 @@ SECOND_RATIO = 0.92
 SECOND_ECC = 0.9
 TEMPLATE_MIN_ECC = 0.3
 TEMPLATE_PEAKS = 3
-CLUSTER_TRIES = 3
+CLUSTER_TRIES = 8
 SOFT_SIGMA = 0.06
 SOFT_WORK_WIDTH = 320
 WEAK_NCC = 0.30
@@ -320,7 +321,7 @@ class LogoDetector:
         feats: list[Candidate] = FeatureMatcher(image, scale).find(ref, hw, max_count)
         sharp = template_candidates(image, ref, TEMPLATE_PEAKS)
         best_ncc = max((c.strength for c in sharp), default=0.0)
-        cache: dict[int, tuple[float, Candidate, np.ndarray, np.ndarray]] = {}
+        cache: dict[int, list[tuple[float, Candidate, np.ndarray, np.ndarray]]] = {}
         out = self._rank(image, ref, feats + sharp, cache, best_ncc, max_count)
         if out and out[0][2].matches:
             return out  # a faithful logo found: the blur/warp-tolerant pass is not needed
@@ -329,7 +330,7 @@ class LogoDetector:
         return self._rank(image, ref, feats + sharp + soft, cache, best_ncc, max_count)
 
     def _rank(self, image: np.ndarray, ref: LogoReference, cands: list[Candidate],
-              cache: dict[int, tuple[float, Candidate, np.ndarray, np.ndarray]],
+              cache: dict[int, list[tuple[float, Candidate, np.ndarray, np.ndarray]]],
               best_ncc: float, max_count: int
               ) -> list[tuple[LogoMatch, np.ndarray, LogoCheck]]:
         """Refine every candidate (ECC), group those at the same place, judge each group's
@@ -343,10 +344,15 @@ class LogoDetector:
                 quad0 = quad_of(c.h_ref_to_img, ref)
                 h, ecc = refine_ecc(image, c.h_ref_to_img, ref)
                 quad = quad_of(h, ref)
+                entries = [(ecc, c, h, quad)]
                 if ecc <= 0 or not plausible_quad(quad, ref, hw) or _overlap(quad, quad0) < 0.5:
-                    h, quad, ecc = c.h_ref_to_img, quad0, min(ecc, 0.0)
-                cache[id(c)] = (ecc, c, h, quad)
-            refined.append(cache[id(c)])
+                    entries = []
+                # the unrefined candidate too: ECC can settle off on some logos
+                if plausible_quad(quad0, ref, hw):
+                    entries.append((min(ecc, 0.0) if not entries else ecc - 1e-3, c,
+                                    c.h_ref_to_img, quad0))
+                cache[id(c)] = entries
+            refined.extend(cache[id(c)])
         refined.sort(key=lambda t: -t[0])
         # cluster overlapping candidates (same place); within a cluster the candidate
         # whose comparison looks best wins (ECC can settle a pixel or two off)
@@ -371,6 +377,10 @@ class LogoDetector:
                 continue  # the refinement found nothing logo-like there
             judged = [(judge(measure(image, ref, it[2])), it) for it in cl[:CLUSTER_TRIES]]
             check, (ecc, c, h, quad) = max(judged, key=lambda t: _check_key(t[0]))
+            if out and (check.reasons == ("wrong_logo",) or (not has_feat and not check.matches)):
+                # a second copy found by templates alone is only believed when it matches
+                # (decorations echo a simple emblem's outline); any copy must be our logo
+                continue
             if c.method == "features" and ecc <= 0:
                 score = min(1.0, c.strength / (3.0 * MIN_INLIERS))
             else:

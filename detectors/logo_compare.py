@@ -88,8 +88,8 @@ def _edge_f1(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
 
 def _residual_fraction(ref_lab: np.ndarray, img_lab: np.ndarray, inner: np.ndarray,
                        area_mask: np.ndarray) -> float:
-    """Largest compact blob of colour residual (after a robust affine colour fit), as a
-    fraction of the logo area."""
+    """Largest group of colour residual (ΔE > 22 under both the identity and a robust
+    affine colour fit), as a fraction of the logo area."""
     x = ref_lab[inner].astype(np.float64)
     y = img_lab[inner].astype(np.float64)
     if len(x) < 12:
@@ -103,7 +103,11 @@ def _residual_fraction(ref_lab: np.ndarray, img_lab: np.ndarray, inner: np.ndarr
         keep = err <= max(float(np.quantile(err, 0.9)), 1e-6)
     full = np.concatenate([ref_lab, np.ones(ref_lab.shape[:2] + (1,), np.float32)], axis=2)
     pred = full.reshape(-1, 4) @ coef
-    res = np.linalg.norm(pred.reshape(img_lab.shape) - img_lab, axis=2)
+    res_fit = np.linalg.norm(pred.reshape(img_lab.shape) - img_lab, axis=2)
+    # a pixel is residual only when neither the identity (faithful colours) nor the
+    # global colour map (a recoloured logo) explains it: a fit pulled off by a few
+    # colours must not invent residual where the colours simply match
+    res = np.minimum(res_fit, np.linalg.norm(ref_lab - img_lab, axis=2))
     bad = ((res > 22.0) & area_mask).astype(np.uint8)
     bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     if not bad.any():
