@@ -13,10 +13,10 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    gradient-magnitude NCC template matching (flat and small logos), peaks with NCC >=
    ``FOUND_NCC``. Every candidate is refined by ECC (affine, homography when it fits
    clearly better) against the reference composited over the local background;
-   candidates at the same place are grouped and the one whose comparison looks best
-   wins; groups are ranked by ECC. Only when that finds no faithful logo, a second,
-   blur/warp-tolerant template pass (gradient maps blurred by 6% of the template width)
-   adds candidates. A second copy must not look like another logo, and unless features
+   candidates at the same place (refined and as found) are grouped and the one whose
+   comparison looks best wins; groups are ranked by ECC. Only when that finds no
+   faithful logo, a second, blur/warp-tolerant template pass (gradient maps blurred by
+   6% of the template width) adds candidates. A second copy must not look like another logo, and unless features
    found it, it must be as convincing as a clean logo (ECC >= 0.9, NCC >= max(0.6,
    0.92 x the best)) and match (decorations echo a simple emblem's outline).
 3. **Compare** (:mod:`detectors.logo_compare`): the poster under the quad is resampled
@@ -32,9 +32,9 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    edge_f1      Canny edge overlap, 1 px tolerance, F1        edge_mismatch  < 0.45
    delta_e      median CIELAB ΔE76 inside the eroded alpha    color_shift    > 15
    sharpness    mean abs Laplacian, poster / reference        blurred        < 0.35
-   residual     largest group of ΔE > 22 pixels left after    erased         > 0.05 of
-                an affine colour fit (a global recolour                      the logo
-                leaves none), as a fraction of the logo area
+   residual     largest group of pixels with ΔE > 22 under    erased         > 0.05 of
+                both the identity and a robust affine colour                 the logo
+                fit (a recolour leaves none), share of area
    edge_shift   share of poster edges > max(2 px, 2%) away    shape_warp     > 0.2
                 from every reference edge
    warp_px      spread of per-tile shifts (phase correlation  shape_warp     > 3 px
