@@ -16,9 +16,10 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    candidates at the same place (refined and as found) are grouped and the one whose
    comparison looks best wins; groups are ranked by ECC. Only when that finds no
    faithful logo, a second, blur/warp-tolerant template pass (gradient maps blurred by
-   6% of the template width) adds candidates. A second copy must not look like another logo, and unless features
-   found it, it must be as convincing as a clean logo (ECC >= 0.9, NCC >= max(0.6,
-   0.92 x the best)) and match (decorations echo a simple emblem's outline).
+   6% of the template width) adds candidates. A second copy must not look like another
+   logo, and unless features found it, it must be as convincing as a clean logo
+   (ECC >= 0.9, NCC >= max(0.6, 0.92 x the best)) and match (decorations echo a simple
+   emblem's outline).
 3. **Compare** (:mod:`detectors.logo_compare`): the poster under the quad is resampled
    into the reference frame at about its on-poster size (at most 256 px); the reference
    is composited over those very pixels with its alpha (what a faithful logo looks like
