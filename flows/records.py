@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 import posterqa
 from flows.detection import Detection, PosterRef
 from flows.repairing import ClaimGroup, DefectJob, RefineOutcome
+from flows.runtime import pid_alive
 from posterqa.errors import InputError
 from posterqa.manifest import is_poster_key
 from storage import queries as q
@@ -231,16 +232,6 @@ def record_manual_defects(engine: Any, settings: Any, *, run_id: int, key: str, 
 # --------------------------------------------------------------------------- claims
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_stale_claims(engine: Any, *, worker: str) -> int:
     """Return to pending: claims older than an hour, and claims of dead local processes.
 
@@ -255,7 +246,7 @@ def release_stale_claims(engine: Any, *, worker: str) -> int:
                                                     Defect.claimed_by.startswith(f"{host}:")))
         for row in list(rows):
             pid_text = (row.claimed_by or "").rpartition(":")[2]
-            if row.claimed_by == worker or not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            if row.claimed_by == worker or not pid_text.isdigit() or pid_alive(int(pid_text)):
                 continue
             dead = row.claimed_by
             q.set_defect_status(session, defect_id=row.id, status="pending")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +109,34 @@ def current() -> Runtime:
     return _current
 
 
+def _open_cache(root: Path) -> Path:
+    """A cache folder of this process (``<root>/<pid>-<random>``), removed on close.
+
+    Posters, brand files and working images are cached per process, so concurrent
+    sweeps sharing a state folder never delete each other's files; folders left by
+    processes that died (killed mid-run) are removed here.
+    """
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        pid_text = old.name.partition("-")[0]
+        if old.is_dir() and pid_text.isdigit() and not pid_alive(int(pid_text)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def open_runtime(settings: Settings) -> Iterator[Runtime]:
     """Start/connect the store, upgrade the DB, and make the runtime current."""
@@ -117,8 +148,7 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
     url = settings.resolved_db_url
     upgrade(url)  # StorageError with one line when the DB is unreachable
     engine = make_engine(url)
-    cache_dir = (Path(settings.state_dir) / "cache").resolve()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = _open_cache(Path(settings.state_dir) / "cache")
     with open_store(settings) as store:
         runtime = Runtime(settings=settings, store=store, engine=engine, cache_dir=cache_dir)
         with _lock:
@@ -130,6 +160,7 @@ def open_runtime(settings: Settings) -> Iterator[Runtime]:
             with _lock:
                 _current = previous
             engine.dispose()
+            shutil.rmtree(cache_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
