@@ -51,6 +51,13 @@ def configure_prefect(settings: Settings, *, force: bool = False) -> dict[str, s
     return applied
 
 
+def quiet_run_errors() -> None:
+    """For the CLI: Prefect would log a failing flow/task run's traceback; the CLI prints
+    the error as one line instead (the run keeps its state and error in Prefect)."""
+    for logger in ("PREFECT_FLOW_RUNS", "PREFECT_TASK_RUNS"):
+        os.environ.setdefault(f"PREFECT_LOGGING_LOGGERS_{logger}_LEVEL", "CRITICAL")
+
+
 def prefect_imported() -> bool:
     """True once something in this process imported prefect."""
     return "prefect" in sys.modules

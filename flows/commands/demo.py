@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from flows.prefect_env import configure_prefect
+        from flows.prefect_env import configure_prefect, quiet_run_errors
         from flows.summary import rich_table
         from posterqa.settings import get_settings
 
@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
         configure_prefect(settings)
+        quiet_run_errors()
         from flows.progress import sweep_progress
         from flows.records import list_new_posters
         from flows.runtime import open_runtime

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from detectors.types import Box
-        from flows.prefect_env import configure_prefect
+        from flows.prefect_env import configure_prefect, quiet_run_errors
         from flows.summary import rich_table
         from posterqa.errors import InputError
         from posterqa.settings import get_settings
@@ -27,10 +27,12 @@ def register(app: typer.Typer) -> None:
             raise InputError("--prompt needs at least one --box")
         settings = get_settings()
         configure_prefect(settings)
+        quiet_run_errors()
         from flows.runtime import open_runtime
         from flows.sweep import repair_asset
 
         console = Console()
-        with console.status(f"repairing {key}..."), open_runtime(settings):
+        with console.status(f"repairing {key}..."), open_runtime(settings) as rt:
+            rt.store.head(key)  # a missing poster is one line, before any flow starts
             result = repair_asset(key=key, boxes=boxes, prompt=prompt)
         console.print(rich_table(result, f"repair run {result['run_id']}: {key}"))

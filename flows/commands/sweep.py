@@ -11,9 +11,10 @@ def run_sweep(settings: Any, *, prefix: str, limit: int | None, dry_run: bool,
               repair: str = "inline", show_progress: bool = False,
               console: Any = None) -> dict[str, Any]:
     """Open the runtime and run ``nightly_sweep`` in this process (ephemeral Prefect)."""
-    from flows.prefect_env import configure_prefect
+    from flows.prefect_env import configure_prefect, quiet_run_errors
 
     configure_prefect(settings)
+    quiet_run_errors()
     from flows.progress import sweep_progress
     from flows.records import list_new_posters
     from flows.runtime import open_runtime
