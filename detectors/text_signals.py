@@ -144,11 +144,11 @@ def render_text(text: str, font_path: str, size: int = _RENDER_SIZE
 
 def ink_box(ink: np.ndarray, thresh: float = 0.5) -> tuple[int, int, int, int] | None:
     """Ink bounding box ``(x0, y0, x1, y1)`` that ignores specks of background texture:
-    a column counts when it holds >= 2 ink pixels and 6 % of the crop height, a row when
+    a column counts when it holds >= 2 ink pixels and 2 % of the crop height, a row when
     it holds >= 2 ink pixels and 1 % of the crop width."""
     binary = ink > thresh
     h, w = binary.shape
-    cols = np.nonzero(binary.sum(axis=0) >= max(2, 0.06 * h))[0]
+    cols = np.nonzero(binary.sum(axis=0) >= max(2, 0.02 * h))[0]
     rows = np.nonzero(binary.sum(axis=1) >= max(2, 0.01 * w))[0]
     if cols.size < 2 or rows.size < 2:
         return None
