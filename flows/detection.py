@@ -107,12 +107,15 @@ def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> d
         if not names:
             continue
         key = f"{settings.brands_prefix}{brand_id}/{names[0]}"
-        try:
-            path, _ = cache_object(store, cache_dir, key, sub=f"brands/{brand_id}")
-        except ObjectNotFoundError:
-            raise InputError(
-                f"brand kit {brand_id!r} names {names[0]!r} but {key} is missing"
-            ) from None
+        # the cache folder lives for one run: a kit file is downloaded once per run
+        path = cache_dir / "brands" / brand_id / names[0]
+        if not path.is_file():
+            try:
+                _write_atomic(path, store.get_bytes(key))
+            except ObjectNotFoundError:
+                raise InputError(
+                    f"brand kit {brand_id!r} names {names[0]!r} but {key} is missing"
+                ) from None
         out[attr] = str(path)
     return out
 
