@@ -106,6 +106,9 @@ def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> d
     for attr, names in (("font_path", kit.fonts), ("logo_path", kit.logos)):
         if not names:
             continue
+        if Path(names[0]).is_absolute() or ".." in Path(names[0]).parts:
+            raise InputError(f"brand kit {brand_id!r} names a file outside its folder: "
+                             f"{names[0]!r}")
         key = f"{settings.brands_prefix}{brand_id}/{names[0]}"
         # the cache folder lives for one run: a kit file is downloaded once per run
         path = cache_dir / "brands" / brand_id / names[0]
