@@ -310,9 +310,13 @@ class LogoDetector:
         image = ensure_rgb_uint8(image, "poster image")
         if isinstance(reference, LogoReference):
             ref = reference
+            src_hw = ref.source_hw if ref.source_hw != (0, 0) else (ref.height, ref.width)
         else:
+            arr = np.asarray(reference)
+            src_hw = (int(arr.shape[0]), int(arr.shape[1])) if arr.ndim >= 2 else (0, 0)
+        check_reference_fits(src_hw, image.shape[:2], name="reference logo")
+        if not isinstance(reference, LogoReference):
             ref = prepare_reference(reference, name="reference logo")
-        check_reference_fits(ref, image.shape[:2], name="reference logo")
         return image, ref
 
     def _locate(self, image: np.ndarray, ref: LogoReference, max_count: int

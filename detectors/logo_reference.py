@@ -31,7 +31,8 @@ class LogoReference:
 
     ``rgb``: ``[h, w, 3]`` uint8, ``alpha``: ``[h, w]`` float32 in [0, 1] (soft mask),
     ``mask``: ``[h, w]`` uint8 255 = logo. ``had_alpha`` says where the mask came from.
-    ``crop`` is the box of the original reference that was kept ``(x0, y0, x1, y1)``.
+    ``crop`` is the box of the original reference that was kept ``(x0, y0, x1, y1)``,
+    ``source_hw`` the original reference's ``(height, width)``.
     """
 
     rgb: np.ndarray
@@ -39,6 +40,7 @@ class LogoReference:
     mask: np.ndarray
     had_alpha: bool
     crop: tuple[int, int, int, int]
+    source_hw: tuple[int, int] = (0, 0)
 
     @property
     def height(self) -> int:
@@ -63,7 +65,7 @@ class LogoReference:
         alpha = cv2.resize(self.alpha, (width, height), interpolation=interp)
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
         mask = np.where(alpha * 255 >= ALPHA_ON, 255, 0).astype(np.uint8)
-        return LogoReference(rgb, alpha, mask, self.had_alpha, self.crop)
+        return LogoReference(rgb, alpha, mask, self.had_alpha, self.crop, self.source_hw)
 
 
 def _border_pixels(rgb: np.ndarray) -> np.ndarray:
@@ -105,7 +107,7 @@ def prepare_reference(reference: np.ndarray, *, name: str = "reference") -> Logo
             fg[:] = 255  # a uniform image: the whole thing is the "logo"
         # soft edge: ramp the distance between half and full threshold
         alpha = np.clip((dist - BORDER_DELTA_E * 0.5) / (BORDER_DELTA_E * 0.5), 0.0, 1.0)
-        alpha = np.where(fg > 0, np.maximum(alpha, 0.5), alpha).astype(np.float32)
+        alpha = np.where(fg > 0, np.maximum(alpha, 0.55), alpha).astype(np.float32)
     mask = np.where(alpha * 255 >= ALPHA_ON, 255, 0).astype(np.uint8)
     if not mask.any():
         raise InputError(f"{name} is fully transparent: its alpha channel has no logo pixels")
@@ -123,14 +125,19 @@ def prepare_reference(reference: np.ndarray, *, name: str = "reference") -> Logo
         mask=np.ascontiguousarray(mask[sl]),
         had_alpha=had_alpha,
         crop=(x0, y0, x1, y1),
+        source_hw=(int(h), int(w)),
     )
 
 
-def check_reference_fits(ref: LogoReference, image_hw: tuple[int, int], *, name: str) -> None:
-    """Refuse a reference larger than the poster in both dimensions (swapped inputs)."""
+def check_reference_fits(ref_hw: tuple[int, int], image_hw: tuple[int, int], *,
+                         name: str) -> None:
+    """Refuse a reference (``ref_hw`` = its original height, width) at least as large as
+    the poster in both dimensions: that is a poster (or swapped arguments), not a logo.
+    A reference larger than its use on the poster is fine: it is scaled down."""
     h, w = image_hw
-    if ref.width > w and ref.height > h:
+    src_h, src_w = ref_hw
+    if src_w >= w and src_h >= h:
         raise InputError(
-            f"{name} is {ref.width}x{ref.height} pixels (its visible part), larger than "
-            f"the whole poster ({w}x{h}); pass the reference logo, not a poster"
+            f"{name} is {src_w}x{src_h} pixels, as large as or larger than the whole "
+            f"poster ({w}x{h}); pass the reference logo, not a poster"
         )

@@ -175,8 +175,8 @@ def test_reference_without_alpha_uses_the_border_colour_as_background(det):
 
 
 def test_reference_far_larger_than_its_use_on_the_poster(det):
-    # 960 px wide (twice the poster's width) for a 70-px logo on the poster
-    big = cv2.resize(textured_logo(), (960, 640), interpolation=cv2.INTER_CUBIC)
+    # 900 px wide (almost twice the poster's width) for a 70-px logo on the poster
+    big = cv2.resize(textured_logo(), (900, 600), interpolation=cv2.INTER_CUBIC)
     img, quad = place(background("plain"), big, 300, 520, 70)
     match = det.locate(img, big)
     assert match is not None and quad_iou(match.quad, quad) > 0.75
@@ -300,6 +300,8 @@ def test_reference_larger_than_the_poster_is_refused(det):
     big = cv2.resize(textured_logo(), (400, 320))
     with pytest.raises(InputError, match="larger than the whole poster"):
         det.locate(img, big)
+    with pytest.raises(InputError, match="as large as or larger"):
+        det.detect(img, img)  # the poster passed as its own reference
 
 
 def test_transparent_or_malformed_reference_is_refused(det):
