@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
                                     help="catalog size when seeding an empty bucket"),
     ) -> None:
         """Seed a generated catalog, sweep it (detect, repair, verify), print a summary."""
+        from contextlib import nullcontext
         from pathlib import Path
 
         from rich.console import Console
@@ -73,7 +74,8 @@ def register(app: typer.Typer) -> None:
                                     prefix=settings.posters_prefix, limit=None)
             console.print(f"nightly sweep of {len(todo)} new/changed poster(s): detect -> "
                           f"repair ({settings.refiner_backend}) -> verify, Prefect ephemeral")
-            with sweep_progress(rt.engine, len(todo), console=console):
+            bars = sweep_progress(rt.engine, len(todo), console=console) if todo else nullcontext()
+            with bars:
                 result = nightly_sweep(prefix=settings.posters_prefix, repair="inline")
         console.print(rich_table(result, f"posterqa demo: sweep run {result['run_id']}"))
         if result.get("posters_scanned", 0) == 0:

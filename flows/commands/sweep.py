@@ -21,9 +21,10 @@ def run_sweep(settings: Any, *, prefix: str, limit: int | None, dry_run: bool,
     from flows.sweep import nightly_sweep
 
     with open_runtime(settings) as rt:
-        if dry_run or not show_progress:
+        todo = [] if dry_run or not show_progress else list_new_posters(
+            rt.store, rt.engine, settings, prefix=prefix, limit=limit)
+        if not todo:
             return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
-        todo = list_new_posters(rt.store, rt.engine, settings, prefix=prefix, limit=limit)
         with sweep_progress(rt.engine, len(todo), console=console):
             return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
 
