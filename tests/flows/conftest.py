@@ -8,8 +8,10 @@ any test module imports prefect.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from flows.prefect_env import configure_prefect
 from posterqa.settings import Settings
 
 _PREFECT_STATE = Path(tempfile.mkdtemp(prefix="posterqa-test-prefect-"))
+atexit.register(shutil.rmtree, _PREFECT_STATE, ignore_errors=True)
 os.environ.pop("PREFECT_API_URL", None)  # never talk to a developer's real server
 configure_prefect(Settings(state_dir=_PREFECT_STATE), force=True)
 
