@@ -106,6 +106,10 @@ PROPOSAL_PAD = 0.35  # an ink blob grows by this share of its height (blur halo)
 MAX_ASPECT_MISFIT = 1.6  # a blob hosts a missing string if their aspect ratios differ less
 HOST_MAX_SCORE = 0.9  # a left-over line sharing no character hosts one only if read worse
 MIN_SHARED = 0.4  # share of a missing string's characters a left-over line must hold
+RENDER_MATCH = 0.78  # NCC of a missing string's rendering found on the poster (blurred)
+SOFT_EDGE_PX = 2.5  # ... whose edges are at least this soft (px)
+SOFT_EDGE_REL = 0.08  # ... and this share of its ink height
+BLUR_HALO = 0.25  # a blurred line's box grows by this share of its font size
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.93, 0.75),
@@ -433,7 +437,8 @@ class TextDetector:
         else:
             expected = [e for e in expected if normalize(e)]
             al = align(ordered, expected)
-            defects += self._from_alignment(image, al, regions, report_unexpected)
+            defects += self._from_alignment(image, al, regions, report_unexpected,
+                                            font_path if self.collapse_signals else None)
         if self.collapse_signals and regions:
             defects += self._collapsed(image, ordered, regions, font_path)
         return defects
@@ -465,7 +470,8 @@ class TextDetector:
     # ------------------------------------------------------------------ matching
 
     def _from_alignment(self, image: np.ndarray, al: Alignment, regions: list[_Region],
-                        report_unexpected: bool) -> list[Defect]:
+                        report_unexpected: bool,
+                        font_path: str | Sequence[str] | None = None) -> list[Defect]:
         h, w = image.shape[:2]
         out: list[Defect] = []
         rows = _row_of(al.lines)
@@ -507,6 +513,11 @@ class TextDetector:
             else:
                 out.append(self._whole_line(_LineGeom(ln), "missing", exp,
                                             ("missing_text", "ocr_mismatch"), 1.0, w, h))
+        if unplaced and font_path:
+            found = self._search_missing(image, al, unplaced, font_path)
+            out += found
+            placed = {d.expected for d in found}
+            unplaced = [e for e in unplaced if e not in placed]
         if unplaced:
             out += self._place_missing(image, al, unplaced)
         for li in leftovers:
@@ -655,6 +666,49 @@ class TextDetector:
                               expected=exp, observed="", score=0.9,
                               reasons=("missing_text", "undetected_ink"),
                               repair_quad=box.as_quad()))
+        return out
+
+    def _search_missing(self, image: np.ndarray, al: Alignment, missing: list[str],
+                        font_path: str | Sequence[str]) -> list[Defect]:
+        """Search the poster for each missing string rendered in the brand font
+        (:func:`detectors.text_search.search_rendered`; read lines are masked out); a
+        match of NCC >= ``RENDER_MATCH`` whose edges are soft (blur: edge width >=
+        ``SOFT_EDGE_PX`` and >= ``SOFT_EDGE_REL`` of its height) is the string, collapsed
+        beyond detection. The box grows by ``BLUR_HALO`` of the font size (the blurred
+        ink's halo). Sharp matches are left to the other placements: a crisp line OCR did
+        not detect is not a blurred one."""
+        import cv2
+
+        from detectors.text_search import edge_width, search_rendered
+
+        h, w = image.shape[:2]
+        fonts = [font_path] if isinstance(font_path, str) else list(font_path)
+        fonts = [str(f) for f in fonts]
+        mask = np.zeros((h, w), np.uint8)
+        for ln in al.lines:
+            cv2.fillPoly(mask, [np.round(np.asarray(ln.quad)).astype(np.int32)], 255)
+        out: list[Defect] = []
+        for exp in sorted(missing, key=lambda e: -len(normalize(e))):
+            f = search_rendered(image, exp, fonts, mask=mask)
+            if f is None or f.score < RENDER_MATCH:
+                continue
+            x0, y0, x1, y1 = f.box
+            soft = edge_width(image, f.box)
+            if soft < SOFT_EDGE_PX or soft < SOFT_EDGE_REL * (y1 - y0):
+                log.debug("rendered %r matches %.3f at %s but its edges are sharp (%.1f px)",
+                          exp, f.score, f.box, soft)
+                continue
+            box = Box(x0, y0, x1, y1).pad(int(round(BLUR_HALO * f.size))).clamp(w, h)
+            if box.area == 0:
+                continue
+            cv2.rectangle(mask, (box.x0, box.y0), (box.x1, box.y1), 255, -1)
+            out.append(Defect(kind="text", category="collapsed", box=box, quad=box.as_quad(),
+                              expected=exp, observed="", score=float(f.score),
+                              reasons=("missing_text", "rendered_match", "low_sharpness"),
+                              repair_quad=box.as_quad(),
+                              details=(("render_ncc", float(f.score)),
+                                       ("edge_width_px", float(soft)),
+                                       ("font_size_px", float(f.size)))))
         return out
 
     def _locate_missing(self, al: Alignment, exp: str, leftovers: list[int],

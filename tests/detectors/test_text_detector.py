@@ -178,17 +178,33 @@ def test_low_confidence_counts_only_when_the_re_read_agrees() -> None:
     assert combine([0.5, 0.5]) == pytest.approx(0.75)
 
 
-def test_line_blurred_beyond_detection_is_placed_on_its_ink(detector) -> None:
+def test_line_blurred_beyond_detection_is_found_by_its_rendering(detector) -> None:
     image, boxes = _with(4, effect="blur")
     lines = detector.engine(image)
     assert not any(ln.box.iou(boxes[4]) > 0.3 for ln in lines)  # OCR does not see it
+    # with the brand fonts: the rendered string is searched for and found, soft-edged
     (d,) = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    assert d.category == "collapsed"
+    assert d.reasons == ("missing_text", "rendered_match", "low_sharpness")
+    assert d.expected == "会员专享 双倍积分"
+    assert d.box.iou(boxes[4]) >= 0.5
+    figures = dict(d.details)
+    assert figures["render_ncc"] >= 0.78 and figures["edge_width_px"] >= 2.5
+    # without a font nothing can be rendered: not localised, or on an ink blob if asked
+    (d,) = detector.detect_lines(image, lines, EXPECTED)
     assert d.category == "missing" and d.reasons == ("missing_text", "not_localised")
     placing = TextDetector(engine=detector.engine, place_on_ink=True)
-    (d,) = placing.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    (d,) = placing.detect_lines(image, lines, EXPECTED)
     assert d.category == "unreadable" and d.reasons == ("missing_text", "undetected_ink")
     assert d.expected == "会员专享 双倍积分"
     assert d.box.iou(boxes[4]) >= 0.3
+
+
+def test_absent_copy_is_not_found_by_its_rendering(detector) -> None:
+    # a string that is not on the poster: the rendered search finds nothing soft enough
+    image, _ = _poster(CLEAN)
+    (d,) = detector.detect(image, [*EXPECTED, "扫码关注 领取优惠券"], font_path=ALL_FONTS)
+    assert d.category == "missing" and d.reasons == ("missing_text", "not_localised")
 
 
 def test_warped_line_is_caught_by_the_glyph_comparison(detector) -> None:

@@ -1,0 +1,244 @@
+"""Find an expected string that OCR did not detect, by its shape in the brand font.
+
+Strong blur hides a line from the OCR text detector: its expected string comes out of
+the alignment as *missing*, with no line to put it on. The line is still there as a
+soft band of ink with the string's proportions and its character / word rhythm. This
+module renders the string in the brand font, blurs the rendering and the poster alike,
+and searches the poster for it with normalised cross-correlation
+(``cv2.matchTemplate``, ``TM_CCOEFF_NORMED``) over font sizes, both polarities (a
+negative peak is light text on dark), coarse to fine:
+
+1. *coarse*: each candidate size (16-160 px, steps of ~9 %) is matched on a copy of the
+   poster scaled so the rendering's ink is ~``COARSE_HEIGHT`` px tall; windows that
+   overlap lines the OCR read (or other masked areas) by more than ``MAX_MASKED`` are
+   ignored;
+2. *fine*: around the best coarse peaks, sizes +-12 % are matched again at
+   ~``FINE_HEIGHT`` px, in a window around the peak only.
+
+A peak is accepted by the caller (:class:`detectors.text.TextDetector`) when it reaches
+its threshold. Images are RGB ``uint8`` ``[H, W, 3]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from detectors.text_signals import covers, render_text
+
+COARSE_HEIGHT = 10.0  # ink height (px) of the rendering in the coarse pass
+COARSE_MAX_SCALE = 0.5  # the coarse pass never works above half resolution
+FINE_HEIGHT = 24.0  # ... in the fine pass
+BLUR = 0.12  # matching blur, as a share of the rendering's ink height
+MAX_MASKED = 0.2  # windows overlapping read lines more than this are ignored
+SIZE_STEP = 1.1
+MIN_SIZE, MAX_SIZE = 16, 160  # font sizes (px) searched
+
+
+@dataclass(frozen=True)
+class Found:
+    """Best place of a rendered string: ``box`` (x0, y0, x1, y1) of the rendering's ink in
+    image pixels, its NCC ``score`` (absolute), ``dark`` (dark text on light), the font
+    ``size`` (px) and ``font`` that fitted best."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    dark: bool
+    size: int
+    font: str
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+class _Level:
+    """The grey poster scaled by ``f``, blurred lightly, with its mask's integral."""
+
+    def __init__(self, grey: np.ndarray, mask: np.ndarray, f: float, height: float) -> None:
+        h, w = grey.shape
+        self.f = f
+        size = (max(int(round(w * f)), 1), max(int(round(h * f)), 1))
+        img = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if f < 1 else grey
+        self.img = cv2.GaussianBlur(img, (0, 0), BLUR * height)
+        m = cv2.resize(mask, size, interpolation=cv2.INTER_AREA) if f < 1 else mask
+        self.integral = cv2.integral((m > 0).astype(np.uint8)).astype(np.float64)
+
+    def masked_share(self, th: int, tw: int) -> np.ndarray:
+        """Share of masked pixels in every ``th x tw`` window (matchTemplate's layout)."""
+        s = self.integral
+        h, w = self.img.shape
+        ny, nx = h - th + 1, w - tw + 1
+        tot = s[th:th + ny, tw:tw + nx] - s[0:ny, tw:tw + nx] - s[th:th + ny, 0:nx] \
+            + s[0:ny, 0:nx]
+        return tot / float(th * tw)
+
+
+def _template(text: str, font: str, size: int, height: float) -> np.ndarray | None:
+    """The rendering of ``text`` at font ``size``, scaled to ink ``height``, with a margin
+    of background, blurred like the poster levels (ink = 1)."""
+    ink, _ = render_text(text, font, size)
+    if ink.shape[0] < 2 or ink.shape[1] < 2:
+        return None
+    s = height / ink.shape[0]
+    tw = max(int(round(ink.shape[1] * s)), 2)
+    th = max(int(round(height)), 2)
+    small = cv2.resize(ink, (tw, th), interpolation=cv2.INTER_AREA)
+    m = max(2, int(round(0.35 * height)))
+    out = np.zeros((th + 2 * m, tw + 2 * m), np.float32)
+    out[m:m + th, m:m + tw] = small
+    out = cv2.GaussianBlur(out, (0, 0), BLUR * height)
+    return out if float(out.std()) > 1e-4 else None
+
+
+def _match(level_img: np.ndarray, tmpl: np.ndarray, masked: np.ndarray | None
+           ) -> np.ndarray | None:
+    th, tw = tmpl.shape
+    if th > level_img.shape[0] or tw > level_img.shape[1]:
+        return None
+    res = cv2.matchTemplate(level_img, tmpl, cv2.TM_CCOEFF_NORMED)
+    res = np.nan_to_num(res, nan=0.0)
+    if masked is not None:
+        res[masked > MAX_MASKED] = 0.0
+    return res
+
+
+def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
+                    mask: np.ndarray | None = None, max_peaks: int = 2) -> Found | None:
+    """Best place on ``image`` of ``text`` rendered in one of ``fonts`` (see module doc).
+
+    ``mask``: uint8 ``[H, W]``, non-zero where the string cannot be (lines already read).
+    Returns None when no font draws every character or the poster is too small.
+    """
+    text = " ".join(text.split())
+    fonts = [f for f in fonts if all(covers(f, ch) for ch in text)]
+    if not text or not fonts:
+        return None
+    grey = _grey(image)
+    h, w = grey.shape
+    if mask is None:
+        mask = np.zeros((h, w), np.uint8)
+    levels: dict[tuple[float, float], _Level] = {}
+
+    def level(f: float, height: float) -> _Level:
+        f = min(1.0, 2.0 ** (round(math.log2(f) * 2) / 2))  # half-octave steps
+        if (f, height) not in levels:
+            levels[f, height] = _Level(grey, mask, f, height)
+        return levels[f, height]
+
+    # coarse: every size, template ink ~COARSE_HEIGHT px
+    peaks: list[tuple[float, float, float, str, int, float]] = []  # score, x, y (image px)..
+    n_sizes = int(math.log(MAX_SIZE / MIN_SIZE) / math.log(SIZE_STEP)) + 1
+    for font in fonts[:1]:  # the coarse pass places; the fine pass picks the font
+        for k in range(n_sizes):
+            size = int(round(MIN_SIZE * SIZE_STEP ** k))
+            ink, _ = render_text(text, font, size)
+            ih, iw = ink.shape
+            if iw > 0.95 * w or ih > 0.5 * h or ih < 2:
+                continue
+            lv = level(min(COARSE_HEIGHT / ih, COARSE_MAX_SCALE), COARSE_HEIGHT)
+            th_ = ih * lv.f
+            tmpl = _template(text, font, size, th_)
+            if tmpl is None:
+                continue
+            masked = None
+            if tmpl.shape[0] <= lv.img.shape[0] and tmpl.shape[1] <= lv.img.shape[1]:
+                masked = lv.masked_share(*tmpl.shape)
+            res = _match(lv.img, tmpl, masked)
+            if res is None:
+                continue
+            a = np.abs(res)
+            y, x = np.unravel_index(int(np.argmax(a)), a.shape)
+            m = (tmpl.shape[0] - th_) / 2.0
+            peaks.append((float(a[y, x]), (x + m) / lv.f, (y + m) / lv.f, font, size,
+                          float(np.sign(res[y, x]))))
+    if not peaks:
+        return None
+    peaks.sort(key=lambda p: -p[0])
+    # fine: around the best coarse peaks, sizes +-12 %, template ink ~FINE_HEIGHT px, on a
+    # crop around each peak only
+    best: Found | None = None
+    for _score0, px, py, font0, size0, _sign in peaks[:max_peaks]:
+        ink0, _ = render_text(text, font0, size0)
+        ih0, iw0 = ink0.shape
+        cx0, cy0 = int(max(px - 0.2 * iw0 - ih0, 0)), int(max(py - 1.0 * ih0, 0))
+        cx1 = int(min(px + 1.2 * iw0 + ih0, w))
+        cy1 = int(min(py + 2.0 * ih0, h))
+        crop, crop_mask = grey[cy0:cy1, cx0:cx1], mask[cy0:cy1, cx0:cx1]
+        for font in fonts:
+            for size in sorted({int(round(size0 * r)) for r in (0.88, 0.94, 1.0, 1.06, 1.12)}):
+                ink, _ = render_text(text, font, size)
+                ih, iw = ink.shape
+                lv = _Level(crop, crop_mask, min(FINE_HEIGHT / ih, 1.0), FINE_HEIGHT)
+                th_ = ih * lv.f
+                tmpl = _template(text, font, size, th_)
+                if tmpl is None or tmpl.shape[0] > lv.img.shape[0] \
+                        or tmpl.shape[1] > lv.img.shape[1]:
+                    continue
+                res = _match(lv.img, tmpl, lv.masked_share(*tmpl.shape))
+                if res is None:
+                    continue
+                a = np.abs(res)
+                y, x = np.unravel_index(int(np.argmax(a)), a.shape)
+                sc = float(a[y, x])
+                if best is None or sc > best.score:
+                    m = (tmpl.shape[0] - th_) / 2.0
+                    bx0 = cx0 + (x + m) / lv.f
+                    by0 = cy0 + (y + m) / lv.f
+                    box = (int(round(bx0)), int(round(by0)), int(round(bx0 + iw)),
+                           int(round(by0 + ih)))
+                    best = Found(box=box, score=sc, dark=bool(res[y, x] < 0), size=size,
+                                 font=font)
+    return best
+
+
+def ink_extent(image: np.ndarray, box: tuple[int, int, int, int], *, share: float = 0.1
+               ) -> tuple[int, int, int, int] | None:
+    """The extent of the ink around a found ``box`` (x0, y0, x1, y1): pixels of the box
+    grown by 60 % of its height whose grey level differs from the background (median of
+    the grown box's border) by more than ``share`` of the ink contrast inside ``box``
+    (a blurred line's soft edge counts as its own). None when nothing stands out."""
+    from detectors.text_signals import ink_box
+
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    pad = max(2, int(round(0.6 * (y1 - y0))))
+    gx0, gy0, gx1, gy1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
+    if gx1 - gx0 < 4 or gy1 - gy0 < 4:
+        return None
+    grey = _grey(image[gy0:gy1, gx0:gx1])
+    border = np.concatenate([grey[:2].ravel(), grey[-2:].ravel(), grey[:, :2].ravel(),
+                             grey[:, -2:].ravel()])
+    diff = np.abs(cv2.GaussianBlur(grey, (0, 0), 1.0) - float(np.median(border)))
+    inner = diff[max(y0 - gy0, 0):y1 - gy0, max(x0 - gx0, 0):x1 - gx0]
+    top = float(np.percentile(inner, 99)) if inner.size else 0.0
+    if top < 8.0:
+        return None
+    got = ink_box(diff / top, thresh=share)
+    if got is None:
+        return None
+    return (gx0 + got[0], gy0 + got[1], gx0 + got[2], gy0 + got[3])
+
+
+def edge_width(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """How soft the ink's edges are in ``box``: ink contrast / 90th percentile of the grey
+    gradient on the ink's edges, in px (a crisp anti-aliased edge: 1-2 px; a blurred one
+    about 2.5 sigma)."""
+    x0, y0, x1, y1 = box
+    crop = image[max(y0, 0):y1, max(x0, 0):x1]
+    if crop.shape[0] < 3 or crop.shape[1] < 3:
+        return 0.0
+    grey = _grey(crop)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 4.0
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4.0
+    mag = np.sqrt(gx * gx + gy * gy)
+    lo, hi = np.percentile(grey, [2, 98])
+    contrast = float(hi - lo)
+    edges = mag[mag > 0.02 * max(contrast, 1.0)]
+    if contrast < 8.0 or edges.size < 8:
+        return 0.0
+    return contrast / max(float(np.percentile(edges, 90)), 1e-3)
