@@ -26,7 +26,7 @@ from posterqa.errors import InputError
 from posterqa.manifest import is_poster_key
 from storage import queries as q
 from storage.db import session_scope
-from storage.models import Asset, Defect, Repair, Run, Scan, utcnow
+from storage.models import Asset, AuditEvent, Defect, Repair, Run, Scan, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,43 @@ def open_run(engine: Any, *, kind: str, prefix: str | None, params: dict[str, An
         flow_run_id = flow_run.get_id()
     except Exception:  # outside a flow run
         flow_run_id = None
+    close_dead_runs(engine)
     with session_scope(engine) as session:
         run = q.start_run(session, kind=kind, prefix=prefix, flow_run_id=flow_run_id,
                           pipeline_version=posterqa.PIPELINE_VERSION)
         q.add_audit_event(session, actor=_actor(run.id), entity="run", entity_id=run.id,
-                          action="started", detail={"kind": kind, "prefix": prefix, **params})
+                          action="started", detail={"kind": kind, "prefix": prefix,
+                                                    "process": _process(), **params})
         return run.id
+
+
+def _process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def close_dead_runs(engine: Any) -> int:
+    """Mark ``failed`` the running runs whose process on this host is gone (killed)."""
+    host = f"{socket.gethostname()}:"
+    closed = 0
+    with session_scope(engine) as session:
+        running = session.scalars(select(Run.id).where(Run.status == "running")).all()
+        if not running:
+            return 0
+        started = session.scalars(select(AuditEvent).where(
+            AuditEvent.entity == "run", AuditEvent.action == "started",
+            AuditEvent.entity_id.in_([str(r) for r in running])))
+        for event in started:
+            proc = str((event.detail or {}).get("process") or "")
+            pid = proc.rpartition(":")[2]
+            if not proc.startswith(host) or not pid.isdigit() or pid_alive(int(pid)):
+                continue
+            q.finish_run(session, run_id=int(event.entity_id), status="failed",
+                         counts=run_counts(session, int(event.entity_id)),
+                         error=f"process {proc} ended without closing the run (killed)")
+            q.add_audit_event(session, actor=ACTOR, entity="run", entity_id=event.entity_id,
+                              action="failed", detail={"reason": "process died", "process": proc})
+            closed += 1
+    return closed
 
 
 def run_counts(session: Any, run_id: int) -> dict[str, Any]:

@@ -82,6 +82,7 @@ def test_sigkill_mid_sweep_then_rerun_loses_and_duplicates_nothing(settings, run
         scanned_events = Counter(e.entity_id for e in s.scalars(
             select(AuditEvent).where(AuditEvent.action == "scanned")))
         n_runs = s.scalar(text("SELECT count(*) FROM runs"))
+        statuses = sorted(s.scalars(text("SELECT status FROM runs")))
     # every poster processed exactly once
     assert len(assets) == N_POSTERS
     assert sorted(scans.values()) == [1] * N_POSTERS
@@ -95,7 +96,8 @@ def test_sigkill_mid_sweep_then_rerun_loses_and_duplicates_nothing(settings, run
     for r in repairs:
         for key in [*r.artifacts.values(), *([r.repaired_key] if r.repaired_key else [])]:
             assert runtime.store.exists(key), f"repair {r.id} points at missing {key}"
-    assert n_runs == 3
+    # the two killed runs were closed as failed by the next start, the last completed
+    assert n_runs == 3 and statuses == ["completed", "failed", "failed"]
     with session_scope(runtime.engine) as s:
         assert s.scalar(select(func.count()).select_from(Defect)
                         .where(Defect.status.in_(("pending", "claimed")))) == 0
