@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.text_signals import covers, render_text
+from detectors.text_signals import _RENDER_SIZE, covers, render_text
 
 COARSE_HEIGHT = 10.0  # ink height (px) of the rendering in the coarse pass
 COARSE_MAX_SCALE = 0.5  # the coarse pass never works above half resolution
@@ -78,16 +78,13 @@ class _Level:
         return tot / float(th * tw)
 
 
-def _template(text: str, font: str, size: int, height: float) -> np.ndarray | None:
-    """The rendering of ``text`` at font ``size``, scaled to ink ``height``, with a margin
+def _template(ref: np.ndarray, height: float) -> np.ndarray | None:
+    """The reference rendering ``ref`` (ink crop) scaled to ink ``height``, with a margin
     of background, blurred like the poster levels (ink = 1)."""
-    ink, _ = render_text(text, font, size)
-    if ink.shape[0] < 2 or ink.shape[1] < 2:
-        return None
-    s = height / ink.shape[0]
-    tw = max(int(round(ink.shape[1] * s)), 2)
+    s = height / ref.shape[0]
+    tw = max(int(round(ref.shape[1] * s)), 2)
     th = max(int(round(height)), 2)
-    small = cv2.resize(ink, (tw, th), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(ref, (tw, th), interpolation=cv2.INTER_AREA)
     m = max(2, int(round(0.35 * height)))
     out = np.zeros((th + 2 * m, tw + 2 * m), np.float32)
     out[m:m + th, m:m + tw] = small
@@ -123,6 +120,18 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
     if mask is None:
         mask = np.zeros((h, w), np.uint8)
     levels: dict[tuple[float, float], _Level] = {}
+    # one rendering per font, scaled to each size (under the matching blur, hinting and
+    # per-size advances do not matter)
+    refs = {f: render_text(text, f)[0] for f in fonts}
+    refs = {f: r for f, r in refs.items() if r.shape[0] >= 2 and r.shape[1] >= 2}
+    fonts = [f for f in fonts if f in refs]
+    if not fonts:
+        return None
+
+    def extent(font: str, size: int) -> tuple[float, float]:
+        """Ink height and width of the string at font ``size`` px."""
+        r = size / _RENDER_SIZE
+        return refs[font].shape[0] * r, refs[font].shape[1] * r
 
     def level(f: float, height: float) -> _Level:
         f = min(1.0, 2.0 ** (round(math.log2(f) * 2) / 2))  # half-octave steps
@@ -136,13 +145,12 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
     for font in fonts[:1]:  # the coarse pass places; the fine pass picks the font
         for k in range(n_sizes):
             size = int(round(MIN_SIZE * SIZE_STEP ** k))
-            ink, _ = render_text(text, font, size)
-            ih, iw = ink.shape
+            ih, iw = extent(font, size)
             if iw > 0.95 * w or ih > 0.5 * h or ih < 2:
                 continue
             lv = level(min(COARSE_HEIGHT / ih, COARSE_MAX_SCALE), COARSE_HEIGHT)
             th_ = ih * lv.f
-            tmpl = _template(text, font, size, th_)
+            tmpl = _template(refs[font], th_)
             if tmpl is None:
                 continue
             masked = None
@@ -163,19 +171,18 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
     # crop around each peak only
     best: Found | None = None
     for _score0, px, py, font0, size0, _sign in peaks[:max_peaks]:
-        ink0, _ = render_text(text, font0, size0)
-        ih0, iw0 = ink0.shape
+        ih0, iw0 = extent(font0, size0)
+        f_fine = min(FINE_HEIGHT / ih0, 1.0)
         cx0, cy0 = int(max(px - 0.2 * iw0 - ih0, 0)), int(max(py - 1.0 * ih0, 0))
         cx1 = int(min(px + 1.2 * iw0 + ih0, w))
         cy1 = int(min(py + 2.0 * ih0, h))
         crop, crop_mask = grey[cy0:cy1, cx0:cx1], mask[cy0:cy1, cx0:cx1]
+        lv = _Level(crop, crop_mask, f_fine, FINE_HEIGHT)
         for font in fonts:
             for size in sorted({int(round(size0 * r)) for r in (0.88, 0.94, 1.0, 1.06, 1.12)}):
-                ink, _ = render_text(text, font, size)
-                ih, iw = ink.shape
-                lv = _Level(crop, crop_mask, min(FINE_HEIGHT / ih, 1.0), FINE_HEIGHT)
+                ih, iw = extent(font, size)
                 th_ = ih * lv.f
-                tmpl = _template(text, font, size, th_)
+                tmpl = _template(refs[font], th_)
                 if tmpl is None or tmpl.shape[0] > lv.img.shape[0] \
                         or tmpl.shape[1] > lv.img.shape[1]:
                     continue
