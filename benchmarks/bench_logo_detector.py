@@ -7,8 +7,9 @@ Posters come from :mod:`catalog` (brands with flat and textured logos; logo widt
 of the poster width). For each logo defect type ``--per-type`` posters carry that
 defect, ``--faithful`` posters carry a faithful logo and ``--missing`` posters have no
 logo although the manifest requires one. Printed: recall per defect type (a poster
-counts when the detector reports a logo defect; "located" additionally requires the
-defect's box to cover at least 30% of the true logo box), the false-positive rate on
+counts as "located" when the detector reports a logo defect whose box has IoU >= 0.5 with
+the true logo box - the headline; also shown: "flagged", any logo defect anywhere, and
+"covers30", a defect box covering >= 30% of the true box), the false-positive rate on
 faithful logos (any logo defect reported), the localisation IoU of found logos (the best
 match, unless the detector judged it another logo) against the clean logo's box, and
 the median time of one ``LogoDetector.analyze`` call (locate + compare + defects).
@@ -52,6 +53,14 @@ def covers(defect_box: Box, truth: Box) -> bool:
     return defect_box.intersection(truth) >= 0.3 * truth.area
 
 
+def at_truth(defect_box: Box, truth: Box) -> bool:
+    """The defect is reported where the logo is: IoU >= 0.5 with the truth box."""
+    return defect_box.iou(truth) >= LOCATED_IOU
+
+
+LOCATED_IOU = 0.5
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=4)
@@ -71,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     det = LogoDetector()
     flagged: dict[str, int] = defaultdict(int)
     located: dict[str, int] = defaultdict(int)
+    covered: dict[str, int] = defaultdict(int)
     said_missing: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
     ious: list[float] = []
@@ -103,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             flagged[label] += 1
             if any(d.category == "missing" for d in defects):
                 said_missing[label] += 1
-            if truth is None or any(covers(d.box, truth.box) for d in defects):
+            if truth is None or any(at_truth(d.box, truth.box) for d in defects):
                 located[label] += 1
+            if truth is None or any(covers(d.box, truth.box) for d in defects):
+                covered[label] += 1
         iou = None
         if truth is not None and found is not None:
             iou = found.box.iou(clean_logo_box(poster, truth.box))
@@ -114,28 +126,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             figures = {k: round(v, 2) for k, v in report.checks[0].details} \
                 if report.checks else ""
+            d_iou = max((d.box.iou(truth.box) for d in defects), default=-1) if truth else -1
             print(f"{label:12s} {brand.logo_style:8s} logo_w={truth.box.width if truth else 0:4d} "
                   f"iou={iou if iou is not None else -1:.2f} "
+                  f"defect_iou={d_iou:.2f} "
                   f"{[(d.category, d.reasons, round(d.score, 2)) for d in defects]} "
                   f"{report.matches[0].method if report.matches else '-'} {figures}",
                   flush=True)
 
     print(f"logo detector benchmark: seed {args.seed}, {len(plan)} posters, "
           f"{args.brands} brands (flat + textured logos)")
-    print(f"{'set':14s} {'n':>4s} {'flagged':>8s} {'rate':>6s} {'located':>8s} "
+    print(f"{'set':14s} {'n':>4s} {'located':>8s} {'flagged':>8s} {'covers30':>8s} "
           f"{'as missing':>10s}")
     for label in ("faithful", "missing", *LOGO_DEFECTS):
         if total[label]:
-            print(f"{label:14s} {total[label]:4d} {flagged[label]:8d} "
-                  f"{flagged[label] / total[label]:6.3f} {located[label] / total[label]:8.3f} "
-                  f"{said_missing[label]:10d}")
-    print("(rate = recall for defect types, false-positive rate for 'faithful'; located = "
-          "a defect box covers >= 30% of the true logo box; as missing = reported "
-          "category 'missing')")
-    recall_ok = all(flagged[k] / total[k] >= 0.90 for k in LOGO_DEFECTS if total[k])
+            n = total[label]
+            print(f"{label:14s} {n:4d} {located[label] / n:8.3f} {flagged[label] / n:8.3f} "
+                  f"{covered[label] / n:8.3f} {said_missing[label]:10d}")
+    print("(located = recall counting only defects reported at the logo: defect box IoU >= "
+          f"{LOCATED_IOU} with the true logo box - the headline, since a defect elsewhere "
+          "sends the refiner to the wrong region; flagged = any logo defect reported "
+          "(false-positive rate on 'faithful'); covers30 = a defect box covers >= 30% of "
+          "the true box; as missing = reported category 'missing')")
+    recall_ok = all(located[k] / total[k] >= 0.90 for k in LOGO_DEFECTS if total[k])
     fp = flagged["faithful"] / max(total["faithful"], 1)
     mean_iou = float(np.mean(ious)) if ious else float("nan")
-    print(f"recall per defect type >= 0.90: {'met' if recall_ok else 'NOT met'}")
+    print(f"located recall per defect type >= 0.90: {'met' if recall_ok else 'NOT met'}")
     print(f"false positives on faithful logos: {fp:.3f} (target <= 0.02: "
           f"{'met' if fp <= 0.02 else 'NOT met'})")
     present = sum(n for k, n in total.items() if k not in ("missing", "wrong_logo"))

@@ -19,7 +19,13 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    6% of the template width) adds candidates. A second copy must not look like another
    logo, and unless features found it, it must be as convincing as a clean logo
    (ECC >= 0.9, NCC >= max(0.6, 0.92 x the best)) and match (decorations echo a simple
-   emblem's outline).
+   emblem's outline). In that same second pass a **colour search**
+   (:func:`detectors.logo_locate.colour_candidates`: the reference's CIELAB colours inside
+   its alpha, over a small pyramid of template blurs, on a coarse copy of the poster where
+   a 5-8% warp is a pixel or two) runs; when its best place is clearly the best (strength
+   >= ``COLOUR_STRONG`` and ``COLOUR_MARGIN`` above the runner-up) the group there is
+   ranked first: gradient matches of a blurred or warped logo are weaker than those of a
+   text line, its colours are not.
 3. **Compare** (:mod:`detectors.logo_compare`): the poster under the quad is resampled
    into the reference frame at about its on-poster size (at most 256 px); the reference
    is composited over those very pixels with its alpha (what a faithful logo looks like
@@ -52,14 +58,21 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    tuned on generated posters (``benchmarks/bench_logo_detector.py --seed 1``).
 4. **Defects**: a found logo that does not match -> ``Defect(kind="logo",
    category="deformed")`` with the quad, its box, ``observed`` = the reasons, and
-   ``repair_quad`` = the quad padded by ``max(6, 10% of the logo width)`` px. When
+   ``repair_quad`` = the quad padded by ``max(6, 10% of the logo width)`` px; with reason
+   ``blurred`` or ``shape_warp`` the box is padded by ``DEFECT_SPREAD`` (6%) of the logo
+   width (a blur's halo, a warp's displaced outline lie outside the quad). A best match
+   judged ``wrong_logo`` (alone) is reported at the slot (below) when the slot is
+   elsewhere: the match was then a text line or decoration, the other logo is in the
+   slot. When
    ``required`` and no logo is found:
 
-   * the logo slot is the first region hint of kind ``"logo"``, else (no hints) the best
-     template peak if its NCC >= ``WEAK_NCC``; if the slot has content (grey std >
-     ``SLOT_CONTENT_STD`` or Canny edge density > ``SLOT_EDGE_DENSITY``) the result is
-     ``deformed`` with reason ``wrong_logo`` (something else sits where the logo
-     belongs), else ``missing`` with reason ``logo_missing``, box = the slot;
+   * the logo slot is the first region hint of kind ``"logo"``, else (no hints) the most
+     logo-like object (:func:`detectors.logo_slot.find_slot`: compact, solid, contrasted,
+     not a text line), else the best template peak if its NCC >= ``WEAK_NCC``; if the
+     slot has content (grey std > ``SLOT_CONTENT_STD`` or Canny edge density >
+     ``SLOT_EDGE_DENSITY``) the result is ``deformed`` with reason ``wrong_logo``
+     (something else sits where the logo belongs), else ``missing`` with reason
+     ``logo_missing``, box = the slot;
    * with no slot at all: ``missing`` with reasons ``logo_missing`` + ``no_logo_slot``,
      box = the whole poster and no repair quad of its own: the refiner cannot know where
      to place the logo, a reviewer must.
@@ -89,12 +102,14 @@ from detectors.logo_locate import (
     WORK_LONG_SIDE,
     Candidate,
     FeatureMatcher,
+    colour_candidates,
     plausible_quad,
     quad_of,
     refine_ecc,
     template_candidates,
 )
 from detectors.logo_reference import LogoReference, check_reference_fits, prepare_reference
+from detectors.logo_slot import find_slot
 from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
 from posterqa.errors import InputError
 from posterqa.imaging import ensure_rgb_uint8
@@ -114,6 +129,9 @@ WEAK_NCC = 0.30
 SLOT_CONTENT_STD = 12.0
 SLOT_EDGE_DENSITY = 0.02
 MAX_INSTANCES = 4
+COLOUR_STRONG = 0.7
+DEFECT_SPREAD = 0.06
+COLOUR_MARGIN = 0.05
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
 THRESHOLDS: dict[str, tuple[float, float, int]] = {
@@ -290,14 +308,23 @@ class LogoDetector:
         found = self._locate(image, ref, MAX_INSTANCES)
         defects: list[Defect] = []
         checks: list[LogoCheck] = []
-        for lm, _, check in found:
+        hint_boxes = _hint_boxes(hints, width, height)
+        for i, (lm, _, check) in enumerate(found):
             checks.append(check)
             log.debug("logo at %s via %s: %s", lm.box.as_list(), lm.method, check)
-            if not check.matches:
-                defects.append(self._defect("deformed", lm.quad, expected, check))
+            if check.matches:
+                continue
+            quad = lm.quad
+            if i == 0 and check.reasons == ("wrong_logo",) and not hint_boxes:
+                # "another logo" at the best match: unless that match is itself the most
+                # logo-like object, the slot is the better place to report it
+                slot = find_slot(image, ref)
+                if slot is not None and slot[0].iou(lm.box) < 0.3:
+                    quad = slot[0].as_quad()
+            defects.append(self._defect("deformed", quad, expected, check,
+                                        hw=(height, width)))
         if not found and required:
-            defects.append(self._absent(image, ref, expected,
-                                        _hint_boxes(hints, width, height)))
+            defects.append(self._absent(image, ref, expected, hint_boxes))
         seconds = time.perf_counter() - t0
         log.info("logo detect: %d found, %d defects in %.2f s", len(found), len(defects),
                  seconds)
@@ -332,18 +359,26 @@ class LogoDetector:
             return out  # a faithful logo found: the blur/warp-tolerant pass is not needed
         soft = template_candidates(image, ref, TEMPLATE_PEAKS, soft=SOFT_SIGMA,
                                    work_width=SOFT_WORK_WIDTH)
-        return self._rank(image, ref, feats + sharp + soft, cache, best_ncc, max_count)
+        # the logo's own colours, blur/warp tolerant: a clear winner there is where the
+        # (deformed) logo sits, whatever a gradient match elsewhere says
+        colour = colour_candidates(image, ref, 2)
+        prefer = None
+        if colour and colour[0].strength >= COLOUR_STRONG and (
+                len(colour) < 2 or colour[0].strength - colour[1].strength >= COLOUR_MARGIN):
+            prefer = colour[0]
+        return self._rank(image, ref, ([prefer] if prefer else []) + feats + sharp + soft,
+                          cache, best_ncc, max_count, prefer=prefer)
 
     def _rank(self, image: np.ndarray, ref: LogoReference, cands: list[Candidate],
               cache: dict[int, list[tuple[float, Candidate, np.ndarray, np.ndarray]]],
-              best_ncc: float, max_count: int
+              best_ncc: float, max_count: int, prefer: Candidate | None = None
               ) -> list[tuple[LogoMatch, np.ndarray, LogoCheck]]:
         """Refine every candidate (ECC), group those at the same place, judge each group's
         best few and keep the groups that look like a logo, best first."""
         hw = image.shape[:2]
         refined: list[tuple[float, Candidate, np.ndarray, np.ndarray]] = []
         for c in cands:
-            if c.method != "features" and c.strength < FOUND_NCC:
+            if c.method not in ("features", "colour") and c.strength < FOUND_NCC:
                 continue
             if id(c) not in cache:
                 quad0 = quad_of(c.h_ref_to_img, ref)
@@ -369,6 +404,9 @@ class LogoDetector:
                     break
             else:
                 clusters.append([item])
+        if prefer is not None:
+            # the cluster holding the preferred (colour) candidate goes first
+            clusters.sort(key=lambda cl: not any(it[1] is prefer for it in cl))
         out: list[tuple[LogoMatch, np.ndarray, LogoCheck]] = []
         for cl in clusters:
             ecc0 = cl[0][0]
@@ -378,7 +416,8 @@ class LogoDetector:
                 strength = max(it[1].strength for it in cl if it[1].method != "features")
                 if ecc0 < SECOND_ECC or strength < max(SECOND_NCC, SECOND_RATIO * best_ncc):
                     continue
-            if not out and not has_feat and ecc0 < TEMPLATE_MIN_ECC:
+            if not out and not has_feat and ecc0 < TEMPLATE_MIN_ECC \
+                    and not any(it[1] is prefer for it in cl):
                 continue  # the refinement found nothing logo-like there
             judged = [(judge(measure(image, ref, it[2])), it) for it in cl[:CLUSTER_TRIES]]
             check, (ecc, c, h, quad) = max(judged, key=lambda t: _check_key(t[0]))
@@ -400,11 +439,18 @@ class LogoDetector:
         return out
 
     def _defect(self, category: str, quad: Quad, expected: str, check: LogoCheck,
-                extra: tuple[str, ...] = ()) -> Defect:
+                extra: tuple[str, ...] = (), hw: tuple[int, int] | None = None) -> Defect:
         q = np.asarray(quad, np.float64)
         logo_w = float(np.linalg.norm(q[1] - q[0]))
         margin = max(6.0, 0.1 * logo_w)
         box = Box.from_points(quad)
+        if {"blurred", "shape_warp"} & set(check.reasons):
+            # a blur's halo / a warp's displaced outline reach beyond the logo's quad: the
+            # defect (what the refiner must repaint) is that much larger
+            spread = int(round(DEFECT_SPREAD * logo_w))
+            box = box.pad(spread)
+            if hw is not None:
+                box = box.clamp(hw[1], hw[0])
         return Defect(
             kind="logo", category=category, box=box, quad=quad, expected=expected,
             observed=None if category == "missing" else ", ".join(check.reasons) or None,
@@ -417,6 +463,10 @@ class LogoDetector:
                 hints: list[Box]) -> Defect:
         height, width = image.shape[:2]
         slot: Box | None = hints[0] if hints else None
+        if slot is None:
+            found_slot = find_slot(image, ref)
+            if found_slot is not None:
+                slot = found_slot[0]
         if slot is None:
             weak = template_candidates(image, ref, 1)
             if weak and weak[0].strength >= WEAK_NCC:

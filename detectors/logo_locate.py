@@ -380,3 +380,101 @@ def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
     # poster(p) ~ region(W x) with region(q) = poster(h_frame shift q)
     h_new = h_frame @ shift @ w.astype(np.float64) @ np.linalg.inv(to_ref)
     return h_new, float(ecc)
+
+
+COLOUR_WORK_WIDTH = 256
+COLOUR_SCALE_STEP = 1.1
+COLOUR_SIGMAS = (0.0, 0.035)  # template blur pyramid, fraction of the template width
+
+
+def colour_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
+                      work_width: int = COLOUR_WORK_WIDTH) -> list[Candidate]:
+    """Blur/warp/erasure-tolerant search on colour, not gradients.
+
+    On a coarse copy of the poster (width ``work_width``: a 5-8% displacement of the
+    logo becomes a pixel or two) the reference's own colours (CIELAB, inside its alpha,
+    also blurred by a small pyramid of sigmas) are compared with the poster at every
+    place and scale of the width ladder; the strength of a place is ``1 - rms ΔE / 50``
+    (RMS over the logo's pixels, so a partly erased logo still ranks high). Sums are
+    correlations (FFT), so the search costs a few tens of milliseconds per scale.
+    """
+    h_img, w_img = image.shape[:2]
+    s = min(1.0, work_width / w_img)
+    small = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s != 1.0 \
+        else image
+    small = cv2.GaussianBlur(small, (0, 0), 0.7)
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab_sq = lab * lab
+    aspect = ref.height / ref.width
+    w_min = max(8.0, MIN_WIDTH_FRAC * w_img * s)
+    w_max = min(MAX_WIDTH_FRAC * w_img * s, lab.shape[1] - 2, (lab.shape[0] - 2) / aspect)
+    if w_max < w_min:
+        return []
+    n = int(np.floor(np.log(w_max / w_min) / np.log(COLOUR_SCALE_STEP))) + 1
+    premult = ref.rgb.astype(np.float32) * ref.alpha[..., None]
+    peaks: list[tuple[float, float, float, float]] = []
+    for tw in w_min * COLOUR_SCALE_STEP ** np.arange(n):
+        tw_i = int(round(tw))
+        th_i = max(int(round(tw * aspect)), 4)
+        if th_i >= lab.shape[0] or tw_i >= lab.shape[1]:
+            continue
+        pm = cv2.resize(premult, (tw_i, th_i), interpolation=cv2.INTER_AREA)
+        al = cv2.resize(ref.alpha, (tw_i, th_i), interpolation=cv2.INTER_AREA)
+        best = None
+        for frac in COLOUR_SIGMAS:
+            sigma = frac * tw_i
+            if sigma >= 0.5:
+                pm_b = cv2.GaussianBlur(pm, (0, 0), sigma)
+                al_b = cv2.GaussianBlur(al, (0, 0), sigma)
+            else:
+                pm_b, al_b = pm, al
+            m = (al_b > 0.9).astype(np.float32)
+            if m.sum() < 6:
+                m = (al_b > 0.6).astype(np.float32)
+            cnt = float(m.sum())
+            if cnt < 6:
+                continue
+            rgb = np.clip(pm_b / np.maximum(al_b[..., None], 1e-3), 0, 255)
+            t_lab = cv2.cvtColor(rgb / 255.0, cv2.COLOR_RGB2Lab) * m[..., None]
+            m3 = np.repeat(m[..., None], 3, axis=2)
+            # a window flatter than the logo (a plain area of one of its colours) is no
+            # logo: its missing colour variance counts as distance
+            t_mean = t_lab.sum(axis=(0, 1)) / cnt
+            t_var = float((t_lab * t_lab).sum()) / cnt - float((t_mean * t_mean).sum())
+            sq_sum = cv2.matchTemplate(lab_sq, m3, cv2.TM_CCORR)
+            mean_sq = sum(cv2.matchTemplate(np.ascontiguousarray(lab[..., c]), m,
+                                            cv2.TM_CCORR) ** 2 for c in range(3)) / cnt ** 2
+            p_var = np.maximum(sq_sum / cnt - mean_sq, 0)
+            ssd = sq_sum - 2 * cv2.matchTemplate(lab, t_lab, cv2.TM_CCORR) \
+                + float((t_lab * t_lab).sum())
+            rms = np.sqrt(np.maximum(ssd, 0) / cnt)
+            lack = np.sqrt(np.maximum(0.5 * t_var - p_var, 0))
+            rms = rms + lack
+            best = rms if best is None else np.minimum(best, rms)
+        if best is None:
+            continue
+        res = 1.0 - best / 50.0
+        for _ in range(max_count):
+            _, val, _, loc = cv2.minMaxLoc(res)
+            if val <= 0:
+                break
+            peaks.append((float(val), loc[0], loc[1], float(tw_i)))
+            rx, ry = max(int(tw_i * 0.5), 1), max(int(th_i * 0.5), 1)
+            res[max(loc[1] - ry, 0):loc[1] + ry + 1, max(loc[0] - rx, 0):loc[0] + rx + 1] = -1
+    peaks.sort(reverse=True)
+    chosen: list[tuple[float, float, float, float]] = []
+    for p in peaks:
+        cx, cy = p[1] + p[3] / 2, p[2] + p[3] * aspect / 2
+        if any(abs(cx - (q[1] + q[3] / 2)) < (p[3] + q[3]) / 4
+               and abs(cy - (q[2] + q[3] * aspect / 2)) < (p[3] + q[3]) * aspect / 4
+               for q in chosen):
+            continue
+        chosen.append(p)
+        if len(chosen) >= max_count:
+            break
+    out = []
+    for score, x, y, tw in chosen:
+        k = tw / ref.width / s
+        h = np.array([[k, 0, x / s], [0, k, y / s], [0, 0, 1]], np.float64)
+        out.append(Candidate(h, "colour", score))
+    return out
