@@ -35,8 +35,12 @@ class Settings(BaseSettings):
         default=None, description="S3 endpoint URL; None = start the embedded SeaweedFS"
     )
     s3_region: str = "us-east-1"
-    s3_access_key: str = "posterqa-local"
-    s3_secret_key: str = "posterqa-local-secret"
+    s3_access_key: str | None = Field(
+        default=None,
+        description="unset: the embedded server's local keys, or boto3's own chain "
+        "(AWS_ACCESS_KEY_ID / AWS_PROFILE / instance role) for an external endpoint",
+    )
+    s3_secret_key: str | None = None
 
     # --- database ---
     db_url: str | None = Field(default=None, description="SQLAlchemy URL; None = SQLite file")
@@ -93,6 +97,12 @@ class Settings(BaseSettings):
         if self.db_url:
             return self.db_url
         return f"sqlite:///{(self.state_dir / 'posterqa.db').resolve()}"
+
+    @property
+    def embedded_s3_keys(self) -> tuple[str, str]:
+        """Access and secret key the embedded SeaweedFS enforces (local defaults)."""
+        return (self.s3_access_key or "posterqa-local",
+                self.s3_secret_key or "posterqa-local-secret")
 
     @property
     def embedded_s3(self) -> bool:

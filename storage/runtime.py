@@ -20,23 +20,27 @@ def open_store(settings: Any, *, create_bucket: bool = True) -> Iterator[AssetSt
     With ``settings.s3_endpoint`` unset, the embedded SeaweedFS server is started under
     ``settings.state_dir`` (or a server already running for that folder is reused) and
     stopped again at the end if this call started it. Otherwise the store connects to
-    ``settings.s3_endpoint`` with ``settings.s3_access_key`` / ``s3_secret_key``.
+    ``settings.s3_endpoint`` with ``settings.s3_access_key`` / ``s3_secret_key``, or,
+    when those are unset, boto3's own credential chain (``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, an instance role).
     The bucket is created when missing (``create_bucket=True``), which also proves the
     endpoint and the credentials work: errors surface here as one-line
     :class:`~posterqa.errors.StorageError` / :class:`~posterqa.errors.ConfigError`.
     """
     server: EmbeddedS3 | None = None
+    access_key, secret_key = settings.s3_access_key, settings.s3_secret_key
     if settings.s3_endpoint is None:
         server = EmbeddedS3.from_settings(settings).start()
         endpoint = server.endpoint
+        access_key, secret_key = server.access_key, server.secret_key
     else:
         endpoint = settings.s3_endpoint
     try:
         store = AssetStore.connect(
             endpoint=endpoint,
             bucket=settings.bucket,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key,
+            access_key=access_key,
+            secret_key=secret_key,
             region=settings.s3_region,
         )
         if create_bucket:

@@ -172,10 +172,11 @@ class EmbeddedS3:
     @classmethod
     def from_settings(cls, settings: Any) -> EmbeddedS3:
         """An (unstarted) server for ``settings.state_dir`` and its S3 access keys."""
+        access_key, secret_key = settings.embedded_s3_keys
         return cls(
             settings.state_dir,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key,
+            access_key=access_key,
+            secret_key=secret_key,
             region=settings.s3_region,
         )
 

@@ -80,10 +80,17 @@ def test_db_upgrade_and_store_ls_list_the_bucket(
 
 
 def test_unreachable_endpoint_is_one_line(posterqa, tmp_path: Path) -> None:
-    result = posterqa("store", "ls", state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1")
+    result = posterqa("store", "ls", state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1",
+                      s3_access_key="k", s3_secret_key="s")
     assert _one_error_line(result) == (
         "cannot reach S3 endpoint http://127.0.0.1:1: connection refused"
     )
+
+
+def test_external_endpoint_without_any_credentials_is_one_line(posterqa, tmp_path: Path) -> None:
+    # the fixture clears POSTERQA_* and AWS_*: no key anywhere in boto3's chain
+    result = posterqa("store", "ls", state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1")
+    assert "Unable to locate credentials" in _one_error_line(result)
 
 
 def test_wrong_credentials_are_one_line(posterqa, tmp_path: Path, s3_server, store) -> None:
@@ -115,7 +122,8 @@ def test_console_script_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "flows.cli", "store", "ls"],
         cwd=ROOT,
-        env=_env(state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1"),
+        env=_env(state_dir=str(tmp_path), s3_endpoint="http://127.0.0.1:1", s3_access_key="k",
+                 s3_secret_key="s"),
         capture_output=True,
         text=True,
         timeout=120,
