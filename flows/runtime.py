@@ -99,7 +99,7 @@ def _safe(factory: Any) -> Any:
 def _build_backend(name: str, settings: Settings) -> Any:
     from refiner.backends import get_backend
 
-    return get_backend(name, pixel_budget=settings.refiner_pixel_budget)
+    return get_backend(name, settings=settings, pixel_budget=settings.refiner_pixel_budget)
 
 
 def current() -> Runtime:

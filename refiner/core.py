@@ -240,7 +240,8 @@ class Refiner:
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Refiner:
         """A refiner with the backend, budget and margin the settings choose."""
-        backend = get_backend(settings.refiner_backend)
+        backend = get_backend(settings.refiner_backend, settings=settings,
+                              pixel_budget=settings.refiner_pixel_budget)
         return cls(backend, pixel_budget=settings.refiner_pixel_budget,
                    margin=settings.refiner_margin, **kwargs)
 

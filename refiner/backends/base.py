@@ -44,8 +44,9 @@ class RefinerBackend(ABC):
     wants_resize: ClassVar[bool] = True
     deterministic: ClassVar[bool] = True
 
-    def __init__(self, pixel_budget: int = 1024 * 1024) -> None:
+    def __init__(self, pixel_budget: int = 1024 * 1024, *, settings: Any = None) -> None:
         self.pixel_budget = pixel_budget
+        self.settings = settings
 
     @abstractmethod
     def refine(

@@ -380,7 +380,8 @@ class RefineAnythingBackend(RefinerBackend):
         fuse_lora: bool = True,
     ) -> None:
         self.settings = settings or get_settings()
-        super().__init__(pixel_budget or self.settings.refiner_pixel_budget)
+        super().__init__(pixel_budget or self.settings.refiner_pixel_budget,
+                         settings=self.settings)
         if components is not None and pipeline is not None:
             raise ConfigError("give the refineanything backend components or a pipeline, not both")
         self.condition_image_size = int(condition_image_size)
