@@ -84,7 +84,14 @@ import numpy as np
 
 from detectors.normalize import is_cjk, normalize, normalize_with_map
 from detectors.ocr import OcrEngine, OcrLine, crop_quad, get_ocr_engine
-from detectors.text_align import Alignment, AlignOp, Match, align, reading_order
+from detectors.text_align import (
+    Alignment,
+    AlignOp,
+    Match,
+    align,
+    reading_order,
+    similar_height,
+)
 from detectors.text_signals import (
     glyph_similarity,
     ink_box,
@@ -264,7 +271,8 @@ def _row_of(lines: Sequence[OcrLine]) -> list[int]:
     for ln in lines:
         b = ln.box
         overlap = -1 if prev is None else min(b.y1, prev.y1) - max(b.y0, prev.y0)
-        if prev is None or overlap <= 0.5 * min(b.height, prev.height):
+        if prev is None or overlap <= 0.5 * min(b.height, prev.height) \
+                or not similar_height(b, prev):
             row += 1
         rows.append(row)
         prev = b
@@ -500,12 +508,34 @@ class TextDetector:
         leftovers = [li for li in range(len(al.lines)) if al.line_claimed_ratio(li) < 0.5]
         used: set[int] = set()
         unplaced: list[str] = []
+        hosts: dict[str, int] = {}
+        weak: list[str] = []  # put on a line that shares no character with them
         for exp in al.missing:
-            li = self._locate_missing(al, exp, leftovers, used)
+            li, shares = self._locate_missing(al, exp, leftovers, used)
             if li is None:
                 unplaced.append(exp)
                 continue
             used.add(li)
+            hosts[exp] = li
+            if not shares:
+                weak.append(exp)
+        if (unplaced or weak) and font_path:
+            # the rendered string's own shape places it better than proportions do: a weak
+            # host may be another missing string's blurred line
+            free = set(leftovers) - {hosts[e] for e in hosts if e not in weak}
+            found = self._search_missing(image, al, unplaced + weak, font_path, free)
+            out += found
+            for d in found:
+                if d.expected in hosts:
+                    used.discard(hosts.pop(d.expected))
+            for d in found:  # a line the found string covers is that string's read
+                for li in leftovers:
+                    lb = al.lines[li].box
+                    if li not in used and lb.intersection(d.box) >= 0.5 * max(lb.area, 1):
+                        used.add(li)
+            placed = {d.expected for d in found}
+            unplaced = [e for e in unplaced if e not in placed]
+        for exp, li in hosts.items():
             ln = al.lines[li]
             if _unreadable(ln):
                 out.append(self._whole_line(_LineGeom(ln), "unreadable", exp,
@@ -513,11 +543,6 @@ class TextDetector:
             else:
                 out.append(self._whole_line(_LineGeom(ln), "missing", exp,
                                             ("missing_text", "ocr_mismatch"), 1.0, w, h))
-        if unplaced and font_path:
-            found = self._search_missing(image, al, unplaced, font_path)
-            out += found
-            placed = {d.expected for d in found}
-            unplaced = [e for e in unplaced if e not in placed]
         if unplaced:
             out += self._place_missing(image, al, unplaced)
         for li in leftovers:
@@ -669,9 +694,10 @@ class TextDetector:
         return out
 
     def _search_missing(self, image: np.ndarray, al: Alignment, missing: list[str],
-                        font_path: str | Sequence[str]) -> list[Defect]:
+                        font_path: str | Sequence[str], free: set[int]) -> list[Defect]:
         """Search the poster for each missing string rendered in the brand font
-        (:func:`detectors.text_search.search_rendered`; read lines are masked out); a
+        (:func:`detectors.text_search.search_rendered`; read lines other than the ``free``
+        ones are masked out); a
         match of NCC >= ``RENDER_MATCH`` whose edges are soft (blur: edge width >=
         ``SOFT_EDGE_PX`` and >= ``SOFT_EDGE_REL`` of its height) is the string, collapsed
         beyond detection. The box grows by ``BLUR_HALO`` of the font size (the blurred
@@ -685,7 +711,9 @@ class TextDetector:
         fonts = [font_path] if isinstance(font_path, str) else list(font_path)
         fonts = [str(f) for f in fonts]
         mask = np.zeros((h, w), np.uint8)
-        for ln in al.lines:
+        for li, ln in enumerate(al.lines):
+            if li in free:
+                continue
             cv2.fillPoly(mask, [np.round(np.asarray(ln.quad)).astype(np.int32)], 255)
         out: list[Defect] = []
         for exp in sorted(missing, key=lambda e: -len(normalize(e))):
@@ -712,7 +740,9 @@ class TextDetector:
         return out
 
     def _locate_missing(self, al: Alignment, exp: str, leftovers: list[int],
-                        used: set[int]) -> int | None:
+                        used: set[int]) -> tuple[int | None, bool]:
+        """The left-over line that hosts missing ``exp``, and whether it shares characters
+        with it (else it was chosen by its proportions and a poor read)."""
         norm = normalize(exp)
         best, best_key = None, None
         for li in leftovers:
@@ -734,7 +764,7 @@ class TextDetector:
             key = (common, junk, -misfit)
             if best_key is None or key > best_key:
                 best, best_key = li, key
-        return best
+        return best, bool(best_key and best_key[0] > 0)
 
     # ------------------------------------------------------------------ defects
 

@@ -81,7 +81,9 @@ class Alignment:
 
 
 def reading_order(lines: Sequence[OcrLine]) -> list[OcrLine]:
-    """Rows top to bottom (lines overlapping vertically by half share a row), then x."""
+    """Rows top to bottom (lines overlapping vertically by half the smaller height, and
+    no more than ``ROW_HEIGHT_RATIO`` times taller one than the other, share a row),
+    then x."""
     items = sorted(lines, key=lambda ln: ln.box.center[1])
     rows: list[list[OcrLine]] = []
     for ln in items:
@@ -89,11 +91,21 @@ def reading_order(lines: Sequence[OcrLine]) -> list[OcrLine]:
         if rows:
             last = rows[-1][-1].box
             overlap = min(b.y1, last.y1) - max(b.y0, last.y0)
-            if overlap > 0.5 * min(b.height, last.height):
+            if overlap > 0.5 * min(b.height, last.height) and similar_height(b, last):
                 rows[-1].append(ln)
                 continue
         rows.append([ln])
     return [ln for row in rows for ln in sorted(row, key=lambda x: x.box.x0)]
+
+
+ROW_HEIGHT_RATIO = 2.5
+
+
+def similar_height(a, b) -> bool:
+    """Lines of one row have comparable heights: a line far taller (a logo or texture
+    read as junk) would chain the rows above and below it into one."""
+    lo, hi = sorted((max(a.height, 1), max(b.height, 1)))
+    return hi <= ROW_HEIGHT_RATIO * lo
 
 
 def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignOp]]:

@@ -59,3 +59,19 @@ def test_unrelated_text_leaves_the_expected_string_missing() -> None:
     assert al.matches == ()
     assert al.missing == ("限时特惠",)
     assert al.line_claimed_ratio(0) == 0.0
+
+
+def test_a_tall_junk_read_does_not_chain_rows() -> None:
+    # a logo or texture read as one tall line overlaps the rows above and below it; it
+    # must not pull the headline between the two halves of the line under it
+    head = _line("Sabel", 533, 271, 753, 369)
+    junk = _line("_", 775, 186, 1311, 632)
+    left = _line("Live E", 477, 390, 585, 439)
+    right = _line("ery Day", 692, 385, 837, 452)
+    order = [ln.text for ln in reading_order([junk, right, head, left])]
+    assert order.index("ery Day") == order.index("Live E") + 1
+    assert order.index("Sabel") < order.index("Live E")
+    al = align([junk, right, head, left], ["Live Better Every Day"])
+    (m,) = al.matches
+    assert {al.doc[o.doc].line for o in m.ops if o.op == "M"} == {
+        order.index("Live E"), order.index("ery Day")}
