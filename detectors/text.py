@@ -59,7 +59,7 @@ reread_mismatch       the focused re-read differs from the expected      -      
 
 Stroke sharpness: the 90th percentile of the gradient magnitude near the ink, divided by
 the ink contrast (crisp edges step in a pixel or two at any size or colour; blur spreads
-them). Ink: the crop's two Otsu classes, the class made of thin strokes (less of it
+them). Ink: the two Otsu classes of the crop's centre, the class made of thin strokes (less of it
 survives an erosion) against the median of the other.
 
 Localisation: ``box``/``quad`` are tight on the region's ink (the OCR quad carries a

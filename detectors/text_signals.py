@@ -25,6 +25,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+PANEL_SHARE = 0.55
+
 
 @dataclass(frozen=True)
 class LineImage:
@@ -44,7 +46,10 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     """Ink map and normalised gradients of an upright RGB ``uint8`` line crop.
 
     The crop is split in two classes (Otsu); the ink is the class made of thin strokes
-    (less of it survives an erosion), the background the median of the other; ink is
+    (less of it survives an erosion), the background the median of the other (when that
+    "ink" covers more than ``PANEL_SHARE`` of the crop, it is a backing panel seen
+    through the detector's margin: the classes are taken from the crop's centre, the
+    middle 60 % of its rows and 90 % of its columns); ink is
     what differs from it towards the ink's side, minus connected blobs that touch the
     crop's top or bottom edge (panel borders, neighbouring elements).
     Ink and gradients are kept only within ``halo`` px of those blobs.
@@ -54,9 +59,6 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     h, w = grey.shape
     # two classes (Otsu); the ink is the class made of thin strokes: less of it survives
     # an erosion than of the background
-    t, _ = cv2.threshold(grey8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    dark = (grey8 <= t).astype(np.uint8)
-    light = 1 - dark
     k = np.ones((3, 3), np.uint8)
     it = max(1, h // 16)
 
@@ -64,8 +66,22 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
         n = int(m.sum())
         return float(cv2.erode(m, k, iterations=it).sum()) / n if n else 1.0
 
-    ink_dark = survival(dark) < survival(light)
-    bg_pixels = grey[light > 0] if ink_dark else grey[dark > 0]
+    def classes(g8: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray]:
+        t, _ = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        dark = (g8 <= t).astype(np.uint8)
+        light = 1 - dark
+        ink_dark = survival(dark) < survival(light)
+        return ink_dark, (dark if ink_dark else light), (light if ink_dark else dark)
+
+    ink_dark, ink_cls, bg_cls = classes(grey8)
+    bg_src = grey
+    # an "ink" class over most of the crop is a backing panel whose edge lies in the
+    # detector's margin (its outside is the other class): classify the line's own band
+    cy0, cy1, cx0, cx1 = h // 5, h - h // 5, w // 20, w - w // 20
+    if ink_cls.mean() > PANEL_SHARE and cy1 - cy0 >= 8 and cx1 - cx0 >= 8:
+        ink_dark, ink_cls, bg_cls = classes(grey8[cy0:cy1, cx0:cx1])
+        bg_src = grey[cy0:cy1, cx0:cx1]
+    bg_pixels = bg_src[bg_cls > 0]
     bg = float(np.median(bg_pixels)) if bg_pixels.size else float(np.median(grey))
     sign = -1.0 if ink_dark else 1.0
     diff = np.maximum(sign * (grey - bg), 0.0)
