@@ -51,7 +51,9 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     through the detector's margin: the classes are taken from the crop's centre, the
     middle 60 % of its rows and 90 % of its columns); ink is
     what differs from it towards the ink's side, minus connected blobs that touch the
-    crop's top or bottom edge (panel borders, neighbouring elements).
+    crop's top or bottom edge (panel borders, neighbouring elements) unless they are
+    glyph-sized (narrower than 1.2x the crop height), reach its middle row and touch only
+    one of those edges (a descender the detector's quad cut).
     Ink and gradients are kept only within ``halo`` px of those blobs.
     """
     grey8 = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2GRAY)
@@ -92,7 +94,13 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     keep[0] = False
     y_top = stats[:, cv2.CC_STAT_TOP]
     y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
-    keep &= ~((y_top <= 0) | (y_bot >= h))
+    # a blob at the top or bottom edge is a panel border or a neighbour's stroke, unless
+    # it is glyph-sized and reaches the line's middle (a descender such as y's or j's
+    # that the detector's quad cut)
+    edge = (y_top <= 0) | (y_bot >= h)
+    own = (y_top < h // 2) & (y_bot > h // 2) & (stats[:, cv2.CC_STAT_WIDTH] < 1.2 * h) \
+        & ~((y_top <= 0) & (y_bot >= h))
+    keep &= ~(edge & ~own)
     mask = keep[labels]
     contrast = float(np.percentile(diff[mask], 95)) if mask.any() else top
     contrast = max(contrast, 8.0)

@@ -33,3 +33,18 @@ def test_a_panel_edge_in_the_margin_is_not_taken_for_the_ink() -> None:
     assert inner.mean() < 0.35  # strokes only, not the whole panel
     sims, _cells = glyph_similarity(line, text, _roboto())
     assert float(np.sort(sims)[:3].mean()) > 0.7
+
+
+def test_a_descender_cut_by_the_crop_still_counts_as_ink() -> None:
+    # the detector's quad may end inside the descenders (y, j): those glyphs touch the
+    # crop's bottom edge but are the line's own, not a neighbour's stroke
+    text, size = "Quality You Can Trust", 50
+    font = ImageFont.truetype(_roboto(), size, layout_engine=ImageFont.Layout.BASIC)
+    x0, y0, x1, y1 = font.getbbox(text)
+    img = Image.new("RGB", (x1 - x0 + 20, y1 - y0 + 20), (250, 246, 240))
+    ImageDraw.Draw(img).text((10 - x0, 10 - y0), text, font=font, fill=(30, 30, 40))
+    crop = np.asarray(img)[:y1 - y0 + 1]  # the descenders lose their last 9 px
+    line = prepare_line(crop)
+    sims, _cells = glyph_similarity(line, text, _roboto())
+    assert sims[6] > 0.7  # the y of "Quality"
+    assert float(np.sort(sims)[:3].mean()) > 0.6
