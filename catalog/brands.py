@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from catalog import texts
-from catalog.fonts import CJK_FONTS, LATIN_FONTS, available_fonts, find_font
 from catalog.graphics import RGB, hex_color, hsv_color, linear_gradient
 from posterqa.errors import ConfigError, InputError
+from posterqa.fonts import CJK_FONTS, LATIN_FONTS, available_fonts, find_font
 from posterqa.imaging import encode_png
 from posterqa.manifest import BrandKit
 

@@ -25,7 +25,6 @@ from PIL import Image, ImageDraw
 
 from catalog import texts
 from catalog.brands import GeneratedBrand, make_logo
-from catalog.fonts import covers_char, has_cjk, load_font, pick_font
 from catalog.graphics import (
     RGB,
     composite,
@@ -43,6 +42,7 @@ from catalog.graphics import (
 )
 from detectors.types import Box, Quad, normalize_quad
 from posterqa.errors import InputError
+from posterqa.fonts import covers_char, has_cjk, load_font, pick_font
 from posterqa.manifest import PosterManifest
 
 log = logging.getLogger(__name__)

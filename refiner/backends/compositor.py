@@ -17,7 +17,6 @@ the verification, not this backend, says whether the repair worked.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 from collections.abc import Mapping
@@ -27,65 +26,29 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from detectors.types import Box, Quad, normalize_quad
-from posterqa.errors import BackendError, ConfigError, InputError
+from posterqa.errors import BackendError, ConfigError
+from posterqa.fonts import covers_char, find_font, load_font
 from refiner.backends.base import RefinerBackend, register
 from refiner.paste import dilate
 
 log = logging.getLogger(__name__)
 
-_FALLBACK_FONTS = (
-    ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular"),
-    ("paperang_p2_fonts_cjk", "wqy-microhei"),
-)
 _RENDER_PAD = 8
 
 
 # ------------------------------------------------------------------------- fonts
-def _package_dir(package: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 @lru_cache(maxsize=1)
 def fallback_font() -> str:
     """Path of an installed CJK-capable font (Noto Sans SC, else WenQuanYi Micro Hei)."""
-    for package, stem in _FALLBACK_FONTS:
-        root = _package_dir(package)
-        if root is None:
+    for name in ("noto-sans-sc", "wqy-microhei"):
+        try:
+            return str(find_font(name))
+        except ConfigError:
             continue
-        found = sorted(p for p in root.rglob(f"{stem}*")
-                       if p.suffix.lower() in (".otf", ".ttf", ".ttc"))
-        if found:
-            return str(found[0])
     raise ConfigError("no CJK font installed: pip install pylopdf-fonts-zh-cn")
-
-
-@lru_cache(maxsize=128)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.truetype(path, max(1, int(size)), layout_engine=ImageFont.Layout.BASIC)
-    except OSError as exc:
-        raise InputError(f"font {path} cannot be loaded: {exc}") from None
-
-
-@lru_cache(maxsize=4096)
-def _covers(path: str, char: str) -> bool:
-    if char.isspace():
-        return True
-    font = _font(path, 24)
-    glyph = font.getmask(char)
-    notdef = font.getmask("\uffff")
-    if glyph.size == notdef.size and bytes(glyph) == bytes(notdef):
-        return False
-    return glyph.size[0] * glyph.size[1] > 0
 
 
 def font_for(text: str, preferred: str | None) -> str:
@@ -93,7 +56,7 @@ def font_for(text: str, preferred: str | None) -> str:
     if preferred:
         if not Path(preferred).is_file():
             log.warning("font %s not found; using the fallback font", preferred)
-        elif all(_covers(str(preferred), c) for c in text):
+        elif all(covers_char(str(preferred), c) for c in text):
             return str(preferred)
         else:
             log.info("font %s lacks glyphs of %r; using the fallback font", preferred, text)
@@ -102,7 +65,7 @@ def font_for(text: str, preferred: str | None) -> str:
 
 def render_text_alpha(text: str, font_path: str, size: int) -> np.ndarray:
     """``uint8 [h, w]`` coverage of ``text`` at ``size`` px, cropped to its ink box."""
-    font = _font(font_path, size)
+    font = load_font(font_path, size)
     x0, y0, x1, y1 = font.getbbox(text, anchor="ls")
     w, h = x1 - x0 + 2 * _RENDER_PAD, y1 - y0 + 2 * _RENDER_PAD
     canvas = Image.new("L", (max(1, w), max(1, h)), 0)

@@ -13,8 +13,8 @@ from catalog import (
     make_brand,
     make_poster,
 )
-from catalog.fonts import has_cjk
 from posterqa.errors import InputError
+from posterqa.fonts import has_cjk
 from posterqa.imaging import encode_png
 from posterqa.manifest import parse_manifest
 

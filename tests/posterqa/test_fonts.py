@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import fonts
-from catalog.fonts import (
+from posterqa import fonts
+from posterqa.errors import ConfigError
+from posterqa.fonts import (
     CJK_FONTS,
     FontSpec,
     available_fonts,
@@ -15,7 +16,6 @@ from catalog.fonts import (
     missing_chars,
     pick_font,
 )
-from posterqa.errors import ConfigError
 
 CHINESE = "鼎好商城新品上市限时特惠"
 

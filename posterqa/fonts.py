@@ -1,5 +1,8 @@
 """Fonts shipped by installed PyPI packages, and glyph-coverage checks.
 
+Shared by the catalog generator (typesetting), the compositor (re-typesetting) and the
+text detector (rendering the expected copy).
+
 No system fonts, no download: every font comes from a wheel in the virtual environment
 (``fontpkg-roboto``, ``fontpkg-noto-sans``, ``pylopdf-fonts-zh-cn``,
 ``paperang-p2-fonts-cjk``). Variable fonts are used at their default instance (Regular),
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from posterqa.errors import ConfigError
+from posterqa.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +108,15 @@ def available_fonts(*, cjk: bool | None = None) -> tuple[str, ...]:
 
 @lru_cache(maxsize=256)
 def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    """A Pillow font at ``size`` px with the basic (deterministic, shaping-free) layout."""
-    return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
+    """A Pillow font at ``size`` px with the basic (deterministic, shaping-free) layout.
+
+    Raises :class:`InputError` naming the file when it cannot be loaded.
+    """
+    try:
+        return ImageFont.truetype(str(path), max(1, int(size)),
+                                  layout_engine=ImageFont.Layout.BASIC)
+    except OSError as exc:
+        raise InputError(f"font {path} cannot be loaded: {exc}") from None
 
 
 def _glyph_key(font: ImageFont.FreeTypeFont, char: str) -> tuple[tuple[int, int], bytes]:
