@@ -11,13 +11,14 @@ Bucket layout (prefixes from settings)::
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from posterqa.errors import InputError
 
 POSTER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class RegionHint(BaseModel):
@@ -77,8 +78,7 @@ def is_poster_key(key: str) -> bool:
     return key.lower().endswith(POSTER_EXTENSIONS)
 
 
-def parse_manifest(data: bytes | str, *, name: str = "manifest") -> PosterManifest:
-    """Parse a manifest; raises :class:`InputError` naming the file and the problem."""
+def _parse_model(model: type[ModelT], data: bytes | str, name: str) -> ModelT:
     try:
         raw = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -86,23 +86,18 @@ def parse_manifest(data: bytes | str, *, name: str = "manifest") -> PosterManife
     if not isinstance(raw, dict):
         raise InputError(f"{name} must be a JSON object, got {type(raw).__name__}")
     try:
-        return PosterManifest.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise InputError(f"{name}: field {loc!r}: {first['msg']}") from None
+
+
+def parse_manifest(data: bytes | str, *, name: str = "manifest") -> PosterManifest:
+    """Parse a manifest; raises :class:`InputError` naming the file and the problem."""
+    return _parse_model(PosterManifest, data, name)
 
 
 def parse_brand_kit(data: bytes | str, *, name: str = "brand.json") -> BrandKit:
-    try:
-        raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{name} is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{name} must be a JSON object, got {type(raw).__name__}")
-    try:
-        return BrandKit.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{name}: field {loc!r}: {first['msg']}") from None
+    """Parse a brand kit; raises :class:`InputError` naming the file and the problem."""
+    return _parse_model(BrandKit, data, name)
