@@ -23,6 +23,9 @@ Quad = tuple[Point, Point, Point, Point]
 DEFECT_KINDS = ("text", "logo")
 # text: the copy is wrong / unreadable / absent / not in the manifest
 # logo: the logo is deformed (blur, warp, colour, erasure, wrong logo) / absent
+# reasons that say the detector could not place the defect on the poster: such a defect
+# goes to a reviewer, never to the refiner (its box is the whole poster)
+UNLOCALISED_REASONS = ("not_localised", "no_logo_slot")
 DEFECT_CATEGORIES = {
     "text": ("mismatch", "unreadable", "missing", "unexpected", "collapsed"),
     "logo": ("deformed", "missing"),
@@ -203,6 +206,11 @@ class Defect:
             )
 
     @property
+    def repairable(self) -> bool:
+        """False when the detector could not localise the defect (see UNLOCALISED_REASONS)."""
+        return not any(r in UNLOCALISED_REASONS for r in self.reasons)
+
+    @property
     def repair_region(self) -> Quad:
         return self.repair_quad if self.repair_quad is not None else self.quad
 
@@ -221,6 +229,7 @@ class Defect:
             "observed": self.observed,
             "score": round(float(self.score), 4),
             "reasons": list(self.reasons),
+            "repairable": self.repairable,
             "details": {k: round(float(v), 4) for k, v in self.details},
         }
 

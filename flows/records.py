@@ -109,6 +109,10 @@ def run_counts(session: Any, run_id: int) -> dict[str, Any]:
     queued = session.scalar(
         select(func.count()).select_from(Defect).where(Defect.status == "pending")
     )
+    unlocalised = session.scalar(
+        select(func.count()).select_from(Defect).where(
+            Defect.run_id == run_id, Defect.status == "skipped")
+    )
     return {
         "posters_scanned": int(sum(scans.values())),
         "posters_clean": int(scans.get("clean", 0)),
@@ -119,6 +123,7 @@ def run_counts(session: Any, run_id: int) -> dict[str, Any]:
         "repairs_failed": int(verdicts.get("failed", 0)),
         "pending_review": int(pending_review or 0),
         "defects_still_pending": int(queued or 0),
+        "defects_unlocalised": int(unlocalised or 0),
     }
 
 

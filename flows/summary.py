@@ -17,6 +17,7 @@ ROWS = (
     ("repairs_failed", "repairs failed"),
     ("pending_review", "repairs pending review"),
     ("defects_still_pending", "defects still queued"),
+    ("defects_unlocalised", "defects not localised (review only)"),
 )
 
 

@@ -321,7 +321,9 @@ def record_defects(
 
     ``defects`` are :class:`detectors.types.Defect` values or their ``to_json()`` dicts
     (``kind``, ``category``, ``bbox``, ``quad``, ``repair_quad``, ``expected``,
-    ``observed``, ``score``, ``reasons``, ``details``). A defect whose fingerprint is
+    ``observed``, ``score``, ``reasons``, ``details``, ``repairable``). Defects are
+    recorded ``pending``, or ``skipped`` when ``repairable`` is false (the detector could
+    not localise them). A defect whose fingerprint is
     already recorded for this version is not inserted again: the existing row is
     returned in its place, with its status untouched. Returns one row per input, in order.
     """
@@ -360,7 +362,8 @@ def record_defects(
             reasons=jsonable(list(item.get("reasons") or ())),
             details=jsonable(dict(item.get("details") or {})),
             fingerprint=fp,
-            status="pending",
+            # an unlocalised defect (whole-poster box) waits for a reviewer, not the refiner
+            status="pending" if item.get("repairable", True) else "skipped",
             attempts=0,
         )
 

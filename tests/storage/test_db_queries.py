@@ -351,3 +351,25 @@ def test_audit_events_are_append_only_through_the_orm(engine: Engine) -> None:
 def test_jsonable_names_what_cannot_be_stored() -> None:
     with pytest.raises(InputError, match="object is not JSON-able"):
         q.jsonable({"x": object()})
+
+
+def test_unlocalised_defect_is_recorded_skipped_and_never_claimed(engine: Engine) -> None:
+    from detectors.types import Box
+    from detectors.types import Defect as FoundDefect
+
+    whole = Box(0, 0, 800, 1200)
+    unplaced = FoundDefect(kind="text", category="missing", box=whole, quad=whole.as_quad(),
+                           expected="SALE", observed=None, score=1.0,
+                           reasons=("missing_text", "not_localised"))
+    placed = FoundDefect(kind="text", category="mismatch", box=Box(10, 10, 90, 40),
+                         quad=Box(10, 10, 90, 40).as_quad(), expected="SALE",
+                         observed="SA1E", score=0.9, reasons=("ocr_mismatch",))
+    assert not unplaced.repairable and placed.repairable
+    with db.session_scope(engine) as s:
+        asset = q.upsert_asset(s, bucket="b", key="k.png", etag="e1")
+        rows = q.record_defects(s, asset_id=asset.id, etag="e1", pipeline_version="v1",
+                                defects=[unplaced, placed])
+        assert [r.status for r in rows] == ["skipped", "pending"]
+    with db.session_scope(engine) as s:
+        claimed = q.claim_pending_defects(s, worker="w", limit=10)
+        assert [d.category for d in claimed] == ["mismatch"]
