@@ -325,3 +325,26 @@ def test_a_re_read_that_disagrees_fires_reread_mismatch(detector) -> None:
     (d,) = TextDetector(engine=engine).detect(image, EXPECTED, font_path=ALL_FONTS)
     assert d.category == "collapsed" and "reread_mismatch" in d.reasons
     assert d.box.iou(boxes[4]) >= 0.5
+
+
+def test_a_wrong_second_copy_of_matched_text_is_a_mismatch(detector) -> None:
+    # the right copy claims the expected string; a misspelt repeat elsewhere is reported
+    items = [*CLEAN, ("Summer Sa1e 5O% OFF", "roboto", 40, (40, 560), None, 0.0)]
+    image, boxes = _poster(items)
+    d = _hit(detector.detect(image, EXPECTED, font_path=ALL_FONTS), boxes[5])
+    assert (d.category, d.reasons) == ("mismatch", ("ocr_mismatch", "near_copy"))
+    assert d.expected == "Summer Sale 50% OFF"
+
+
+def test_a_read_of_part_of_a_missing_string_grows_over_the_absent_part(detector) -> None:
+    # the left 65 % of a line erased: OCR reads only its tail, too little for a match;
+    # the line hosts the missing string and its box grows over the absent characters
+    image, boxes = _poster(CLEAN)
+    full = boxes[4]
+    cut = full.x0 + int(0.65 * full.width)
+    image[full.y0 - 4:full.y1 + 4, full.x0 - 4:cut] = image[full.y0 - 4:full.y1 + 4, 880:881]
+    defects = detector.detect(image, EXPECTED, font_path=ALL_FONTS)
+    d = _hit(defects, full)
+    assert (d.category, d.reasons) == ("missing", ("missing_text", "ocr_mismatch"))
+    assert d.expected == "会员专享 双倍积分"
+    assert d.box.x0 < cut - full.height  # grown well left of what was read
