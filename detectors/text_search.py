@@ -35,7 +35,7 @@ COARSE_MAX_SCALE = 0.5  # the coarse pass never works above half resolution
 FINE_HEIGHT = 24.0  # ... in the fine pass
 BLUR = 0.12  # matching blur, as a share of the rendering's ink height
 MAX_MASKED = 0.2  # windows overlapping read lines more than this are ignored
-SIZE_STEP = 1.1
+SIZE_STEP = 1.15
 MIN_SIZE, MAX_SIZE = 16, 160  # font sizes (px) searched
 
 

@@ -123,7 +123,7 @@ def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.nd
     return out
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=256)
 def _font(path: str, size: int):
     from PIL import ImageFont
 
