@@ -1,6 +1,6 @@
 """Benchmark of the logo detector on generated posters (one command).
 
-    python benchmarks/bench_logo_detector.py [--seed 4] [--per-type 20] [--faithful 80]
+    python benchmarks/bench_logo_detector.py [--seed 5] [--per-type 20] [--faithful 80]
                                             [--missing 10] [--brands 8]
 
 Posters come from :mod:`catalog` (brands with flat and textured logos; logo width 5%-40%
@@ -15,7 +15,9 @@ match, unless the detector judged it another logo) against the clean logo's box,
 the median time of one ``LogoDetector.analyze`` call (locate + compare + defects).
 The thresholds were tuned on seed 1. Seed 2 was a first report run; its failures (35%
 false positives on faithful logos of brands unlike seed 1's) led to fixes, so it is no
-longer held out: seed 4 (the default) is the held-out report seed. Each seed has its own
+longer held out; seed 4 was the next report seed. The localisation work (colour search,
+logo slot, defects moved to the slot) was tuned on seeds 1 and 2 with seed 4's table
+known; seed 5 (the default) is the held-out report seed. Each seed has its own
 brands (``brand<seed>x<i>``).
 """
 
@@ -63,7 +65,7 @@ LOCATED_IOU = 0.5
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--per-type", type=int, default=20)
     ap.add_argument("--faithful", type=int, default=80)
     ap.add_argument("--missing", type=int, default=10)

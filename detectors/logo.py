@@ -131,6 +131,8 @@ SLOT_EDGE_DENSITY = 0.02
 MAX_INSTANCES = 4
 COLOUR_STRONG = 0.7
 DEFECT_SPREAD = 0.06
+SLOT_MANY_REASONS = 3
+SLOT_AWAY_IOU = 0.1
 COLOUR_MARGIN = 0.05
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
@@ -315,12 +317,9 @@ class LogoDetector:
             if check.matches:
                 continue
             quad = lm.quad
-            if i == 0 and check.reasons == ("wrong_logo",) and not hint_boxes:
-                # "another logo" at the best match: unless that match is itself the most
-                # logo-like object, the slot is the better place to report it
-                slot = find_slot(image, ref)
-                if slot is not None and slot[0].iou(lm.box) < 0.3:
-                    quad = slot[0].as_quad()
+            if i == 0 and not hint_boxes:
+                quad, check = self._maybe_slot(image, ref, lm, check)
+                checks[-1] = check
             defects.append(self._defect("deformed", quad, expected, check,
                                         hw=(height, width)))
         if not found and required:
@@ -437,6 +436,35 @@ class LogoDetector:
             if len(out) >= max_count:
                 break
         return out
+
+    def _maybe_slot(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
+                    check: LogoCheck) -> tuple[Quad, LogoCheck]:
+        """Where to report the best match's defect: at the match, or at the logo slot.
+
+        "Another logo" (``wrong_logo`` alone) at a match that is not the most logo-like
+        object, or a gradient-only match (not features, not colour) failing
+        ``SLOT_MANY_REASONS`` or more measures and away from the slot (overlap <
+        ``SLOT_AWAY_IOU``): that match was a text line or a decoration; the logo, deformed
+        or another one, is in the slot. There it is judged again (:meth:`compare`) unless
+        it is another logo; a faithful logo there keeps the report where it was.
+        """
+        wrong = check.reasons == ("wrong_logo",)
+        many = len(check.reasons) >= SLOT_MANY_REASONS and lm.method not in (
+            "features", "colour")
+        if not (wrong or many):
+            return lm.quad, check
+        slot = find_slot(image, ref)
+        if slot is None:
+            return lm.quad, check
+        box = slot[0]
+        if wrong:
+            return (box.as_quad(), check) if box.iou(lm.box) < 0.3 else (lm.quad, check)
+        if box.iou(lm.box) >= SLOT_AWAY_IOU:
+            return lm.quad, check
+        there = self.compare(image, ref, box.as_quad())
+        if there.matches:
+            return lm.quad, check
+        return box.as_quad(), there
 
     def _defect(self, category: str, quad: Quad, expected: str, check: LogoCheck,
                 extra: tuple[str, ...] = (), hw: tuple[int, int] | None = None) -> Defect:

@@ -68,3 +68,15 @@ def test_slot_finder_picks_the_compact_object_and_widens_it_to_the_logo_aspect()
     box, score = found
     assert 0 < score <= 1
     assert box.iou(truth.box) >= 0.5
+
+
+def test_a_gradient_match_failing_everything_away_from_the_slot_is_moved_to_the_slot(det):
+    # the best gradient match is a text line failing three measures; the other logo sits
+    # in the slot (compact, solid object): the defect is reported there
+    brand = make_brand("brand2x0", 2000, logo_style="flat")
+    poster = make_poster(brand, 200173, logo_defect="wrong_logo")
+    truth = next(t for t in poster.truth if t.kind == "logo")
+    report = det.analyze(poster.image, brand.logo_rgba, required=True)
+    assert len(report.defects) == 1
+    assert report.defects[0].box.iou(truth.box) >= 0.5
+    assert not report.checks[0].matches
