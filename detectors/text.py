@@ -61,7 +61,8 @@ glyph_mismatch        mean of the 3 lowest per-character similarities    by line
                       rendered less faithfully, so its thresholds relax  <30 px   0.45 0.25
 reread_low_score      confidence of a focused re-read (line crop,        0.95     0.80
                       upscaled to 48 px, recognition only, one batch);
-                      run only on regions with some other evidence; it
+                      run only on regions where another signal gives
+                      evidence >= ``REREAD_GATE`` (0.25); it
                       and low_ocr_score both take the smaller of the
                       two evidences (one recogniser, read twice), and
                       count once in the score
@@ -147,6 +148,7 @@ GLYPH_THRESHOLDS: tuple[tuple[float, tuple[float, float]], ...] = (
 )
 SIMILAR_HEIGHT = (0.6, 1.6)
 REREAD_HEIGHT = 48
+REREAD_GATE = 0.25  # a region is re-read when another signal gives at least this evidence
 
 
 def evidence(reason: str, x: float) -> float:
@@ -897,7 +899,7 @@ class TextDetector:
             log.debug("region %r figures %s evidence %s", r.render, fig, ev)
             if self.record is not None:
                 self.record.append((Box.from_points(g.line.quad), fig, ev))
-            if max(ev.values(), default=0.0) > 0:
+            if max(ev.values(), default=0.0) >= REREAD_GATE:
                 suspects.append((r, {"fig": fig, "ev": ev, "char_ev": char_ev}))
         # 2. focused re-read of the suspicious parts only (recognition only, one batch)
         if suspects:

@@ -320,8 +320,12 @@ def test_low_confidence_on_both_reads_fires_low_ocr_score(detector) -> None:
 
 
 def test_a_re_read_that_disagrees_fires_reread_mismatch(detector) -> None:
+    from detectors.text import REREAD_GATE, evidence
+
+    assert evidence("low_ocr_score", 0.85) >= REREAD_GATE > evidence("low_ocr_score", 0.90)
     image, boxes = _poster(CLEAN)
-    engine = _Doubtful(detector.engine, "会员", 0.90, reread="会员专亨双倍积分")
+    # confidence 0.85 is doubt enough (evidence >= REREAD_GATE) to read the line again
+    engine = _Doubtful(detector.engine, "会员", 0.85, reread="会员专亨双倍积分")
     (d,) = TextDetector(engine=engine).detect(image, EXPECTED, font_path=ALL_FONTS)
     assert d.category == "collapsed" and "reread_mismatch" in d.reasons
     assert d.box.iou(boxes[4]) >= 0.5
