@@ -203,34 +203,6 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
     return best
 
 
-def ink_extent(image: np.ndarray, box: tuple[int, int, int, int], *, share: float = 0.1
-               ) -> tuple[int, int, int, int] | None:
-    """The extent of the ink around a found ``box`` (x0, y0, x1, y1): pixels of the box
-    grown by 60 % of its height whose grey level differs from the background (median of
-    the grown box's border) by more than ``share`` of the ink contrast inside ``box``
-    (a blurred line's soft edge counts as its own). None when nothing stands out."""
-    from detectors.text_signals import ink_box
-
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = box
-    pad = max(2, int(round(0.6 * (y1 - y0))))
-    gx0, gy0, gx1, gy1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
-    if gx1 - gx0 < 4 or gy1 - gy0 < 4:
-        return None
-    grey = _grey(image[gy0:gy1, gx0:gx1])
-    border = np.concatenate([grey[:2].ravel(), grey[-2:].ravel(), grey[:, :2].ravel(),
-                             grey[:, -2:].ravel()])
-    diff = np.abs(cv2.GaussianBlur(grey, (0, 0), 1.0) - float(np.median(border)))
-    inner = diff[max(y0 - gy0, 0):y1 - gy0, max(x0 - gx0, 0):x1 - gx0]
-    top = float(np.percentile(inner, 99)) if inner.size else 0.0
-    if top < 8.0:
-        return None
-    got = ink_box(diff / top, thresh=share)
-    if got is None:
-        return None
-    return (gx0 + got[0], gy0 + got[1], gx0 + got[2], gy0 + got[3])
-
-
 def edge_width(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """How soft the ink's edges are in ``box``: ink contrast / 90th percentile of the grey
     gradient on the ink's edges, in px (a crisp anti-aliased edge: 1-2 px; a blurred one
