@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.text_signals import _RENDER_SIZE, covers, render_text
+from detectors.text_signals import _RENDER_SIZE, render_text
+from posterqa.fonts import covers_char
 
 COARSE_HEIGHT = 10.0  # ink height (px) of the rendering in the coarse pass
 COARSE_MAX_SCALE = 0.5  # the coarse pass never works above half resolution
@@ -112,7 +113,7 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
     Returns None when no font draws every character or the poster is too small.
     """
     text = " ".join(text.split())
-    fonts = [f for f in fonts if all(covers(f, ch) for ch in text)]
+    fonts = [f for f in fonts if all(covers_char(f, ch) for ch in text)]
     if not text or not fonts:
         return None
     grey = _grey(image)

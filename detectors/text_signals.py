@@ -25,6 +25,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from posterqa.fonts import covers_char, load_font
+
 PANEL_SHARE = 0.55
 
 
@@ -123,26 +125,7 @@ def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.nd
     return out
 
 
-@lru_cache(maxsize=256)
-def _font(path: str, size: int):
-    from PIL import ImageFont
-
-    # basic layout: no ligatures or contextual shaping, one glyph per character
-    return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
-
-
 _RENDER_SIZE = 64
-
-
-@lru_cache(maxsize=4096)
-def covers(font_path: str, char: str) -> bool:
-    """Whether the font has a glyph for ``char`` (its rendering differs from .notdef)."""
-    if char.isspace():
-        return True
-    font = _font(font_path, 32)
-    notdef = font.getmask("\uffff")
-    mask = font.getmask(char)
-    return not (mask.size == notdef.size and bytes(mask) == bytes(notdef))
 
 
 @lru_cache(maxsize=1024)
@@ -152,7 +135,7 @@ def render_text(text: str, font_path: str, size: int = _RENDER_SIZE
     the x position of every character boundary (len(text) + 1 values) in that crop."""
     from PIL import Image, ImageDraw
 
-    font = _font(font_path, int(size))
+    font = load_font(font_path, int(size))
     x0, y0, x1, y1 = font.getbbox(text)
     w, h = max(x1 - x0, 1) + 4, max(y1 - y0, 1) + 4
     img = Image.new("L", (w, h), 0)
@@ -208,7 +191,7 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     character of ``text``.
     """
     box = ink_box(line.ink)
-    if box is None or not text.strip() or not all(covers(font_path, ch) for ch in text):
+    if box is None or not text.strip() or not all(covers_char(font_path, ch) for ch in text):
         return None
     bx0, by0, bx1, by1 = box
     bw, bh = bx1 - bx0, by1 - by0
