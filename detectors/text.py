@@ -95,7 +95,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors.normalize import is_cjk, normalize, normalize_with_map
+from detectors.normalize import edit_distance, is_cjk, normalize, normalize_with_map
 from detectors.ocr import OcrEngine, OcrLine, crop_quad, get_ocr_engine
 from detectors.text_align import (
     Alignment,
@@ -1037,16 +1037,6 @@ def _absent_ends(expected: str, read: str) -> tuple[int, int]:
     return start, max(len(expected) - end, 0)
 
 
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def _near_copy(al: Alignment, li: int) -> str | None:
     """The matched expected string that left-over line ``li`` nearly repeats (edit
     distance 1 .. ``NEAR_COPY`` of its length, at least 3 characters), if any."""
@@ -1055,7 +1045,7 @@ def _near_copy(al: Alignment, li: int) -> str | None:
         return None
     for m in al.matches:
         n = len(m.normalized)
-        if n >= 3 and 0 < _edit_distance(text, m.normalized) <= NEAR_COPY * n:
+        if n >= 3 and 0 < edit_distance(text, m.normalized) <= NEAR_COPY * n:
             return m.expected
     return None
 

@@ -21,12 +21,12 @@ from sqlalchemy import func, select, update
 import posterqa
 from flows.detection import Detection, PosterRef
 from flows.repairing import ClaimGroup, DefectJob, RefineOutcome
-from flows.runtime import pid_alive
 from posterqa.errors import InputError
 from posterqa.manifest import is_poster_key
 from storage import queries as q
 from storage.db import session_scope
 from storage.models import Asset, AuditEvent, Defect, Repair, Run, Scan, utcnow
+from storage.seaweed import pid_alive
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from posterqa.errors import ConfigError
 from posterqa.settings import Settings, get_settings
+from storage.seaweed import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -125,16 +126,6 @@ def _open_cache(root: Path) -> Path:
     path = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     path.mkdir()
     return path
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

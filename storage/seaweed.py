@@ -108,7 +108,7 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True when ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
     try:
         os.kill(pid, 0)
@@ -128,9 +128,9 @@ def _terminate_pid(pid: int, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
@@ -298,13 +298,13 @@ class EmbeddedS3:
             pid, endpoint = int(info["pid"]), str(info["endpoint"])
         except (OSError, ValueError, KeyError, TypeError):
             return False
-        if not _pid_alive(pid) or not self._answers(endpoint):
+        if not pid_alive(pid) or not self._answers(endpoint):
             with contextlib.suppress(OSError):
                 self._info_path.unlink()
             return False
         self._endpoint = endpoint
         owner = info.get("owner_pid")
-        if isinstance(owner, int) and not _pid_alive(owner):
+        if isinstance(owner, int) and not pid_alive(owner):
             # the process that started it died without stopping it: adopt the server
             self._owner = True
             self._adopted_pid = pid
