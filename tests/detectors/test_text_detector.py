@@ -258,8 +258,8 @@ def test_junk_read_is_unreadable(detector) -> None:
     image, boxes = _with(2, effect="warp")
     lines = detector.engine(image)
     target = [ln for ln in lines if ln.box.iou(boxes[2]) > 0.3]
-    if not target or target[0].score >= 0.5:
-        pytest.skip("the recogniser read this warp well enough")
+    # precondition of this constructed case (deterministic input): the read is junk
+    assert target and target[0].score < 0.5, [(ln.text, ln.score) for ln in target]
     defects = detector.detect_lines(image, lines, EXPECTED)
     d = _hit(defects, boxes[2])
     assert d.category == "unreadable" and "unreadable_read" in d.reasons
