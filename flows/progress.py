@@ -23,7 +23,8 @@ def _counts(engine: Any, since: datetime) -> tuple[int, int, int]:
         scanned = s.scalar(select(func.count()).select_from(Scan)
                            .where(Scan.scanned_at >= since)) or 0
         found = s.scalar(select(func.count()).select_from(Defect)
-                         .where(Defect.created_at >= since)) or 0
+                         .where(Defect.created_at >= since,
+                                Defect.status != "skipped")) or 0  # review-only ones
         repaired = s.scalar(select(func.count()).select_from(Repair)
                             .where(Repair.created_at >= since)) or 0
     return int(scanned), int(found), int(repaired)
