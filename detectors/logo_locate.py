@@ -220,7 +220,7 @@ def template_candidates(image: np.ndarray, ref: LogoReference, max_count: int,
     lum = float(_gray(ref.rgb)[ref.mask > 0].mean())
     ref_comp = _composite(ref, 255.0 if lum < 128 else 0.0)
     aspect = ref.height / ref.width
-    peaks: list[tuple[float, float, float, float]] = []  # score, x, y, width (work px)
+    peaks: list[Peak] = []  # score, x, y, width (work px)
     lo, hi = width_range if width_range is not None else (MIN_WIDTH_FRAC * w_img,
                                                           MAX_WIDTH_FRAC * w_img)
     w_min = max(12.0, lo * s)
@@ -254,33 +254,48 @@ def template_candidates(image: np.ndarray, ref: LogoReference, max_count: int,
         res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
         res[weak] = -1.0
         res = np.clip(res, -1.0, 1.0)
-        for _ in range(max_count):
-            _, val, _, loc = cv2.minMaxLoc(res)
-            if val <= 0:
-                break
-            peaks.append((float(val), loc[0] + pad, loc[1] + pad, float(tw_i)))
-            rx, ry = max(int(tw_i * 0.5), 1), max(int(th_i * 0.5), 1)
-            res[max(loc[1] - ry, 0):loc[1] + ry + 1, max(loc[0] - rx, 0):loc[0] + rx + 1] = -1
-    peaks.sort(reverse=True)
-    chosen: list[tuple[float, float, float, float]] = []
-    for p in peaks:
-        cx, cy = p[1] + p[3] / 2, p[2] + p[3] * aspect / 2
-        clash = False
-        for q in chosen:
-            qx, qy = q[1] + q[3] / 2, q[2] + q[3] * aspect / 2
-            if abs(cx - qx) < (p[3] + q[3]) / 4 and abs(cy - qy) < (p[3] + q[3]) * aspect / 4:
-                clash = True
-                break
-        if not clash:
-            chosen.append(p)
-        if len(chosen) >= max_count:
-            break
+        peaks += _take_peaks(res, max_count, tw_i, th_i, offset=pad)
+    chosen = _distinct_peaks(peaks, aspect, max_count)
     out = []
     for score, x, y, tw in chosen:
         k = tw / ref.width / s
         h = np.array([[k, 0, x / s + x0], [0, k, y / s + y0], [0, 0, 1]], np.float64)
         out.append(Candidate(h, "template" if soft <= 0 else "soft-template", score))
     return out
+
+
+Peak = tuple[float, float, float, float]  # (score, x, y, template width)
+
+
+def _take_peaks(res: np.ndarray, max_count: int, tw: int, th: int, *, offset: int) -> list[Peak]:
+    """Up to ``max_count`` positive maxima of a match map, half a template apart.
+
+    ``res`` is consumed (each taken peak's neighbourhood is set to -1).
+    """
+    out: list[Peak] = []
+    rx, ry = max(int(tw * 0.5), 1), max(int(th * 0.5), 1)
+    for _ in range(max_count):
+        _, val, _, loc = cv2.minMaxLoc(res)
+        if val <= 0:
+            break
+        out.append((float(val), loc[0] + offset, loc[1] + offset, float(tw)))
+        res[max(loc[1] - ry, 0):loc[1] + ry + 1, max(loc[0] - rx, 0):loc[0] + rx + 1] = -1
+    return out
+
+
+def _distinct_peaks(peaks: list[Peak], aspect: float, max_count: int) -> list[Peak]:
+    """The best peaks whose centres are not within half a logo of a better one."""
+    chosen: list[Peak] = []
+    for p in sorted(peaks, reverse=True):
+        cx, cy = p[1] + p[3] / 2, p[2] + p[3] * aspect / 2
+        if any(abs(cx - (q[1] + q[3] / 2)) < (p[3] + q[3]) / 4
+               and abs(cy - (q[2] + q[3] * aspect / 2)) < (p[3] + q[3]) * aspect / 4
+               for q in chosen):
+            continue
+        chosen.append(p)
+        if len(chosen) >= max_count:
+            break
+    return chosen
 
 
 def local_background(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -412,7 +427,7 @@ def colour_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
         return []
     n = int(np.floor(np.log(w_max / w_min) / np.log(COLOUR_SCALE_STEP))) + 1
     premult = ref.rgb.astype(np.float32) * ref.alpha[..., None]
-    peaks: list[tuple[float, float, float, float]] = []
+    peaks: list[Peak] = []
     for tw in w_min * COLOUR_SCALE_STEP ** np.arange(n):
         tw_i = int(round(tw))
         th_i = max(int(round(tw * aspect)), 4)
@@ -454,24 +469,8 @@ def colour_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
         if best is None:
             continue
         res = 1.0 - best / 50.0
-        for _ in range(max_count):
-            _, val, _, loc = cv2.minMaxLoc(res)
-            if val <= 0:
-                break
-            peaks.append((float(val), loc[0], loc[1], float(tw_i)))
-            rx, ry = max(int(tw_i * 0.5), 1), max(int(th_i * 0.5), 1)
-            res[max(loc[1] - ry, 0):loc[1] + ry + 1, max(loc[0] - rx, 0):loc[0] + rx + 1] = -1
-    peaks.sort(reverse=True)
-    chosen: list[tuple[float, float, float, float]] = []
-    for p in peaks:
-        cx, cy = p[1] + p[3] / 2, p[2] + p[3] * aspect / 2
-        if any(abs(cx - (q[1] + q[3] / 2)) < (p[3] + q[3]) / 4
-               and abs(cy - (q[2] + q[3] * aspect / 2)) < (p[3] + q[3]) * aspect / 4
-               for q in chosen):
-            continue
-        chosen.append(p)
-        if len(chosen) >= max_count:
-            break
+        peaks += _take_peaks(res, max_count, tw_i, th_i, offset=0)
+    chosen = _distinct_peaks(peaks, aspect, max_count)
     out = []
     for score, x, y, tw in chosen:
         k = tw / ref.width / s
