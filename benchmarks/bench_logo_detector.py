@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalog import LOGO_DEFECTS, make_brand, make_poster  # noqa: E402
+from catalog.brands import GeneratedBrand  # noqa: E402
 from detectors.logo import LogoDetector  # noqa: E402
 from detectors.types import Box  # noqa: E402
 
@@ -63,6 +64,21 @@ def at_truth(defect_box: Box, truth: Box) -> bool:
 LOCATED_IOU = 0.5
 
 
+def poster_plan(seed: int, per_type: int, faithful: int, missing: int, n_brands: int
+                ) -> list[tuple[str | None, GeneratedBrand, int]]:
+    """The benchmark's posters in run order: ``(defect kind or None, brand, poster seed)``;
+    kind ``"missing"`` means no logo although one is required."""
+    styles = ("flat", "textured")
+    brands = [make_brand(f"brand{seed}x{i}", seed * 1000 + i, logo_style=styles[i % 2])
+              for i in range(n_brands)]
+    kinds: list[str | None] = [None] * faithful + ["missing"] * missing
+    for kind in LOGO_DEFECTS:
+        kinds += [kind] * per_type
+    order = np.random.default_rng(seed).permutation(len(kinds))
+    return [(kinds[idx], brands[n % len(brands)], seed * 100_000 + int(idx))
+            for n, idx in enumerate(order)]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=5)
@@ -73,12 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="one line per poster")
     args = ap.parse_args(argv)
 
-    styles = ("flat", "textured")
-    brands = [make_brand(f"brand{args.seed}x{i}", args.seed * 1000 + i,
-                         logo_style=styles[i % 2]) for i in range(args.brands)]
-    plan: list[str | None] = [None] * args.faithful + ["missing"] * args.missing
-    for kind in LOGO_DEFECTS:
-        plan += [kind] * args.per_type
+    plan = poster_plan(args.seed, args.per_type, args.faithful, args.missing, args.brands)
     det = LogoDetector()
     flagged: dict[str, int] = defaultdict(int)
     located: dict[str, int] = defaultdict(int)
@@ -88,16 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     ious: list[float] = []
     ious_faithful: list[float] = []
     times: list[float] = []
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(plan))
-    for n, idx in enumerate(order):
-        kind = plan[idx]
-        brand = brands[n % len(brands)]
-        pseed = args.seed * 100_000 + int(idx)
-        if kind == "missing":
-            poster = make_poster(brand, pseed, with_logo=False)
-        else:
-            poster = make_poster(brand, pseed, logo_defect=kind)
+    for kind, brand, pseed in plan:
+        poster = make_poster(brand, pseed, with_logo=kind != "missing",
+                             logo_defect=kind if kind != "missing" else None)
         truth = next((t for t in poster.truth if t.kind == "logo"), None)
         t0 = time.perf_counter()
         report = det.analyze(poster.image, brand.logo_rgba, required=True,
