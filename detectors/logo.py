@@ -106,6 +106,7 @@ from detectors.logo_locate import (
     plausible_quad,
     quad_of,
     refine_ecc,
+    shape_candidates,
     template_candidates,
 )
 from detectors.logo_reference import LogoReference, check_reference_fits, prepare_reference
@@ -134,6 +135,9 @@ DEFECT_SPREAD = 0.06
 SLOT_MANY_REASONS = 3
 SLOT_AWAY_IOU = 0.1
 COLOUR_MARGIN = 0.05
+SHAPE_STRONG = 0.75
+SHAPE_MARGIN = 0.03
+SHAPE_KEEP_ECC = 0.85
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
 THRESHOLDS: dict[str, tuple[float, float, int]] = {
@@ -361,8 +365,17 @@ class LogoDetector:
         # the logo's own colours, blur/warp tolerant: a clear winner there is where the
         # (deformed) logo sits, whatever a gradient match elsewhere says
         colour = colour_candidates(image, ref, 2)
+        # the logo's silhouette in its own colours: a clear winner there is the deformed
+        # logo, unless the gradients already hold a convincing (features / high-ECC)
+        # candidate elsewhere - a recoloured logo has no silhouette in its colours
+        shape = shape_candidates(image, ref, 2)
         prefer = None
-        if colour and colour[0].strength >= COLOUR_STRONG and (
+        top = out[0][0] if out else None
+        if shape and shape[0].strength >= SHAPE_STRONG and (
+                len(shape) < 2 or shape[0].strength - shape[1].strength >= SHAPE_MARGIN) \
+                and (top is None or (top.method != "features" and top.score < SHAPE_KEEP_ECC)):
+            prefer = shape[0]
+        elif colour and colour[0].strength >= COLOUR_STRONG and (
                 len(colour) < 2 or colour[0].strength - colour[1].strength >= COLOUR_MARGIN):
             prefer = colour[0]
         return self._rank(image, ref, ([prefer] if prefer else []) + feats + sharp + soft,
@@ -377,7 +390,7 @@ class LogoDetector:
         hw = image.shape[:2]
         refined: list[tuple[float, Candidate, np.ndarray, np.ndarray]] = []
         for c in cands:
-            if c.method not in ("features", "colour") and c.strength < FOUND_NCC:
+            if c.method not in ("features", "colour", "shape") and c.strength < FOUND_NCC:
                 continue
             if id(c) not in cache:
                 quad0 = quad_of(c.h_ref_to_img, ref)
@@ -442,15 +455,20 @@ class LogoDetector:
         """Where to report the best match's defect: at the match, or at the logo slot.
 
         "Another logo" (``wrong_logo`` alone) at a match that is not the most logo-like
-        object, or a gradient-only match (not features, not colour) failing
-        ``SLOT_MANY_REASONS`` or more measures and away from the slot (overlap <
-        ``SLOT_AWAY_IOU``): that match was a text line or a decoration; the logo, deformed
-        or another one, is in the slot. There it is judged again (:meth:`compare`) unless
-        it is another logo; a faithful logo there keeps the report where it was.
+        object (unless the shape search found it: the logo's silhouette in its colours
+        is there), or a gradient-only match (not features, not colour; a shape match only
+        when ECC found nothing logo-like there) failing ``SLOT_MANY_REASONS`` or more
+        measures and away from the slot (overlap < ``SLOT_AWAY_IOU``): that match was a
+        text line or a decoration; the logo, deformed or another one, is in the slot.
+        There it is judged again (:meth:`compare`) unless it is another logo; a faithful
+        logo there keeps the report where it was.
         """
-        wrong = check.reasons == ("wrong_logo",)
-        many = len(check.reasons) >= SLOT_MANY_REASONS and lm.method not in (
-            "features", "colour")
+        # the logo's silhouette in its own colours found the match: another logo judged
+        # there sits in the slot already
+        wrong = check.reasons == ("wrong_logo",) and lm.method != "shape"
+        many = len(check.reasons) >= SLOT_MANY_REASONS and (
+            lm.method not in ("features", "colour", "shape")
+            or (lm.method == "shape" and lm.score <= 0))
         if not (wrong or many):
             return lm.quad, check
         slot = find_slot(image, ref)

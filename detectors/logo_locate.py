@@ -400,6 +400,51 @@ def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
 COLOUR_WORK_WIDTH = 256
 COLOUR_SCALE_STEP = 1.1
 COLOUR_SIGMAS = (0.0, 0.035)  # template blur pyramid, fraction of the template width
+COLOUR_PALETTE = 4  # logo colours (k-means clusters of its CIELAB pixels)
+COLOUR_NEAR_DE = 14.0  # a poster pixel this close to a logo colour "looks like logo"
+COLOUR_BG_SHARE = 0.3  # a logo colour covering more of the poster is its background
+COLOUR_CHROMA = 12.0  # logo colours below this CIELAB chroma are left out when others exist
+
+
+def logo_palette(ref: LogoReference, k: int = COLOUR_PALETTE) -> np.ndarray:
+    """The logo's main colours, CIELAB ``[n, 3]`` float32: k-means over its opaque pixels
+    (deterministic farthest-point start), clusters under 3% of the pixels dropped."""
+    lab = cv2.cvtColor(ref.rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    pix = lab[ref.alpha > 0.9].reshape(-1, 3).astype(np.float32)
+    if len(pix) < 4 * k:
+        return pix.mean(axis=0, keepdims=True) if len(pix) else np.zeros((0, 3), np.float32)
+    if len(pix) > 8000:
+        pix = pix[np.linspace(0, len(pix) - 1, 8000).astype(int)]
+    centres = [np.median(pix, axis=0)]
+    for _ in range(k - 1):
+        d = np.min([((pix - c) ** 2).sum(axis=1) for c in centres], axis=0)
+        centres.append(pix[int(np.argmax(d))])
+    c = np.asarray(centres, np.float32)
+    for _ in range(10):
+        labels = np.argmin(((pix[:, None, :] - c[None]) ** 2).sum(axis=2), axis=1)
+        c = np.asarray([pix[labels == j].mean(axis=0) if (labels == j).any() else c[j]
+                        for j in range(k)], np.float32)
+    share = np.bincount(labels, minlength=k) / float(len(pix))
+    return c[share >= 0.03]
+
+
+def logo_like(lab: np.ndarray, palette: np.ndarray) -> np.ndarray | None:
+    """1 where a poster pixel (CIELAB) is within :data:`COLOUR_NEAR_DE` of a logo colour
+    (``palette``, CIELAB ``[n, 3]``; only its chromatic colours, chroma >=
+    :data:`COLOUR_CHROMA`, when it has any) that is not the poster's background (covering
+    > :data:`COLOUR_BG_SHARE` of it); float32 ``[H, W]``, None when every logo colour is
+    background."""
+    near = np.zeros(lab.shape[:2], bool)
+    chroma = np.hypot(palette[:, 1], palette[:, 2]) if len(palette) else np.zeros(0)
+    if (chroma >= COLOUR_CHROMA).any():
+        # white, black and greys are everywhere on a poster (copy, panels): a logo's
+        # coloured parts say more about where it is
+        palette = palette[chroma >= COLOUR_CHROMA]
+    for c in palette:
+        m = np.sqrt(((lab - c) ** 2).sum(axis=2)) < COLOUR_NEAR_DE
+        if m.mean() <= COLOUR_BG_SHARE:
+            near |= m
+    return near.astype(np.float32) if near.any() else None
 
 
 def colour_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
@@ -476,4 +521,68 @@ def colour_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
         k = tw / ref.width / s
         h = np.array([[k, 0, x / s], [0, k, y / s], [0, 0, 1]], np.float64)
         out.append(Candidate(h, "colour", score))
+    return out
+
+
+SHAPE_RING = 0.15  # ring of "not logo" around the alpha template, fraction of its width
+SHAPE_SIGMA = 0.06  # blur of both maps, fraction of the template width (warp tolerance)
+
+
+def shape_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
+                     work_width: int = COLOUR_WORK_WIDTH) -> list[Candidate]:
+    """Warp/blur-tolerant search on the logo's *silhouette in its colours*.
+
+    On a coarse copy of the poster (width ``work_width``) the map of pixels that look like
+    the logo (:func:`logo_like`) is correlated (zero-mean NCC) with the reference's alpha
+    surrounded by a ring of :data:`SHAPE_RING` of "not logo", both blurred by
+    :data:`SHAPE_SIGMA` of the template width, over the width ladder. Unlike the colour
+    RMS of :func:`colour_candidates`, a window filled with the logo's colour scores low
+    (no silhouette), so a small template inside a large emblem does not win; a warped or
+    blurred silhouette still correlates. A recoloured logo is not found here.
+    """
+    h_img, w_img = image.shape[:2]
+    s = min(1.0, work_width / w_img)
+    small = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s != 1.0 \
+        else image
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    like0 = logo_like(lab, logo_palette(ref))
+    if like0 is None:
+        return []
+    aspect = ref.height / ref.width
+    w_min = max(8.0, MIN_WIDTH_FRAC * w_img * s)
+    w_max = min(MAX_WIDTH_FRAC * w_img * s, lab.shape[1] - 2, (lab.shape[0] - 2) / aspect)
+    if w_max < w_min:
+        return []
+    big = int(np.ceil(SHAPE_RING * w_max)) + 1
+    like = cv2.copyMakeBorder(like0, big, big, big, big, cv2.BORDER_CONSTANT, value=0.0)
+    n = int(np.floor(np.log(w_max / w_min) / np.log(COLOUR_SCALE_STEP))) + 1
+    peaks: list[Peak] = []
+    for tw in w_min * COLOUR_SCALE_STEP ** np.arange(n):
+        tw_i = int(round(tw))
+        th_i = max(int(round(tw * aspect)), 4)
+        r = int(np.ceil(SHAPE_RING * tw_i))
+        al = np.pad(cv2.resize(ref.alpha, (tw_i, th_i), interpolation=cv2.INTER_AREA), r)
+        sigma = max(0.8, SHAPE_SIGMA * tw_i)
+        tpl = cv2.GaussianBlur(al, (0, 0), sigma)
+        if tpl.shape[0] >= like.shape[0] or tpl.shape[1] >= like.shape[1]:
+            continue
+        like_b = cv2.GaussianBlur(like, (0, 0), sigma)
+        res = cv2.matchTemplate(like_b, tpl, cv2.TM_CCOEFF_NORMED)
+        res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+        # (almost) uniform windows give meaningless NCC: blank them
+        win = (tpl.shape[1], tpl.shape[0])
+        mean = cv2.boxFilter(like_b, -1, win, normalize=True, anchor=(0, 0),
+                             borderType=cv2.BORDER_CONSTANT)
+        sq = cv2.boxFilter(like_b * like_b, -1, win, normalize=True, anchor=(0, 0),
+                           borderType=cv2.BORDER_CONSTANT)
+        std = np.sqrt(np.maximum(sq - mean * mean, 0))[:res.shape[0], :res.shape[1]]
+        res[std < 0.25 * float(tpl.std())] = -1.0
+        peaks += [(v, x + r - big, y + r - big, w)
+                  for v, x, y, w in _take_peaks(res, max_count, tw_i, th_i, offset=0)]
+    chosen = _distinct_peaks(peaks, aspect, max_count)
+    out = []
+    for score, x, y, tw in chosen:
+        k = tw / ref.width / s
+        h = np.array([[k, 0, x / s], [0, k, y / s], [0, 0, 1]], np.float64)
+        out.append(Candidate(h, "shape", score))
     return out
