@@ -138,6 +138,9 @@ COLOUR_MARGIN = 0.05
 SHAPE_STRONG = 0.75
 SHAPE_MARGIN = 0.03
 SHAPE_KEEP_ECC = 0.85
+PREFER_IOU = 0.5
+RECOLOUR_ECC = 0.7
+RECOLOUR_EDGE_F1 = 0.7
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
 THRESHOLDS: dict[str, tuple[float, float, int]] = {
@@ -366,17 +369,25 @@ class LogoDetector:
         # (deformed) logo sits, whatever a gradient match elsewhere says
         colour = colour_candidates(image, ref, 2)
         # the logo's silhouette in its own colours: a clear winner there is the deformed
-        # logo, unless the gradients already hold a convincing (features / high-ECC)
-        # candidate elsewhere - a recoloured logo has no silhouette in its colours
+        # logo, unless the gradients already hold a convincing candidate elsewhere
+        # (:func:`_gradients_convince`) - a recoloured logo has no silhouette in its colours
         shape = shape_candidates(image, ref, 2)
+        shape_clear = bool(shape) and shape[0].strength >= SHAPE_STRONG and (
+            len(shape) < 2 or shape[0].strength - shape[1].strength >= SHAPE_MARGIN)
+        colour_clear = bool(colour) and colour[0].strength >= COLOUR_STRONG and (
+            len(colour) < 2 or colour[0].strength - colour[1].strength >= COLOUR_MARGIN)
         prefer = None
-        top = out[0][0] if out else None
-        if shape and shape[0].strength >= SHAPE_STRONG and (
-                len(shape) < 2 or shape[0].strength - shape[1].strength >= SHAPE_MARGIN) \
-                and (top is None or (top.method != "features" and top.score < SHAPE_KEEP_ECC)):
+        if shape_clear and not (out and _gradients_convince(out[0][0], out[0][2])):
             prefer = shape[0]
-        elif colour and colour[0].strength >= COLOUR_STRONG and (
-                len(colour) < 2 or colour[0].strength - colour[1].strength >= COLOUR_MARGIN):
+            if colour_clear and _overlap(quad_of(colour[0].h_ref_to_img, ref),
+                                         quad_of(shape[0].h_ref_to_img, ref)) < 0.3:
+                # both searches are sure and disagree: the place where the reference
+                # registers better (ECC) - a blur keeps colours, a warp keeps silhouettes
+                ecc_s = refine_ecc(image, shape[0].h_ref_to_img, ref)[1]
+                ecc_c = refine_ecc(image, colour[0].h_ref_to_img, ref)[1]
+                if ecc_c > ecc_s:
+                    prefer = colour[0]
+        elif colour_clear:
             prefer = colour[0]
         return self._rank(image, ref, ([prefer] if prefer else []) + feats + sharp + soft,
                           cache, best_ncc, max_count, prefer=prefer)
@@ -417,8 +428,14 @@ class LogoDetector:
             else:
                 clusters.append([item])
         if prefer is not None:
-            # the cluster holding the preferred (colour) candidate goes first
+            # the cluster holding the preferred (colour / shape) candidate goes first, and
+            # in it only what agrees with the preferred place and size: a partial match
+            # (an emblem, a few letters) judges better than the deformed whole
             clusters.sort(key=lambda cl: not any(it[1] is prefer for it in cl))
+            q0 = quad_of(prefer.h_ref_to_img, ref)
+            if any(it[1] is prefer for it in clusters[0]):
+                clusters[0] = [it for it in clusters[0]
+                               if it[1] is prefer or _iou(it[3], q0) >= PREFER_IOU]
         out: list[tuple[LogoMatch, np.ndarray, LogoCheck]] = []
         for cl in clusters:
             ecc0 = cl[0][0]
@@ -443,7 +460,10 @@ class LogoDetector:
                 score = max(ecc, 0.0)
             qt = _quad_tuple(quad)
             box = Box.from_points(qt).clamp(hw[1], hw[0])
-            lm = LogoMatch(qt, box, float(np.clip(score, 0, 1)), c.method,
+            # the search that found the place (its rules apply in _maybe_slot)
+            method = prefer.method if prefer is not None and not out and any(
+                it[1] is prefer for it in cl) else c.method
+            lm = LogoMatch(qt, box, float(np.clip(score, 0, 1)), method,
                            tuple(tuple(float(v) for v in row) for row in h))
             out.append((lm, h, check))
             if len(out) >= max_count:
@@ -471,6 +491,13 @@ class LogoDetector:
             or (lm.method == "shape" and lm.score <= 0))
         if not (wrong or many):
             return lm.quad, check
+        if many and lm.method == "shape":
+            # a silhouette nothing registers on is kept only where the colour search
+            # agrees (a blurred logo); else it was brand-coloured copy or decoration
+            colour = colour_candidates(image, ref, 1)
+            if colour and _overlap(quad_of(colour[0].h_ref_to_img, ref),
+                                   np.asarray(lm.quad, np.float64)) > 0.3:
+                return lm.quad, check
         slot = find_slot(image, ref)
         if slot is None:
             return lm.quad, check
@@ -535,9 +562,29 @@ class LogoDetector:
         return self._defect("missing", slot.as_quad(), expected, check)
 
 
+def _gradients_convince(lm: LogoMatch, check: LogoCheck) -> bool:
+    """A first-pass (gradient) match the shape search must not overrule: found by
+    features, registered well (ECC >= ``SHAPE_KEEP_ECC``), or a recoloured logo whose
+    outline is intact (ECC >= ``RECOLOUR_ECC``, reason color_shift, edge F1 >=
+    ``RECOLOUR_EDGE_F1``)."""
+    if lm.method == "features" or lm.score >= SHAPE_KEEP_ECC:
+        return True
+    return (lm.score >= RECOLOUR_ECC and "color_shift" in check.reasons
+            and dict(check.details).get("edge_f1", 0.0) >= RECOLOUR_EDGE_F1)
+
+
 def _check_key(check: LogoCheck) -> tuple[float, float]:
     """Order checks: higher fidelity first, then higher SSIM (ties at score 0)."""
     return check.score, dict(check.details).get("ssim", 0.0)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two convex quads."""
+    pa, pb = a.astype(np.float32), b.astype(np.float32)
+    area_a, area_b = abs(cv2.contourArea(pa)), abs(cv2.contourArea(pb))
+    inter, _ = cv2.intersectConvexConvex(pa, pb)
+    union = area_a + area_b - float(inter)
+    return float(inter) / union if union > 0 else 0.0
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

@@ -2,16 +2,25 @@
 
 Posters from :mod:`catalog` on which the gradient search alone settled elsewhere (a text
 line, a decoration) and the colour search (:func:`detectors.logo_locate.colour_candidates`)
-finds the blurred / warped logo.
+or the shape search (:func:`detectors.logo_locate.shape_candidates`) finds the blurred /
+warped logo; the logo-colour map behind the shape search on tiny arrays.
 """
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pytest
 
 from catalog import make_brand, make_poster
 from detectors.logo import LogoDetector
-from detectors.logo_locate import colour_candidates, quad_of
+from detectors.logo_locate import (
+    colour_candidates,
+    logo_like,
+    logo_palette,
+    quad_of,
+    shape_candidates,
+)
 from detectors.logo_reference import prepare_reference
 from detectors.types import Box
 
@@ -21,15 +30,20 @@ def det() -> LogoDetector:
     return LogoDetector()
 
 
-CASES = [  # (brand index, style, poster seed, defect) from the benchmark's seed 2
-    (5, "textured", 200108, "blur"),
-    (0, "flat", 200114, "warp"),
+CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
+    (2, 5, "textured", 200108, "blur"),
+    (2, 0, "flat", 200114, "warp"),
+    # warped flat logos the gradient and colour searches put on a text line / inside the
+    # emblem; the shape search finds them
+    (4, 0, "flat", 400115, "warp"),
+    (4, 6, "flat", 400123, "warp"),
 ]
 
 
-@pytest.mark.parametrize("brand_i,style,pseed,defect", CASES)
-def test_deformed_logo_defect_is_reported_at_the_logo(det, brand_i, style, pseed, defect):
-    brand = make_brand(f"brand2x{brand_i}", 2000 + brand_i, logo_style=style)
+@pytest.mark.parametrize("seed,brand_i,style,pseed,defect", CASES)
+def test_deformed_logo_defect_is_reported_at_the_logo(det, seed, brand_i, style, pseed,
+                                                      defect):
+    brand = make_brand(f"brand{seed}x{brand_i}", seed * 1000 + brand_i, logo_style=style)
     poster = make_poster(brand, pseed, logo_defect=defect)
     truth = next(t for t in poster.truth if t.kind == "logo")
     defects = det.detect(poster.image, brand.logo_rgba, required=True)
@@ -80,3 +94,50 @@ def test_a_gradient_match_failing_everything_away_from_the_slot_is_moved_to_the_
     assert len(report.defects) == 1
     assert report.defects[0].box.iou(truth.box) >= 0.5
     assert not report.checks[0].matches
+
+
+def test_shape_search_finds_a_warped_flat_logo_at_its_size():
+    # the colour RMS search puts a small template inside the emblem here; the silhouette
+    # (logo colours vs not) has the logo's size
+    brand = make_brand("brand4x0", 4000, logo_style="flat")
+    poster = make_poster(brand, 400115, logo_defect="warp")
+    truth = next(t for t in poster.truth if t.kind == "logo")
+    ref = prepare_reference(brand.logo_rgba)
+    found = shape_candidates(poster.image, ref, 2)
+    assert len(found) == 2 and found[0].strength > found[1].strength
+    assert Box.from_points(quad_of(found[0].h_ref_to_img, ref)).iou(truth.box) >= 0.5
+
+
+def _two_colour_reference():
+    rgba = np.zeros((20, 40, 4), np.uint8)
+    rgba[:, :20] = (200, 30, 40, 255)  # red half
+    rgba[:, 20:] = (255, 255, 255, 255)  # white half
+    return prepare_reference(rgba)
+
+
+def test_palette_holds_each_logo_colour():
+    pal = logo_palette(_two_colour_reference())
+    assert len(pal) == 2
+    assert sorted(round(float(c[0])) for c in pal) == [43, 100]  # CIELAB L of red, white
+
+
+def test_logo_like_keeps_the_chromatic_colour_and_drops_the_background():
+    pal = logo_palette(_two_colour_reference())
+    img = np.full((10, 10, 3), 255, np.uint8)  # white poster ...
+    img[2:4, 2:4] = (200, 30, 40)  # ... with a red patch
+    img[6:8, 6:8] = (40, 40, 40)  # ... and dark grey copy
+    lab = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    like = logo_like(lab, pal)
+    expected = np.zeros((10, 10), np.float32)
+    expected[2:4, 2:4] = 1
+    np.testing.assert_array_equal(like, expected)
+
+
+def test_logo_like_is_none_when_every_logo_colour_is_the_background():
+    rgba = np.zeros((20, 40, 4), np.uint8)
+    rgba[..., :3] = (30, 90, 200)
+    rgba[..., 3] = 255
+    pal = logo_palette(prepare_reference(rgba))
+    lab = cv2.cvtColor(np.full((8, 8, 3), (30, 90, 200), np.float32) / 255.0,
+                       cv2.COLOR_RGB2Lab)
+    assert logo_like(lab, pal) is None
