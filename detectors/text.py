@@ -93,6 +93,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from detectors.normalize import edit_distance, is_cjk, normalize, normalize_with_map
@@ -107,8 +108,8 @@ from detectors.text_align import (
     similar_height,
 )
 from detectors.text_signals import (
+    core_ink_box,
     glyph_similarity,
-    ink_box,
     ink_proposals,
     prepare_line,
     stroke_sharpness,
@@ -131,8 +132,15 @@ PART_READ = 0.75  # a missing string's host read this short is only part of it
 NEAR_COPY = 0.34  # a left-over line this close (edit distance / length) to matched copy
 RENDER_MATCH = 0.78  # NCC of a missing string's rendering found on the poster (blurred)
 SOFT_EDGE_PX = 2.5  # ... whose edges are at least this soft (px)
-SOFT_EDGE_REL = 0.08  # ... and this share of its ink height
+SOFT_EDGE_REL = 0.03  # ... and this share of its ink height
 BLUR_HALO = 0.25  # a blurred line's box grows by this share of its font size
+HOST_NCC = 0.72  # NCC of a missing string's rendering near a left-over line that hosts it
+HOST_NCC_SHARED = 0.5  # ... when the line shares characters with it
+READ_FIT_MARGIN = 0.05  # a line whose own read fits it better by more reads as itself
+SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
+LOGO_TEXT_SCORE = 0.8  # a reference logo's read this sure is its wordmark
+LOGO_LINE_MATCH = 0.6  # NCC of the reference logo laid over a line that is its wordmark
+LOGO_SCALES = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15)  # ... at the line's scale times these
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.93, 0.75),
@@ -172,6 +180,17 @@ def combine(ps: Sequence[float]) -> float:
     for p in ps:
         out *= 1.0 - min(max(p, 0.0), 1.0)
     return 1.0 - out
+
+
+@dataclass(frozen=True)
+class Wordmark:
+    """A reference logo's text: normalised ``text``, its ``box`` (x0, y0, x1, y1) in the
+    logo, and the logo's grey levels and alpha (``inside``) to compare with a poster."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    grey: np.ndarray = field(repr=False)
+    inside: np.ndarray = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -259,7 +278,7 @@ class _LineGeom:
                 # a wide halo keeps the soft edge of blurred text inside the box
                 prep = prepare_line(crop_quad(image, self.line.quad),
                                     halo=max(2, int(0.25 * self.height)))
-                box = ink_box(prep.ink, thresh=0.2)
+                box = core_ink_box(prep, thresh=0.2)
                 # an ink box much smaller than the line means the ink map failed (e.g.
                 # blur spread past the crop): keep the detector's quad then
                 if box is not None and (box[3] - box[1] < 0.25 * self.height
@@ -300,7 +319,6 @@ def _merge_lines(lines: Sequence[OcrLine]) -> tuple[OcrLine, list[int]]:
     """One line covering ``lines`` (same row, reading order) and each one's text offset."""
     if len(lines) == 1:
         return lines[0], [0]
-    import cv2
 
     pts = np.asarray([p for ln in lines for p in ln.quad], dtype=np.float32)
     first = np.asarray(lines[0].quad, dtype=np.float64)
@@ -425,27 +443,114 @@ class TextDetector:
 
     def detect(self, image: np.ndarray, expected: Sequence[str] | None = None, *,
                font_path: str | Sequence[str] | None = None,
-               report_unexpected: bool = False) -> list[Defect]:
+               report_unexpected: bool = False,
+               logo: np.ndarray | None = None) -> list[Defect]:
         """Text defects of an RGB ``uint8`` ``[H, W, 3]`` poster.
 
         ``expected``: the copy the poster must carry (None = reference-free mode: only
         unreadable and collapsed text is reported). ``font_path``: the brand font file (or
         several: the best-fitting one is used per line) for the glyph-similarity signal.
         ``report_unexpected``: also report readable text no expected string claims.
+        ``logo``: the brand's reference logo (RGB or RGBA): a line that reads as its
+        wordmark and sits where the logo does (:meth:`_logo_lines`) is the logo's, not
+        copy (the brand name may be both), and is left to the logo detector.
         """
         image = ensure_rgb_uint8(image)
         lines = self.engine(image)
         return self.detect_lines(image, lines, expected, font_path=font_path,
-                                 report_unexpected=report_unexpected)
+                                 report_unexpected=report_unexpected, logo=logo)
+
+    def wordmarks(self, logo: np.ndarray) -> tuple[Wordmark, ...]:
+        """The text a reference logo reads (its wordmark), from an RGB or RGBA ``uint8``
+        image: read over white and over black (the wordmark may be light or dark), lines
+        with >= 2 letters or digits and confidence >= ``LOGO_TEXT_SCORE``. Cached per
+        logo."""
+        logo = np.asarray(logo)
+        if logo.dtype != np.uint8 or logo.ndim != 3 or logo.shape[2] not in (3, 4) \
+                or min(logo.shape[:2]) < 2:
+            raise InputError(f"logo must be an RGB or RGBA uint8 image, got {logo.dtype} "
+                             f"{logo.shape}")
+        key = (logo.shape, hash(logo.tobytes()))
+        cache = self.__dict__.setdefault("_wordmarks", {})
+        if key not in cache:
+            alpha = logo[..., 3].astype(np.float32) / 255.0 if logo.shape[2] == 4 \
+                else np.ones(logo.shape[:2], np.float32)
+            rgb = logo[..., :3].astype(np.float32)
+            grey = cv2.cvtColor(np.ascontiguousarray(logo[..., :3]), cv2.COLOR_RGB2GRAY)
+            found: list[Wordmark] = []
+            for back in (255.0, 0.0):
+                img = np.clip(np.round(rgb * alpha[..., None] + back * (1.0 - alpha[..., None])),
+                              0, 255).astype(np.uint8)
+                pad = max(8, img.shape[0] // 8)
+                img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
+                                         value=(back, back, back))
+                for ln in self.engine(img):
+                    norm = normalize(ln.text)
+                    if ln.score < LOGO_TEXT_SCORE or sum(ch.isalnum() for ch in norm) < 2 \
+                            or any(wm.text == norm for wm in found):
+                        continue
+                    b = ln.box
+                    box = (b.x0 - pad, b.y0 - pad, b.x1 - pad, b.y1 - pad)
+                    found.append(Wordmark(norm, box, grey, alpha > 0.5))
+            cache[key] = tuple(found)
+        return cache[key]
+
+    def _logo_lines(self, image: np.ndarray, lines: Sequence[OcrLine],
+                    logo: np.ndarray) -> set[int]:
+        """Lines that are the logo's wordmark: they read as it, and the reference logo
+        laid over the poster where the wordmark puts it (same scale) matches the poster
+        (NCC of grey levels inside the logo's alpha >= ``LOGO_LINE_MATCH``)."""
+        out: set[int] = set()
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        h, w = grey.shape
+        for wm in self.wordmarks(logo):
+            wx0, wy0, wx1, wy1 = wm.box
+            for k, ln in enumerate(lines):
+                if normalize(ln.text) != wm.text:
+                    continue
+                b = ln.box
+                ncc = -1.0
+                for f in LOGO_SCALES:
+                    s = f * b.height / max(wy1 - wy0, 1)
+                    lw, lh = int(round(s * wm.grey.shape[1])), int(round(s * wm.grey.shape[0]))
+                    if lw < 8 or lh < 8 or lw > w or lh > h:
+                        continue
+                    # the window lets the logo shift by 15 % of its size
+                    x0 = int(round(b.x0 - s * wx0 - 0.15 * lw))
+                    y0 = int(round(b.y0 - s * wy0 - 0.15 * lh))
+                    x0, y0 = max(x0, 0), max(y0, 0)
+                    x1, y1 = min(x0 + int(1.3 * lw), w), min(y0 + int(1.3 * lh), h)
+                    if x1 - x0 < lw or y1 - y0 < lh:
+                        continue
+                    ref = cv2.resize(wm.grey, (lw, lh), interpolation=cv2.INTER_AREA)
+                    inside = cv2.resize(wm.inside.astype(np.uint8), (lw, lh),
+                                        interpolation=cv2.INTER_NEAREST)
+                    if ref[inside > 0].std() < 1e-3:
+                        continue
+                    res = cv2.matchTemplate(grey[y0:y1, x0:x1], ref, cv2.TM_CCOEFF_NORMED,
+                                            mask=inside)
+                    res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+                    ncc = max(ncc, float(res.max()))
+                log.debug("line %r vs the logo's wordmark: NCC %.3f", ln.text, ncc)
+                if ncc >= LOGO_LINE_MATCH:
+                    out.add(k)
+        return out
 
     def detect_lines(self, image: np.ndarray, lines: Sequence[OcrLine],
                      expected: Sequence[str] | None, *,
                      font_path: str | Sequence[str] | None = None,
-                     report_unexpected: bool = False) -> list[Defect]:
+                     report_unexpected: bool = False,
+                     logo: np.ndarray | None = None) -> list[Defect]:
         """Like :meth:`detect`, on lines the engine already read from ``image``."""
         image = ensure_rgb_uint8(image)
         h, w = image.shape[:2]
         self._local.image = image
+        self._local.logo_quads = []
+        if logo is not None:
+            skip = self._logo_lines(image, lines, logo)
+            # the wordmark is no copy, but no place for copy either (masked in searches)
+            self._local.logo_quads = [lines[k].quad for k in sorted(skip)]
+            lines = [ln for k, ln in enumerate(lines) if k not in skip]
         ordered = reading_order(lines)
         defects: list[Defect] = []
         regions: list[_Region] = []
@@ -527,7 +632,21 @@ class TextDetector:
         unplaced: list[str] = []
         hosts: dict[str, int] = {}
         weak: list[str] = []  # put on a line that shares no character with them
+        rendered: dict[str, object] = {}  # exp -> where its rendering fits near its host
+        if font_path and al.missing and leftovers:
+            hosts, rendered, shared = self._host_by_rendering(image, al, leftovers, font_path)
+            used |= set(hosts.values())
+            # a host picked by its looks alone may be another string's line: let the
+            # blur search below place the string elsewhere if it finds it there
+            weak += [e for e in hosts if e not in shared]
+            for f in rendered.values():  # fragments the rendering covers are its read
+                for li in leftovers:
+                    lb = al.lines[li].box
+                    if li not in used and lb.intersection(Box(*f.box)) >= 0.5 * max(lb.area, 1):
+                        used.add(li)
         for exp in al.missing:
+            if exp in hosts:
+                continue
             li, shares = self._locate_missing(al, exp, leftovers, used)
             if li is None:
                 unplaced.append(exp)
@@ -557,6 +676,18 @@ class TextDetector:
             if _unreadable(ln):
                 out.append(self._whole_line(_LineGeom(ln), "unreadable", exp,
                                             ("missing_text", "unreadable_read"), 1.0, w, h))
+            elif exp in rendered:
+                # the rendering's place spans the whole string, erased ends included
+                g = _LineGeom(ln)
+                f = rendered[exp]
+                fx0, fy0, fx1, fy1 = f.box
+                cols = [g.col(pt) for pt in ((fx0, fy0), (fx1, fy0), (fx1, fy1), (fx0, fy1))]
+                c0, c1 = min(min(cols), 0.0), max(max(cols), g.width)
+                grown = (c0 < -0.5 * g.avg_char, c1 > g.width + 0.5 * g.avg_char)
+                out.append(self._span_defect(
+                    g, "missing", c0 if grown[0] else 0.0, c1 if grown[1] else g.width,
+                    exp, ln.text, 1.0, ("missing_text", "ocr_mismatch", "rendered_match"),
+                    (("ocr_score", ln.score), ("render_ncc", f.score)), w, h, grown=grown))
             else:
                 # a read that holds part of the string: grow over the absent characters
                 g = _LineGeom(ln)
@@ -731,18 +862,13 @@ class TextDetector:
         beyond detection. The box grows by ``BLUR_HALO`` of the font size (the blurred
         ink's halo). Sharp matches are left to the other placements: a crisp line OCR did
         not detect is not a blurred one."""
-        import cv2
 
         from detectors.text_search import edge_width, search_rendered
 
         h, w = image.shape[:2]
         fonts = [font_path] if isinstance(font_path, str) else list(font_path)
         fonts = [str(f) for f in fonts]
-        mask = np.zeros((h, w), np.uint8)
-        for li, ln in enumerate(al.lines):
-            if li in free:
-                continue
-            cv2.fillPoly(mask, [np.round(np.asarray(ln.quad)).astype(np.int32)], 255)
+        mask = self._read_mask(al, (h, w), keep=free)
         out: list[Defect] = []
         for exp in sorted(missing, key=lambda e: -len(normalize(e))):
             f = search_rendered(image, exp, fonts, mask=mask)
@@ -766,6 +892,95 @@ class TextDetector:
                                        ("edge_width_px", float(soft)),
                                        ("font_size_px", float(f.size)))))
         return out
+
+    def _read_mask(self, al: Alignment, shape: tuple[int, int], keep: set[int]) -> np.ndarray:
+        """uint8 mask, 255 on the read lines other than ``keep`` and on the logo's
+        wordmark: where a missing string cannot be."""
+        mask = np.zeros(shape, np.uint8)
+        quads = [ln.quad for li, ln in enumerate(al.lines) if li not in keep]
+        for q in quads + list(getattr(self._local, "logo_quads", [])):
+            cv2.fillPoly(mask, [np.round(np.asarray(q)).astype(np.int32)], 255)
+        return mask
+
+    def _host_by_rendering(self, image: np.ndarray, al: Alignment, leftovers: list[int],
+                           font_path: str | Sequence[str]
+                           ) -> tuple[dict[str, int], dict, set[str]]:
+        """Left-over lines that host missing strings, found by where each string's
+        rendering in the brand font fits near the line
+        (:func:`detectors.text_search.search_near`, NCC ``ncc``).
+
+        A pair is eligible when the line shares characters with the string (see
+        :func:`_shares`) and ``ncc >= HOST_NCC_SHARED``, or when ``ncc >= HOST_NCC`` and
+        the line does not read as some other text: its read is poor (junk or confidence
+        < ``HOST_MAX_SCORE``) or the rendering of its own read fits it no better than the
+        string's does (by ``READ_FIT_MARGIN``; a logo's wordmark reads, and looks, like
+        itself). Anchors are single lines and runs of 2-3 left-over lines side by side
+        in a row. Pairs are taken greedily, best NCC first (sharing adds
+        ``SHARED_BONUS``); one place per string, places overlapping by IoU <= 0.3.
+        Returns (string -> anchor line, string -> its rendering's place, the strings
+        whose host shares characters with them).
+        """
+
+        from detectors.text_search import search_near
+
+        fonts = [font_path] if isinstance(font_path, str) else list(font_path)
+        fonts = [str(f) for f in fonts]
+        h, w = image.shape[:2]
+        mask = self._read_mask(al, (h, w), keep=set(leftovers))
+        # anchors: each left-over line, and runs of 2-3 left-over lines side by side in
+        # one row (the pieces an erasure leaves)
+        rows = _row_of(al.lines)
+        anchors: list[tuple[int, Box, str]] = [(li, al.lines[li].box, al.line_norms[li].text)
+                                               for li in leftovers]
+        for k, li in enumerate(leftovers):
+            run = [li]
+            for lj in leftovers[k + 1:k + 3]:
+                prev = al.lines[run[-1]].box
+                nb = al.lines[lj].box
+                if lj != run[-1] + 1 or rows[lj] != rows[li] \
+                        or nb.x0 - prev.x1 > 3 * max(prev.height, nb.height):
+                    break
+                run.append(lj)
+                union = Box.from_points([pt for j in run for pt in al.lines[j].quad])
+                anchors.append((li, union, "".join(al.line_norms[j].text for j in run)))
+        own_fit: dict[int, float] = {}
+        pairs = []
+        for exp in al.missing:
+            norm = normalize(exp)
+            for li, b, read in anchors:
+                ln = al.lines[li]
+                f = search_near(image, exp, fonts, (b.x0, b.y0, b.x1, b.y1), mask=mask)
+                if f is None:
+                    continue
+                shares = _shares(norm, read)
+                ok = shares and f.score >= HOST_NCC_SHARED
+                if not ok and f.score >= HOST_NCC:
+                    if _unreadable(ln) or ln.score < HOST_MAX_SCORE:
+                        ok = True
+                    else:
+                        if li not in own_fit:
+                            own = search_near(image, ln.text, fonts, (b.x0, b.y0, b.x1, b.y1),
+                                              mask=mask)
+                            own_fit[li] = own.score if own is not None else 0.0
+                        ok = f.score >= own_fit[li] - READ_FIT_MARGIN
+                if ok:
+                    pairs.append((f.score + (SHARED_BONUS if shares else 0.0), exp, li, f,
+                                  shares))
+        hosts: dict[str, int] = {}
+        found: dict[str, object] = {}
+        shared: set[str] = set()
+        taken: list[Box] = []
+        for _key, exp, li, f, shares in sorted(pairs, key=lambda p: -p[0]):
+            fb = Box(*f.box)
+            if exp in hosts or any(fb.iou(t) > 0.3 for t in taken):
+                continue
+            hosts[exp], found[exp] = li, f
+            taken.append(fb)
+            if shares:
+                shared.add(exp)
+            log.debug("missing %r hosted by %r (render NCC %.3f)", exp, al.lines[li].text,
+                      f.score)
+        return hosts, found, shared
 
     def _locate_missing(self, al: Alignment, exp: str, leftovers: list[int],
                         used: set[int]) -> tuple[int | None, bool]:
@@ -1001,7 +1216,6 @@ def _aspect_guess(text: str) -> float:
 
 
 def _upscale(crop: np.ndarray) -> np.ndarray:
-    import cv2
 
     h = crop.shape[0]
     if h >= REREAD_HEIGHT:
@@ -1048,6 +1262,19 @@ def _near_copy(al: Alignment, li: int) -> str | None:
         if n >= 3 and 0 < edit_distance(text, m.normalized) <= NEAR_COPY * n:
             return m.expected
     return None
+
+
+def _shares(norm: str, read: str) -> bool:
+    """A read shares characters with the normalised expected string ``norm``: a common
+    subsequence of >= ``MIN_SHARED`` of its characters, a common CJK character, or the
+    read (>= 2 characters) is a piece of it (a fragment left by an erasure)."""
+    if not norm or not read:
+        return False
+    if len(read) >= 2 and read in norm:
+        return True
+    if {c for c in norm if is_cjk(c)} & set(read):
+        return True
+    return _lcs_len(norm, read) >= MIN_SHARED * len(norm)
 
 
 def _lcs_len(a: str, b: str) -> int:

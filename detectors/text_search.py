@@ -222,3 +222,73 @@ def edge_width(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
     if contrast < 8.0 or edges.size < 8:
         return 0.0
     return contrast / max(float(np.percentile(edges, 90)), 1e-3)
+
+
+NEAR_HEIGHTS = (0.5, 1.15)  # rendered ink height / anchor box height searched near a line
+NEAR_STEP = 1.08
+
+
+def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
+                box: tuple[int, int, int, int], *, mask: np.ndarray | None = None
+                ) -> Found | None:
+    """Best place of ``text`` rendered in one of ``fonts`` that overlaps ``box`` (an OCR
+    line that may hold only part of the string, or a garbled read of it).
+
+    The rendering's ink height runs over ``NEAR_HEIGHTS`` of the box height in steps of
+    8 %, matched at ~``FINE_HEIGHT`` px in a window that lets the string start anywhere it
+    still overlaps the box (so a fragment's match reaches over its erased neighbours).
+    Windows overlapping ``mask`` by more than ``MAX_MASKED`` are ignored, and so are
+    placements covering less than half of the box. Returns None when no font draws
+    every character.
+    """
+    text = " ".join(text.split())
+    fonts = [f for f in fonts if all(covers_char(f, ch) for ch in text)]
+    refs = {f: render_text(text, f)[0] for f in fonts} if text else {}
+    refs = {f: r for f, r in refs.items() if r.shape[0] >= 2 and r.shape[1] >= 2}
+    if not refs:
+        return None
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    bh = max(y1 - y0, 2)
+    longest = max(r.shape[1] / r.shape[0] for r in refs.values()) * NEAR_HEIGHTS[1] * bh
+    cx0, cx1 = int(max(x0 - longest, 0)), int(min(x1 + longest, w))
+    cy0, cy1 = int(max(y0 - 0.5 * bh, 0)), int(min(y1 + 0.5 * bh, h))
+    if cx1 - cx0 < 4 or cy1 - cy0 < 4:
+        return None
+    crop = _grey(image[cy0:cy1, cx0:cx1])
+    crop_mask = np.zeros(crop.shape, np.uint8) if mask is None else mask[cy0:cy1, cx0:cx1]
+    ink_h = NEAR_HEIGHTS[0] * bh
+    heights = []
+    while ink_h <= NEAR_HEIGHTS[1] * bh:
+        heights.append(ink_h)
+        ink_h *= NEAR_STEP
+    f = min(FINE_HEIGHT / max(heights[0] * 1.3, 1.0), 1.0)
+    lv = _Level(crop, crop_mask, f, FINE_HEIGHT)
+    best: Found | None = None
+    for font, ref in refs.items():
+        for ih in heights:
+            iw = ref.shape[1] * ih / ref.shape[0]
+            th_ = ih * lv.f
+            tmpl = _template(ref, th_)
+            if tmpl is None or tmpl.shape[0] > lv.img.shape[0] or tmpl.shape[1] > lv.img.shape[1]:
+                continue
+            res = _match(lv.img, tmpl, lv.masked_share(*tmpl.shape))
+            if res is None:
+                continue
+            m = (tmpl.shape[0] - th_) / 2.0
+            # placements that cover at least half of the box
+            ys, xs = np.mgrid[0:res.shape[0], 0:res.shape[1]]
+            px0 = cx0 + (xs + m) / lv.f
+            py0 = cy0 + (ys + m) / lv.f
+            ox = np.clip(np.minimum(px0 + iw, x1) - np.maximum(px0, x0), 0, None)
+            oy = np.clip(np.minimum(py0 + ih, y1) - np.maximum(py0, y0), 0, None)
+            a = np.where(ox * oy >= 0.5 * min((x1 - x0) * bh, iw * ih), np.abs(res), 0.0)
+            y, x = np.unravel_index(int(np.argmax(a)), a.shape)
+            sc = float(a[y, x])
+            if best is None or sc > best.score:
+                bx0, by0 = float(px0[y, x]), float(py0[y, x])
+                best = Found(box=(int(round(bx0)), int(round(by0)), int(round(bx0 + iw)),
+                                  int(round(by0 + ih))),
+                             score=sc, dark=bool(res[y, x] < 0),
+                             size=int(round(_RENDER_SIZE * ih / ref.shape[0])), font=font)
+    return best

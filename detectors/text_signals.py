@@ -36,12 +36,14 @@ class LineImage:
 
     ``ink`` is float32 ``[h, w]`` in [0, 1] (1 = full ink contrast against the local
     background, whatever the polarity); ``grad`` the gradient magnitude of the grey crop
-    divided by the ink contrast; ``contrast`` the ink contrast in grey levels.
+    divided by the ink contrast; ``contrast`` the ink contrast in grey levels; ``core``
+    (bool ``[h, w]``, or None) the glyph blobs themselves, before the halo.
     """
 
     ink: np.ndarray
     grad: np.ndarray
     contrast: float
+    core: np.ndarray | None = None
 
 
 def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
@@ -112,7 +114,7 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4.0
     grad = np.where(near, np.sqrt(gx * gx + gy * gy) / contrast, 0.0)
     return LineImage(ink=ink.astype(np.float32), grad=grad.astype(np.float32),
-                     contrast=contrast)
+                     contrast=contrast, core=mask)
 
 
 def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -160,6 +162,53 @@ def ink_box(ink: np.ndarray, thresh: float = 0.5) -> tuple[int, int, int, int] |
     if cols.size < 2 or rows.size < 2:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+GLYPH_PEAK = 0.7  # a glyph blob's ink reaches this share of the line's contrast
+
+
+def core_ink_box(line: LineImage, thresh: float = 0.2) -> tuple[int, int, int, int] | None:
+    """:func:`ink_box` of the ink connected to the glyph blobs at ``thresh``: a blurred
+    glyph's soft edge is kept, while what the halo lets in beside it but apart from it
+    (a textured background past a panel's edge) is not. Glyph blobs are the blobs of
+    ``line.core`` that cross the middle 40 % of the rows and reach ``GLYPH_PEAK``, less
+    those cut by the crop's left or right side that lie more than half a glyph height
+    from the others and whose ink level differs from theirs (by > 0.15)."""
+    if line.core is None:
+        return ink_box(line.ink, thresh)
+    # glyph blobs cross the line's middle band and reach full ink contrast somewhere;
+    # specks of texture above or below, or mid-tone texture beside a panel, do not
+    h = line.core.shape[0]
+    n, blobs, stats, _ = cv2.connectedComponentsWithStats(line.core.astype(np.uint8),
+                                                          connectivity=8)
+    peak = np.zeros(n, np.float32)
+    np.maximum.at(peak, blobs.ravel(), line.ink.ravel())
+    mid = np.unique(blobs[int(0.3 * h):max(int(np.ceil(0.7 * h)), int(0.3 * h) + 1)])
+    mid = mid[(mid > 0) & (peak[mid] >= GLYPH_PEAK)]
+    # a blob cut by the crop's side, apart from the others and of another ink level, lies
+    # beyond the line's end (the detector's quad leaves a margin there); a blurred
+    # glyph's halo may touch the side too, but it looks like its neighbours
+    sides = np.intersect1d(mid, np.union1d(blobs[:, 0], blobs[:, -1]))
+    inner = np.setdiff1d(mid, sides)
+    if inner.size and sides.size:
+        x0 = stats[inner, cv2.CC_STAT_LEFT]
+        x1 = x0 + stats[inner, cv2.CC_STAT_WIDTH]
+        near = 0.5 * float(np.median(stats[inner, cv2.CC_STAT_HEIGHT]))
+        level = float(np.median(line.ink[np.isin(blobs, inner)]))
+        for b in sides:
+            bx0 = stats[b, cv2.CC_STAT_LEFT]
+            bx1 = bx0 + stats[b, cv2.CC_STAT_WIDTH]
+            gap = float(np.min(np.maximum(np.maximum(x0 - bx1, bx0 - x1), 0)))
+            if gap <= near or abs(float(np.median(line.ink[blobs == b])) - level) <= 0.15:
+                inner = np.append(inner, b)
+    core = np.isin(blobs, inner if inner.size else mid)
+    above = (line.ink > thresh).astype(np.uint8)
+    _n, labels = cv2.connectedComponents(above, connectivity=8)
+    ids = np.unique(labels[core & (above > 0)])
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return None
+    return ink_box(np.where(np.isin(labels, ids), line.ink, 0.0), thresh)
 
 
 def _paste(dst: np.ndarray, src: np.ndarray, oy: int, ox: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from detectors.ocr import get_ocr_engine
-from detectors.text import ReRead, TextDetector
+from detectors.text import HOST_NCC, ReRead, TextDetector
+from detectors.text_search import search_near
 from detectors.types import Box
 
 
@@ -352,3 +354,68 @@ def test_a_read_of_part_of_a_missing_string_grows_over_the_absent_part(detector)
     assert (d.category, d.reasons) == ("missing", ("missing_text", "ocr_mismatch"))
     assert d.expected == "会员专享 双倍积分"
     assert d.box.x0 < cut - full.height  # grown well left of what was read
+
+
+def _reread_as(lines, box: Box, text: str, score: float = 1.0):
+    """The engine's lines with the one on ``box`` read as ``text`` (a garbled read)."""
+    out = []
+    for ln in lines:
+        if ln.box.iou(box) >= 0.3:
+            ln = dataclasses.replace(ln, text=text, score=score, char_boxes=())
+        out.append(ln)
+    return out
+
+
+def test_a_confident_garbled_read_hosts_its_string_by_the_rendering(detector) -> None:
+    # look-alike characters read with confidence and sharing none of the expected ones:
+    # by text alone the line is some other copy; its looks say it is the string
+    image, boxes = _poster(CLEAN)
+    lines = _reread_as(detector.engine(image), boxes[0], "鼐妤啇域 陧吋待慧")
+    (d,) = detector.detect_lines(image, lines, EXPECTED)  # no font: nowhere to put it
+    assert d.reasons == ("missing_text", "not_localised")
+    (d,) = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    assert (d.category, d.reasons) == ("missing", ("missing_text", "ocr_mismatch",
+                                                   "rendered_match"))
+    assert d.expected == "鼎好商城 限时特惠" and d.box.iou(boxes[0]) >= 0.5
+    assert dict(d.details)["render_ncc"] >= HOST_NCC
+
+
+def test_other_text_that_reads_and_looks_like_itself_hosts_nothing(detector) -> None:
+    # a crisp brand name the copy does not list; an absent string of about its
+    # proportions correlates with it, but the name's own rendering fits it better
+    items = [*CLEAN, ("Nosava", "roboto", 60, (520, 560), None, 0.0)]
+    image, boxes = _poster(items)
+    absent = "Big Deals"
+    near = search_near(image, absent, ALL_FONTS, tuple(boxes[5].pad(8).as_list()))
+    assert near is not None and near.score >= HOST_NCC  # looks alone would take it
+    defects = detector.detect(image, [*EXPECTED, absent], font_path=ALL_FONTS)
+    assert [(d.expected, d.reasons) for d in defects] == [
+        (absent, ("missing_text", "not_localised"))]
+
+
+def test_the_logos_wordmark_does_not_stand_in_for_a_blurred_brand_name(detector) -> None:
+    # the brand name is both copy (a headline, blurred beyond detection) and the logo's
+    # wordmark: the wordmark's read claims the copy string unless the detector knows
+    # the logo, which it recognises by the reference laid over the poster
+    from catalog import make_logo
+
+    rng = np.random.default_rng(11)
+    logo = make_logo(rng, ((200, 40, 60), (30, 90, 160), (240, 200, 40)),
+                     wordmark="Belnyra", font_path=Path(FONTS["roboto"]))
+    items = [*CLEAN, ("Belnyra", "roboto", 72, (470, 540), "blur", 0.0)]
+    image, boxes = _poster(items)
+    small = cv2.resize(logo, (logo.shape[1] * 90 // logo.shape[0], 90),
+                       interpolation=cv2.INTER_AREA)
+    a = small[..., 3:4].astype(np.float32) / 255.0
+    y0, x0 = 20, 880 - small.shape[1]
+    region = image[y0:y0 + 90, x0:x0 + small.shape[1]].astype(np.float32)
+    image[y0:y0 + 90, x0:x0 + small.shape[1]] = np.clip(
+        region * (1 - a) + small[..., :3] * a + 0.5, 0, 255).astype(np.uint8)
+    assert detector.wordmarks(logo)[0].text == "belnyra"
+    lines = detector.engine(image)
+    assert any(ln.text == "Belnyra" for ln in lines)  # the wordmark reads
+    expected = [*EXPECTED, "Belnyra"]
+    assert not detector.detect_lines(image, lines, expected, font_path=ALL_FONTS)
+    (d,) = detector.detect_lines(image, lines, expected, font_path=ALL_FONTS, logo=logo)
+    assert d.expected == "Belnyra" and "rendered_match" in d.reasons
+    assert d.box.iou(boxes[5]) >= 0.5

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from detectors.text_signals import glyph_similarity, prepare_line
+from detectors.text_signals import core_ink_box, glyph_similarity, ink_box, prepare_line
 
 
 def _roboto() -> str:
@@ -48,3 +48,30 @@ def test_a_descender_cut_by_the_crop_still_counts_as_ink() -> None:
     sims, _cells = glyph_similarity(line, text, _roboto())
     assert sims[6] > 0.7  # the y of "Quality"
     assert float(np.sort(sims)[:3].mean()) > 0.6
+
+
+def test_the_ink_box_leaves_out_texture_past_a_panels_edge() -> None:
+    # dark text on a light panel, the crop reaching past the panel into a mid-grey
+    # textured poster: the wide halo that keeps a blurred line's soft edge lets the
+    # texture in beside the glyphs; only ink connected to the glyph blobs counts
+    text, size, m = "Flash Sale", 60, 40
+    font = ImageFont.truetype(_roboto(), size, layout_engine=ImageFont.Layout.BASIC)
+    x0, y0, x1, y1 = font.getbbox(text)
+    w, h = x1 - x0 + 2 * m + 40, y1 - y0 + 2 * m + 20
+    rng = np.random.default_rng(4)
+    tex = rng.normal(150, 30, (h // 8 + 1, w // 8 + 1)).clip(0, 255).astype(np.uint8)
+    back = np.asarray(Image.fromarray(tex).resize((w, h), Image.Resampling.BICUBIC))
+    img = Image.fromarray(np.dstack([back] * 3))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((m - 18, m - 12, w - m + 18, h - m + 12), radius=8,
+                           fill=(245, 243, 240))
+    draw.text((m + 20 - x0, m + 10 - y0), text, font=font, fill=(25, 25, 30))
+    line = prepare_line(np.asarray(img), halo=int(0.25 * h))
+    loose = ink_box(line.ink, thresh=0.2)
+    assert loose is not None and (loose[2] - loose[0]) > (x1 - x0) + 30  # the halo's texture
+    glyphs = Image.new("L", (w, h), 0)  # the glyphs' own pixels
+    ImageDraw.Draw(glyphs).text((m + 20 - x0, m + 10 - y0), text, font=font, fill=255)
+    ys, xs = np.nonzero(np.asarray(glyphs) > 100)
+    bx0, by0, bx1, by1 = core_ink_box(line, thresh=0.2)
+    assert abs(bx0 - xs.min()) <= 3 and abs(bx1 - xs.max() - 1) <= 3
+    assert abs(by0 - ys.min()) <= 3 and abs(by1 - ys.max() - 1) <= 3
