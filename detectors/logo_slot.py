@@ -7,7 +7,8 @@ is an elongated row of thin glyphs. On a coarse copy of the poster (width
 :data:`SLOT_WORK_WIDTH`):
 
 1. foreground = pixels further than ΔE :data:`FG_DELTA_E` from the local background (a
-   median over :data:`BG_WINDOW` of the width);
+   median over :data:`BG_WINDOW` of the width, or over :data:`BG_WINDOW_LARGE`: a plate
+   behind a logo can be larger than the small window);
 2. glyphs are merged into words/lines (closing with a wide, flat kernel), holes filled;
 3. each object whose width is in the logo's range is scored by its solidity (area / box),
    its contrast (median ΔE) and how far its aspect is from a text line's: objects wider
@@ -29,6 +30,7 @@ from detectors.types import Box
 
 SLOT_WORK_WIDTH = 256
 BG_WINDOW = 0.15
+BG_WINDOW_LARGE = 0.45
 FG_DELTA_E = 18.0
 MIN_FILL = 0.5
 MAX_ASPECT = 3.2
@@ -43,11 +45,15 @@ def find_slot(image: np.ndarray, ref: LogoReference) -> tuple[Box, float] | None
     small = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s != 1.0 \
         else image
     sh, sw = small.shape[:2]
-    k = max(3, int(BG_WINDOW * sw) | 1)
-    bg = cv2.medianBlur(np.ascontiguousarray(small), k)
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    lab_bg = cv2.cvtColor(bg.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    de = np.sqrt(((lab - lab_bg) ** 2).sum(axis=2))
+    de = np.zeros(lab.shape[:2], np.float32)
+    for window in (BG_WINDOW, BG_WINDOW_LARGE):
+        # a plate larger than the small window is its own "background" there: the large
+        # window still sees it stand out
+        k = max(3, int(window * sw) | 1)
+        bg = cv2.medianBlur(np.ascontiguousarray(small), min(k, 255))
+        lab_bg = cv2.cvtColor(bg.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        de = np.maximum(de, np.sqrt(((lab - lab_bg) ** 2).sum(axis=2)))
     fg = (de > FG_DELTA_E).astype(np.uint8)
     gap = max(3, int(0.02 * sw))
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 2 * gap + 1), np.uint8))

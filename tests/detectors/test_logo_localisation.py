@@ -84,6 +84,19 @@ def test_slot_finder_picks_the_compact_object_and_widens_it_to_the_logo_aspect()
     assert box.iou(truth.box) >= 0.5
 
 
+def test_slot_finder_sees_a_plate_larger_than_its_background_window():
+    # another logo on a dark plate wider than 15% of the poster: with only the small
+    # median window the plate was its own background and nothing qualified
+    from detectors.logo_slot import find_slot
+
+    brand = make_brand("brand2x2", 2002, logo_style="flat")
+    poster = make_poster(brand, 200171, logo_defect="wrong_logo")
+    truth = next(t for t in poster.truth if t.kind == "logo")
+    found = find_slot(poster.image, prepare_reference(brand.logo_rgba))
+    assert found is not None
+    assert found[0].iou(truth.box) >= 0.5
+
+
 def test_a_gradient_match_failing_everything_away_from_the_slot_is_moved_to_the_slot(det):
     # the best gradient match is a text line failing three measures; the other logo sits
     # in the slot (compact, solid object): the defect is reported there
