@@ -201,7 +201,8 @@ def detect_defects(
                 found = list(text_detector.detect(image, None))
             else:
                 found = list(text_detector.detect(
-                    image, list(manifest.copy_lines), font_path=fetched.font_path
+                    image, list(manifest.copy_lines), font_path=fetched.font_path,
+                    logo=reference,  # its wordmark is the logo's, not copy
                 ))
                 if reference is not None:
                     hints = tuple(h for h in manifest.hints if h.kind == "logo")

@@ -71,7 +71,7 @@ def detect(
     # 2. Detect
     defects = TextDetector(settings).detect(
         rgb, expected, font_path=[str(f) for f in font or []] or None,
-        report_unexpected=report_unexpected,
+        report_unexpected=report_unexpected, logo=reference,
     )
     if reference is not None:
         # --logo: the logo detector (engineer L's detectors.logo)
