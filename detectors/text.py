@@ -86,6 +86,7 @@ Images are RGB ``uint8`` ``[H, W, 3]``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -134,6 +135,7 @@ RENDER_MATCH = 0.78  # NCC of a missing string's rendering found on the poster (
 SOFT_EDGE_PX = 2.5  # ... whose edges are at least this soft (px)
 SOFT_EDGE_REL = 0.03  # ... and this share of its ink height
 BLUR_HALO = 0.25  # a blurred line's box grows by this share of its font size
+FIRST_READ_MARGIN = 0.02  # a first read fitting the ink this much better stands
 HOST_NCC = 0.72  # NCC of a missing string's rendering near a left-over line that hosts it
 HOST_NCC_SHARED = 0.5  # ... when the line shares characters with it
 READ_FIT_MARGIN = 0.05  # a line whose own read fits it better by more reads as itself
@@ -619,7 +621,8 @@ class TextDetector:
                      for r in wrong]
             for r, rr in zip(wrong, self.engine.recognize(crops), strict=False):
                 if r.expected and not r.lead and not r.trail \
-                        and normalize(rr.text) == normalize(r.expected):
+                        and normalize(rr.text) == normalize(r.expected) \
+                        and not self._first_read_fits(image, r, font_path):
                     log.debug("re-read %r confirms %r", rr.text, r.expected)
                     r.n_bad, r.bad = 0, []
                     r.sources = list(r.geom.order)
@@ -892,6 +895,29 @@ class TextDetector:
                                        ("edge_width_px", float(soft)),
                                        ("font_size_px", float(f.size)))))
         return out
+
+    def _first_read_fits(self, image: np.ndarray, r: _Region,
+                         font_path: str | Sequence[str] | None) -> bool:
+        """Whether the first read of a region, which a re-read took for the expected text,
+        fits the line's ink better than the expected text does: rendered in the brand
+        font, the mean glyph similarity of the read exceeds the expected's by
+        ``FIRST_READ_MARGIN`` (a look-alike character that the re-read "corrected")."""
+        fonts = [font_path] if isinstance(font_path, str) else list(font_path or ())
+        if not fonts or len(normalize(r.observed)) != len(normalize(r.expected or "")):
+            return False
+        try:
+            prep = prepare_line(crop_quad(image, r.geom.line.quad))
+        except InputError:
+            return False
+        got_exp = self._glyph(prep, r, [str(f) for f in fonts])
+        got_obs = self._glyph(prep, dataclasses.replace(r, render=r.observed),
+                              [str(f) for f in fonts])
+        if got_exp is None or got_obs is None:
+            return False
+        exp_fit, obs_fit = float(got_exp[0].mean()), float(got_obs[0].mean())
+        log.debug("first read %r fits %.3f, expected %r %.3f", r.observed, obs_fit,
+                  r.expected, exp_fit)
+        return obs_fit > exp_fit + FIRST_READ_MARGIN
 
     def _read_mask(self, al: Alignment, shape: tuple[int, int], keep: set[int]) -> np.ndarray:
         """uint8 mask, 255 on the read lines other than ``keep`` and on the logo's

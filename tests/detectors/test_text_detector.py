@@ -419,3 +419,20 @@ def test_the_logos_wordmark_does_not_stand_in_for_a_blurred_brand_name(detector)
     (d,) = detector.detect_lines(image, lines, expected, font_path=ALL_FONTS, logo=logo)
     assert d.expected == "Belnyra" and "rendered_match" in d.reasons
     assert d.box.iou(boxes[5]) >= 0.5
+
+
+def test_a_look_alike_the_re_read_corrects_stays_a_mismatch_when_its_shape_fits(detector):
+    # the poster shows 啇 for 商; the first read has it right, the focused re-read
+    # "corrects" it to the expected 商. Rendered in the brand font, the first read fits
+    # the ink better, so the mismatch stands; on a poster that shows 商, the same pair of
+    # reads is OCR noise and the re-read confirms the line
+    first, right = "鼎好啇城 限时特惠", "鼎好商城 限时特惠"
+    engine = _Doubtful(detector.engine, "限时", 0.99, reread=right)
+    corrected = TextDetector(engine=engine)
+    image, boxes = _with(0, text=first)
+    lines = _reread_as(detector.engine(image), boxes[0], first, 0.99)
+    d = _hit(corrected.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS), boxes[0])
+    assert d.category == "mismatch" and d.expected == right
+    image, boxes = _poster(CLEAN)
+    lines = _reread_as(detector.engine(image), boxes[0], first, 0.99)
+    assert not corrected.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
