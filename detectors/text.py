@@ -143,6 +143,7 @@ SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
 LOGO_TEXT_SCORE = 0.8  # a reference logo's read this sure is its wordmark
 LOGO_LINE_MATCH = 0.6  # NCC of the reference logo laid over a line that is its wordmark
 LOGO_SCALES = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15)  # ... at the line's scale times these
+LOGO_MATCH_HEIGHT = 64  # ... compared at most this many px tall
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.93, 0.75),
@@ -503,13 +504,15 @@ class TextDetector:
         laid over the poster where the wordmark puts it (same scale) matches the poster
         (NCC of grey levels inside the logo's alpha >= ``LOGO_LINE_MATCH``)."""
         out: set[int] = set()
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        h, w = grey.shape
+        h, w = image.shape[:2]
+        grey = None
         for wm in self.wordmarks(logo):
             wx0, wy0, wx1, wy1 = wm.box
             for k, ln in enumerate(lines):
                 if normalize(ln.text) != wm.text:
                     continue
+                if grey is None:
+                    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
                 b = ln.box
                 ncc = -1.0
                 for f in LOGO_SCALES:
@@ -524,13 +527,18 @@ class TextDetector:
                     x1, y1 = min(x0 + int(1.3 * lw), w), min(y0 + int(1.3 * lh), h)
                     if x1 - x0 < lw or y1 - y0 < lh:
                         continue
-                    ref = cv2.resize(wm.grey, (lw, lh), interpolation=cv2.INTER_AREA)
-                    inside = cv2.resize(wm.inside.astype(np.uint8), (lw, lh),
+                    # compared at most LOGO_MATCH_HEIGHT px tall
+                    d = min(1.0, LOGO_MATCH_HEIGHT / lh)
+                    tw, th = max(int(round(lw * d)), 4), max(int(round(lh * d)), 4)
+                    win = cv2.resize(grey[y0:y1, x0:x1], (max(int(round((x1 - x0) * d)), tw),
+                                                           max(int(round((y1 - y0) * d)), th)),
+                                     interpolation=cv2.INTER_AREA)
+                    ref = cv2.resize(wm.grey, (tw, th), interpolation=cv2.INTER_AREA)
+                    inside = cv2.resize(wm.inside.astype(np.uint8), (tw, th),
                                         interpolation=cv2.INTER_NEAREST)
                     if ref[inside > 0].std() < 1e-3:
                         continue
-                    res = cv2.matchTemplate(grey[y0:y1, x0:x1], ref, cv2.TM_CCOEFF_NORMED,
-                                            mask=inside)
+                    res = cv2.matchTemplate(win, ref, cv2.TM_CCOEFF_NORMED, mask=inside)
                     res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
                     ncc = max(ncc, float(res.max()))
                 log.debug("line %r vs the logo's wordmark: NCC %.3f", ln.text, ncc)

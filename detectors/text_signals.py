@@ -123,7 +123,11 @@ def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.nd
     for k, (c0, c1) in enumerate(cells):
         g = line.grad[:, max(c0, 0):max(c1, c0 + 1)]
         edges = g[g > 0.05]
-        out[k] = float(np.percentile(edges, 90)) if edges.size >= 4 else 0.0
+        if edges.size >= 4:  # the 90th percentile (linear), without np.percentile's overhead
+            pos = 0.9 * (edges.size - 1)
+            lo = int(pos)
+            part = np.partition(edges, (lo, min(lo + 1, edges.size - 1)))
+            out[k] = float(part[lo] + (pos - lo) * (part[min(lo + 1, edges.size - 1)] - part[lo]))
     return out
 
 
