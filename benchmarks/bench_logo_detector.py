@@ -1,6 +1,6 @@
 """Benchmark of the logo detector on generated posters (one command).
 
-    python benchmarks/bench_logo_detector.py [--seed 5] [--per-type 20] [--faithful 80]
+    python benchmarks/bench_logo_detector.py [--seed 6] [--per-type 20] [--faithful 80]
                                             [--missing 10] [--brands 8]
 
 Posters come from :mod:`catalog` (brands with flat and textured logos; logo width 5%-40%
@@ -13,12 +13,15 @@ the true logo box - the headline; also shown: "flagged", any logo defect anywher
 faithful logos (any logo defect reported), the localisation IoU of found logos (the best
 match, unless the detector judged it another logo) against the clean logo's box, and
 the median time of one ``LogoDetector.analyze`` call (locate + compare + defects).
-The thresholds were tuned on seed 1. Seed 2 was a first report run; its failures (35%
-false positives on faithful logos of brands unlike seed 1's) led to fixes, so it is no
-longer held out; seed 4 was the next report seed. The localisation work (colour search,
-logo slot, defects moved to the slot) was tuned on seeds 1 and 2 with seed 4's table
-known; seed 5 (the default) is the held-out report seed. Each seed has its own
-brands (``brand<seed>x<i>``).
+Seeds (each has its own brands, ``brand<seed>x<i>``): the thresholds were tuned on
+seed 1. Seed 2 was a first report run; its failures (35% false positives on faithful
+logos of brands unlike seed 1's) led to fixes, so it is no longer held out; seed 4 was
+the next report seed. The localisation work (colour search, logo slot, defects moved to
+the slot) was tuned on seeds 1 and 2 with seed 4's table known; seed 5 was then the
+held-out report seed. The shape search, the preferred-cluster rules and the plate-aware
+slot were tuned on the failures of seeds 2 and 4 (``benchmarks/logo_diagnose.py``) with
+seeds 1 and 5 as checks; seed 6 (the default) is the held-out report seed and seed 9 a
+second held-out check, both run once at the end.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def poster_plan(seed: int, per_type: int, faithful: int, missing: int, n_brands:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--per-type", type=int, default=20)
     ap.add_argument("--faithful", type=int, default=80)
     ap.add_argument("--missing", type=int, default=10)

@@ -25,7 +25,17 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    a 5-8% warp is a pixel or two) runs; when its best place is clearly the best (strength
    >= ``COLOUR_STRONG`` and ``COLOUR_MARGIN`` above the runner-up) the group there is
    ranked first: gradient matches of a blurred or warped logo are weaker than those of a
-   text line, its colours are not.
+   text line, its colours are not. Before it, a **shape search**
+   (:func:`detectors.logo_locate.shape_candidates`: NCC of the reference's blurred alpha,
+   ringed by "not logo", with a soft map of how much each coarse poster pixel looks like
+   a logo colour) is asked: a clear winner there (strength >= ``SHAPE_STRONG``,
+   ``SHAPE_MARGIN`` above the runner-up) is preferred over the colour search, unless the
+   first pass holds a match the gradients vouch for (features, ECC >= ``SHAPE_KEEP_ECC``,
+   or a recoloured logo with its outline intact). When both searches are clear, far
+   apart -> the place where ECC registers the reference better; one nested in the other
+   -> the larger (each search's failure is a small template on a part of the logo). In
+   the preferred group only quads with IoU >= ``PREFER_IOU`` to the preferred place are
+   judged (a partial match judges better than the deformed whole).
 3. **Compare** (:mod:`detectors.logo_compare`): the poster under the quad is resampled
    into the reference frame at about its on-poster size (at most 256 px); the reference
    is composited over those very pixels with its alpha (what a faithful logo looks like
@@ -135,7 +145,7 @@ DEFECT_SPREAD = 0.06
 SLOT_MANY_REASONS = 3
 SLOT_AWAY_IOU = 0.1
 COLOUR_MARGIN = 0.05
-SHAPE_STRONG = 0.75
+SHAPE_STRONG = 0.8
 SHAPE_MARGIN = 0.03
 SHAPE_KEEP_ECC = 0.85
 PREFER_IOU = 0.5
@@ -379,14 +389,22 @@ class LogoDetector:
         prefer = None
         if shape_clear and not (out and _gradients_convince(out[0][0], out[0][2])):
             prefer = shape[0]
-            if colour_clear and _overlap(quad_of(colour[0].h_ref_to_img, ref),
-                                         quad_of(shape[0].h_ref_to_img, ref)) < 0.3:
+            q_s = quad_of(shape[0].h_ref_to_img, ref)
+            q_c = quad_of(colour[0].h_ref_to_img, ref) if colour_clear else None
+            if q_c is not None and _overlap(q_c, q_s) < 0.3:
                 # both searches are sure and disagree: the place where the reference
                 # registers better (ECC) - a blur keeps colours, a warp keeps silhouettes
                 ecc_s = refine_ecc(image, shape[0].h_ref_to_img, ref)[1]
                 ecc_c = refine_ecc(image, colour[0].h_ref_to_img, ref)[1]
                 if ecc_c > ecc_s:
                     prefer = colour[0]
+            elif q_c is not None and _iou(q_c, q_s) < 0.5 and _overlap(q_c, q_s) >= 0.7 \
+                    and abs(cv2.contourArea(q_c.astype(np.float32))) > abs(
+                        cv2.contourArea(q_s.astype(np.float32))):
+                # one inside the other: each search's failure is a small template on a
+                # part of the logo (colour: inside the emblem; shape: on the emblem a blur
+                # left), so the larger is the whole logo
+                prefer = colour[0]
         elif colour_clear:
             prefer = colour[0]
         return self._rank(image, ref, ([prefer] if prefer else []) + feats + sharp + soft,

@@ -401,7 +401,7 @@ COLOUR_WORK_WIDTH = 256
 COLOUR_SCALE_STEP = 1.1
 COLOUR_SIGMAS = (0.0, 0.035)  # template blur pyramid, fraction of the template width
 COLOUR_PALETTE = 4  # logo colours (k-means clusters of its CIELAB pixels)
-COLOUR_NEAR_DE = 14.0  # a poster pixel this close to a logo colour "looks like logo"
+COLOUR_NEAR_DE = 14.0  # scale of "looks like a logo colour" (ΔE)
 COLOUR_BG_SHARE = 0.3  # a logo colour covering more of the poster is its background
 COLOUR_CHROMA = 12.0  # logo colours below this CIELAB chroma are left out when others exist
 
@@ -429,22 +429,27 @@ def logo_palette(ref: LogoReference, k: int = COLOUR_PALETTE) -> np.ndarray:
 
 
 def logo_like(lab: np.ndarray, palette: np.ndarray) -> np.ndarray | None:
-    """1 where a poster pixel (CIELAB) is within :data:`COLOUR_NEAR_DE` of a logo colour
-    (``palette``, CIELAB ``[n, 3]``; only its chromatic colours, chroma >=
-    :data:`COLOUR_CHROMA`, when it has any) that is not the poster's background (covering
-    > :data:`COLOUR_BG_SHARE` of it); float32 ``[H, W]``, None when every logo colour is
-    background."""
+    """How much each poster pixel (CIELAB ``[H, W, 3]``) looks like the logo: float32
+    ``[H, W]`` in [0, 1], ``exp(-d² / 2 NEAR²)`` of the distance ``d`` to the nearest logo
+    colour (``palette``, CIELAB ``[n, 3]``; only its chromatic colours, chroma >=
+    :data:`COLOUR_CHROMA`, when it has any; NEAR = :data:`COLOUR_NEAR_DE`), leaving out
+    colours that are the poster's background (more than :data:`COLOUR_BG_SHARE` of its
+    pixels within NEAR). Soft, so a blurred logo's faded parts still count a little.
+    None when every logo colour is background."""
     near = np.zeros(lab.shape[:2], bool)
     chroma = np.hypot(palette[:, 1], palette[:, 2]) if len(palette) else np.zeros(0)
     if (chroma >= COLOUR_CHROMA).any():
         # white, black and greys are everywhere on a poster (copy, panels): a logo's
         # coloured parts say more about where it is
         palette = palette[chroma >= COLOUR_CHROMA]
+    soft = np.zeros(lab.shape[:2], np.float32)
     for c in palette:
-        m = np.sqrt(((lab - c) ** 2).sum(axis=2)) < COLOUR_NEAR_DE
+        d = np.sqrt(((lab - c) ** 2).sum(axis=2))
+        m = d < COLOUR_NEAR_DE
         if m.mean() <= COLOUR_BG_SHARE:
             near |= m
-    return near.astype(np.float32) if near.any() else None
+            soft = np.maximum(soft, np.exp(-0.5 * (d / COLOUR_NEAR_DE) ** 2))
+    return soft if near.any() else None
 
 
 def colour_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
@@ -532,8 +537,8 @@ def shape_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
                      work_width: int = COLOUR_WORK_WIDTH) -> list[Candidate]:
     """Warp/blur-tolerant search on the logo's *silhouette in its colours*.
 
-    On a coarse copy of the poster (width ``work_width``) the map of pixels that look like
-    the logo (:func:`logo_like`) is correlated (zero-mean NCC) with the reference's alpha
+    On a coarse copy of the poster (width ``work_width``) the map of how much pixels look
+    like the logo (:func:`logo_like`) is correlated (zero-mean NCC) with the reference's alpha
     surrounded by a ring of :data:`SHAPE_RING` of "not logo", both blurred by
     :data:`SHAPE_SIGMA` of the template width, over the width ladder. Unlike the colour
     RMS of :func:`colour_candidates`, a window filled with the logo's colour scores low
