@@ -37,6 +37,9 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # emblem; the shape search finds them
     (4, 0, "flat", 400115, "warp"),
     (4, 6, "flat", 400123, "warp"),
+    # blurred flat logo: the shape search sits on the emblem, the colour search's larger
+    # box around it is the logo
+    (1, 0, "flat", 100109, "blur"),
 ]
 
 
