@@ -159,6 +159,8 @@ GLYPH_THRESHOLDS: tuple[tuple[float, tuple[float, float]], ...] = (
 )
 SIMILAR_HEIGHT = (0.6, 1.6)
 REREAD_HEIGHT = 48
+GLYPH_FAILED = 0.1  # glyph similarity this low on a line read this surely (below) ...
+GLYPH_FAILED_READ = 0.97  # ... is a failed ink map, not collapsed glyphs
 REREAD_GATE = 0.25  # a region is re-read when another signal gives at least this evidence
 
 
@@ -1125,7 +1127,7 @@ class TextDetector:
             if own in pool:
                 pool.remove(own)
             ref = float(np.median(pool)) if len(pool) >= 2 else 0.0
-            if ref > 0:
+            if ref > 0 and own > 0:  # own == 0: no edge found to measure, not a blur
                 vals = sh / ref
                 fig["sharpness_ratio"] = float(np.median(vals))
                 ev["low_sharpness"] = evidence("low_sharpness", float(np.median(vals)))
@@ -1140,6 +1142,11 @@ class TextDetector:
                     low3 = float(np.sort(sims)[:3].mean())
                     fig["glyph_similarity"] = low3
                     fig["glyph_min"] = float(sims.min())
+                    if low3 < GLYPH_FAILED and g.line.score >= GLYPH_FAILED_READ:
+                        # characters that read this surely are there: no ink to compare
+                        # means the ink map failed (a backdrop of two tones), not them
+                        sims = np.ones_like(sims)
+                        low3 = 1.0
                     ev["glyph_mismatch"] = glyph_evidence(low3, g.height)
                     for s, v in zip(src_of, sims.tolist(), strict=True):
                         e = glyph_evidence(v, g.height)
