@@ -684,6 +684,8 @@ class TextDetector:
                         used.add(li)
             placed = {d.expected for d in found}
             unplaced = [e for e in unplaced if e not in placed]
+        if hosts:
+            regions += self._confirm_hosts(image, al, hosts, rendered, font_path)
         for exp, li in hosts.items():
             ln = al.lines[li]
             if _unreadable(ln):
@@ -906,14 +908,51 @@ class TextDetector:
                                        ("font_size_px", float(f.size)))))
         return out
 
+    def _confirm_hosts(self, image: np.ndarray, al: Alignment, hosts: dict[str, int],
+                       rendered: dict, font_path: str | Sequence[str] | None
+                       ) -> list[_Region]:
+        """Drop the hosts that were OCR noise: read again, focused (the rendering's place,
+        or the line, upscaled, recognition only, one batch), they read as their string,
+        and their first read does not fit the ink better than the string (see
+        :meth:`_first_read_fits`). Returns their lines as regions of their string, for
+        the collapsed-detail signals (a warp OCR reads right when focused)."""
+        out: list[_Region] = []
+        h, w = image.shape[:2]
+        items = list(hosts.items())
+        crops = []
+        for exp, li in items:
+            ln = al.lines[li]
+            if exp in rendered:
+                b = Box(*rendered[exp].box)
+                b = b.pad(int(round(0.15 * b.height))).clamp(w, h)
+                crops.append(_upscale(np.ascontiguousarray(image[b.slice()])))
+            else:
+                crops.append(_upscale(crop_quad(image, ln.quad, pad=0.1 * ln.height)))
+        for (exp, li), rr in zip(items, self.engine.recognize(crops), strict=False):
+            if not _reads_as(rr.text, exp):
+                continue
+            ln = al.lines[li]
+            g = _LineGeom(ln)
+            r = _Region(g, [li], list(g.order), exp, exp, observed=ln.text)
+            if self._first_read_fits(image, r, font_path, any_length=True):
+                continue
+            log.debug("host %r of %r re-reads as %r: OCR noise", ln.text, exp, rr.text)
+            del hosts[exp]
+            rendered.pop(exp, None)
+            out.append(_Region(g, [li], list(g.order), exp, exp, full_expected=exp,
+                               observed=rr.text))
+        return out
+
     def _first_read_fits(self, image: np.ndarray, r: _Region,
-                         font_path: str | Sequence[str] | None) -> bool:
+                         font_path: str | Sequence[str] | None, *,
+                         any_length: bool = False) -> bool:
         """Whether the first read of a region, which a re-read took for the expected text,
         fits the line's ink better than the expected text does: rendered in the brand
         font, the mean glyph similarity of the read exceeds the expected's by
         ``FIRST_READ_MARGIN`` (a look-alike character that the re-read "corrected")."""
         fonts = [font_path] if isinstance(font_path, str) else list(font_path or ())
-        if not fonts or len(normalize(r.observed)) != len(normalize(r.expected or "")):
+        if not fonts or not normalize(r.observed) or (
+                not any_length and len(normalize(r.observed)) != len(normalize(r.expected or ""))):
             return False
         try:
             prep = prepare_line(crop_quad(image, r.geom.line.quad))
