@@ -138,6 +138,7 @@ BLUR_HALO = 0.25  # a blurred line's box grows by this share of its font size
 FIRST_READ_MARGIN = 0.02  # a first read fitting the ink this much better stands
 HOST_NCC = 0.72  # NCC of a missing string's rendering near a left-over line that hosts it
 HOST_NCC_SHARED = 0.5  # ... when the line shares characters with it
+HOST_NCC_POOR = 0.62  # ... when its read is poor (junk or confidence < HOST_MAX_SCORE)
 READ_FIT_MARGIN = 0.05  # a line whose own read fits it better by more reads as itself
 SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
 LOGO_TEXT_SCORE = 0.8  # a reference logo's read this sure is its wordmark
@@ -985,12 +986,12 @@ class TextDetector:
         (:func:`detectors.text_search.search_near`, NCC ``ncc``).
 
         A pair is eligible when the line shares characters with the string (see
-        :func:`_shares`) and ``ncc >= HOST_NCC_SHARED``, or when ``ncc >= HOST_NCC`` and
-        the line does not read as some other text: its read is poor (junk or confidence
-        < ``HOST_MAX_SCORE``) or the rendering of its own read fits it no better than the
-        string's does (by ``READ_FIT_MARGIN``; a logo's wordmark reads, and looks, like
-        itself). Anchors are single lines and runs of 2-3 left-over lines side by side
-        in a row. Pairs are taken greedily, best NCC first (sharing adds
+        :func:`_shares`) and ``ncc >= HOST_NCC_SHARED``; when its read is poor (junk or
+        confidence < ``HOST_MAX_SCORE``) and ``ncc >= HOST_NCC_POOR``; or when
+        ``ncc >= HOST_NCC`` and the rendering of the line's own read fits it no better
+        than the string's does (by ``READ_FIT_MARGIN``; other copy, or a logo's wordmark,
+        reads and looks like itself). Anchors are single lines and runs of 2-3 left-over
+        lines side by side in a row. Pairs are taken greedily, best NCC first (sharing adds
         ``SHARED_BONUS``); one place per string, places overlapping by IoU <= 0.3.
         Returns (string -> anchor line, string -> its rendering's place, the strings
         whose host shares characters with them).
@@ -1029,15 +1030,15 @@ class TextDetector:
                     continue
                 shares = _shares(norm, read)
                 ok = shares and f.score >= HOST_NCC_SHARED
-                if not ok and f.score >= HOST_NCC:
-                    if _unreadable(ln) or ln.score < HOST_MAX_SCORE:
-                        ok = True
-                    else:
-                        if li not in own_fit:
-                            own = search_near(image, ln.text, fonts, (b.x0, b.y0, b.x1, b.y1),
-                                              mask=mask)
-                            own_fit[li] = own.score if own is not None else 0.0
-                        ok = f.score >= own_fit[li] - READ_FIT_MARGIN
+                poor = _unreadable(ln) or ln.score < HOST_MAX_SCORE
+                if not ok and poor:
+                    ok = f.score >= HOST_NCC_POOR
+                elif not ok and f.score >= HOST_NCC:
+                    if li not in own_fit:
+                        own = search_near(image, ln.text, fonts, (b.x0, b.y0, b.x1, b.y1),
+                                          mask=mask)
+                        own_fit[li] = own.score if own is not None else 0.0
+                    ok = f.score >= own_fit[li] - READ_FIT_MARGIN
                 if ok:
                     pairs.append((f.score + (SHARED_BONUS if shares else 0.0), exp, li, f,
                                   shares))
