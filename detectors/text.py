@@ -143,8 +143,8 @@ READ_FIT_MARGIN = 0.05  # a line whose own read fits it better by more reads as 
 SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
 LOGO_TEXT_SCORE = 0.8  # a reference logo's read this sure is its wordmark
 LOGO_LINE_MATCH = 0.6  # NCC of the reference logo laid over a line that is its wordmark
-LOGO_SCALES = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15)  # ... at the line's scale times these
-LOGO_MATCH_HEIGHT = 64  # ... compared at most this many px tall
+LOGO_SCALES = (0.85, 0.925, 1.0, 1.075, 1.15)  # ... at the line's scale times these
+LOGO_MATCH_HEIGHT = 48  # ... compared at most this many px tall
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.93, 0.75),
@@ -673,8 +673,17 @@ class TextDetector:
             # the rendered string's own shape places it better than proportions do: a weak
             # host may be another missing string's blurred line
             free = set(leftovers) - {hosts[e] for e in hosts if e not in weak}
-            found = self._search_missing(image, al, unplaced + weak, font_path, free)
+            found, crisp = self._search_missing(image, al, unplaced + weak, font_path, free)
             out += found
+            for exp, (li, f) in crisp.items():
+                # a crisp match on a line OCR read as other text: the string, wrong there
+                if li in used and hosts.get(exp) != li:
+                    continue
+                if exp in hosts:
+                    used.discard(hosts[exp])
+                hosts[exp], rendered[exp] = li, f
+                used.add(li)
+                unplaced = [e for e in unplaced if e != exp]
             for d in found:
                 if d.expected in hosts:
                     used.discard(hosts.pop(d.expected))
@@ -869,15 +878,19 @@ class TextDetector:
         return out
 
     def _search_missing(self, image: np.ndarray, al: Alignment, missing: list[str],
-                        font_path: str | Sequence[str], free: set[int]) -> list[Defect]:
+                        font_path: str | Sequence[str], free: set[int]
+                        ) -> tuple[list[Defect], dict[str, tuple[int, object]]]:
         """Search the poster for each missing string rendered in the brand font
         (:func:`detectors.text_search.search_rendered`; read lines other than the ``free``
         ones are masked out); a
         match of NCC >= ``RENDER_MATCH`` whose edges are soft (blur: edge width >=
         ``SOFT_EDGE_PX`` and >= ``SOFT_EDGE_REL`` of its height) is the string, collapsed
         beyond detection. The box grows by ``BLUR_HALO`` of the font size (the blurred
-        ink's halo). Sharp matches are left to the other placements: a crisp line OCR did
-        not detect is not a blurred one."""
+        ink's halo). A sharp match is returned apart, as ``{string: (line, match)}``,
+        when it lies on a free line (IoU >= 0.4 with its box): a line OCR read as other
+        text that looks like the string. Other sharp matches are dropped: a crisp line
+        OCR did not detect at all is more often a clean line it missed than a wrong one.
+        """
 
         from detectors.text_search import edge_width, search_rendered
 
@@ -886,6 +899,7 @@ class TextDetector:
         fonts = [str(f) for f in fonts]
         mask = self._read_mask(al, (h, w), keep=free)
         out: list[Defect] = []
+        crisp: dict[str, tuple[int, object]] = {}
         for exp in sorted(missing, key=lambda e: -len(normalize(e))):
             f = search_rendered(image, exp, fonts, mask=mask)
             if f is None or f.score < RENDER_MATCH:
@@ -895,6 +909,10 @@ class TextDetector:
             if soft < SOFT_EDGE_PX or soft < SOFT_EDGE_REL * (y1 - y0):
                 log.debug("rendered %r matches %.3f at %s but its edges are sharp (%.1f px)",
                           exp, f.score, f.box, soft)
+                fb = Box(x0, y0, x1, y1)
+                on = [li for li in free if al.lines[li].box.iou(fb) >= 0.4]
+                if on:
+                    crisp[exp] = (max(on, key=lambda li: al.lines[li].box.iou(fb)), f)
                 continue
             box = Box(x0, y0, x1, y1).pad(int(round(BLUR_HALO * f.size))).clamp(w, h)
             if box.area == 0:
@@ -907,7 +925,7 @@ class TextDetector:
                               details=(("render_ncc", float(f.score)),
                                        ("edge_width_px", float(soft)),
                                        ("font_size_px", float(f.size)))))
-        return out
+        return out, crisp
 
     def _confirm_hosts(self, image: np.ndarray, al: Alignment, hosts: dict[str, int],
                        rendered: dict, font_path: str | Sequence[str] | None
@@ -1349,6 +1367,7 @@ def _shares(norm: str, read: str) -> bool:
     """A read shares characters with the normalised expected string ``norm``: a common
     subsequence of >= ``MIN_SHARED`` of its characters, a common CJK character, or the
     read (>= 2 characters) is a piece of it (a fragment left by an erasure)."""
+    read = "".join(ch for ch in read if ch.isalnum())  # a stray bracket or dot read in
     if not norm or not read:
         return False
     if len(read) >= 2 and read in norm:

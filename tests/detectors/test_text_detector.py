@@ -452,3 +452,12 @@ def test_a_clean_line_misread_at_first_is_confirmed_by_the_focused_re_read(detec
     lines = _reread_as(detector.engine(image), boxes[3], "Eroo zhlqqluq lcbav", 0.6)
     d = _hit(detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS), boxes[3])
     assert d.expected == "Free shipping today"
+
+
+def test_a_fragment_read_with_a_stray_mark_still_shares_its_strings_characters() -> None:
+    from detectors.text import _shares
+
+    assert _shares("autumncollection", "autumn(")  # the bracket is the erased C's edge
+    assert _shares("限时特惠50%off", "限时")
+    assert not _shares("autumncollection", "sale")
+    assert not _shares("autumncollection", "(.)")
