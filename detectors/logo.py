@@ -493,25 +493,24 @@ class LogoDetector:
         """Where to report the best match's defect: at the match, or at the logo slot.
 
         "Another logo" (``wrong_logo`` alone) at a match that is not the most logo-like
-        object (unless the shape search found it: the logo's silhouette in its colours
-        is there), or a gradient-only match (not features, not colour; a shape match only
+        object, or a gradient-only match (not features, not colour; a shape match only
         when ECC found nothing logo-like there) failing ``SLOT_MANY_REASONS`` or more
         measures and away from the slot (overlap < ``SLOT_AWAY_IOU``): that match was a
-        text line or a decoration; the logo, deformed or another one, is in the slot.
+        text line or a decoration; the logo, deformed or another one, is in the slot. A
+        shape match stays where the colour search's best agrees with it.
         There it is judged again (:meth:`compare`) unless it is another logo; a faithful
         logo there keeps the report where it was.
         """
-        # the logo's silhouette in its own colours found the match: another logo judged
-        # there sits in the slot already
-        wrong = check.reasons == ("wrong_logo",) and lm.method != "shape"
+        wrong = check.reasons == ("wrong_logo",)
         many = len(check.reasons) >= SLOT_MANY_REASONS and (
             lm.method not in ("features", "colour", "shape")
             or (lm.method == "shape" and lm.score <= 0))
         if not (wrong or many):
             return lm.quad, check
-        if many and lm.method == "shape":
-            # a silhouette nothing registers on is kept only where the colour search
-            # agrees (a blurred logo); else it was brand-coloured copy or decoration
+        if lm.method == "shape":
+            # a silhouette judged another logo, or one nothing registers on, is kept only
+            # where the colour search agrees (a warped / blurred logo); else it was
+            # brand-coloured copy or decoration
             colour = colour_candidates(image, ref, 1)
             if colour and _overlap(quad_of(colour[0].h_ref_to_img, ref),
                                    np.asarray(lm.quad, np.float64)) > 0.3:
