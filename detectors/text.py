@@ -676,8 +676,14 @@ class TextDetector:
             found, crisp = self._search_missing(image, al, unplaced + weak, font_path, free)
             out += found
             for exp, (li, f) in crisp.items():
-                # a crisp match on a line OCR read as other text: the string, wrong there
+                # a crisp match on a line OCR read as other text of the string's length:
+                # the string with wrong characters (look-alikes read as what they are)
+                ln = al.lines[li]
+                n, m = len(normalize(exp)), len(al.line_norms[li].text)
                 if li in used and hosts.get(exp) != li:
+                    continue
+                if not (_unreadable(ln) or ln.score < HOST_MAX_SCORE) \
+                        and abs(n - m) > max(1, round(0.15 * n)):
                     continue
                 if exp in hosts:
                     used.discard(hosts[exp])
@@ -996,6 +1002,16 @@ class TextDetector:
             cv2.fillPoly(mask, [np.round(np.asarray(q)).astype(np.int32)], 255)
         return mask
 
+    @staticmethod
+    def _own_fit(image: np.ndarray, ln: OcrLine, fonts: Sequence[str],
+                 mask: np.ndarray | None = None) -> float:
+        """NCC of the line's own read, rendered in the brand font, near the line."""
+        from detectors.text_search import search_near
+
+        b = ln.box
+        own = search_near(image, ln.text, fonts, (b.x0, b.y0, b.x1, b.y1), mask=mask)
+        return own.score if own is not None else 0.0
+
     def _host_by_rendering(self, image: np.ndarray, al: Alignment, leftovers: list[int],
                            font_path: str | Sequence[str]
                            ) -> tuple[dict[str, int], dict, set[str]]:
@@ -1053,9 +1069,7 @@ class TextDetector:
                     ok = f.score >= HOST_NCC_POOR
                 elif not ok and f.score >= HOST_NCC:
                     if li not in own_fit:
-                        own = search_near(image, ln.text, fonts, (b.x0, b.y0, b.x1, b.y1),
-                                          mask=mask)
-                        own_fit[li] = own.score if own is not None else 0.0
+                        own_fit[li] = self._own_fit(image, ln, fonts, mask)
                     ok = f.score >= own_fit[li] - READ_FIT_MARGIN
                 if ok:
                     pairs.append((f.score + (SHARED_BONUS if shares else 0.0), exp, li, f,
