@@ -44,7 +44,10 @@ collapsed     the text reads right but its detail collapsed (blur, warp, broken 
               ink's edges are soft (edge width >= ``SOFT_EDGE_PX`` (2.5 px) and >=
               ``SOFT_EDGE_REL`` (3 %) of its height): blurred beyond OCR detection
               (``missing_text``, ``rendered_match``, ``low_sharpness``); the box grows
-              by ``BLUR_HALO`` (25 %) of the matched font size
+              by ``BLUR_HALO`` (25 %) of the matched font size. Where such a match is
+              sharp and OCR found no line there, the match becomes a region of its
+              string, judged by the signals below (a warp the OCR detector passed over
+              is collapsed; a clean line it missed is no defect)
 ============  ===========================================================================
 
 With the brand's reference logo (``logo=``), a line that reads as the logo's wordmark
@@ -692,6 +695,13 @@ class TextDetector:
             found, crisp = self._search_missing(image, al, unplaced + weak, font_path, free)
             out += found
             for exp, (li, f) in crisp.items():
+                if li is None:
+                    if exp in unplaced:
+                        # a line the OCR detector passed over: the collapsed-detail signals
+                        # tell a clean one it missed from one that lost its detail (warp)
+                        regions.append(self._undetected_region(f, exp, w, h))
+                        unplaced.remove(exp)
+                    continue
                 # a crisp match on a line OCR read as other text of the string's length:
                 # the string with wrong characters (look-alikes read as what they are)
                 ln = al.lines[li]
@@ -908,10 +918,11 @@ class TextDetector:
         match of NCC >= ``RENDER_MATCH`` whose edges are soft (blur: edge width >=
         ``SOFT_EDGE_PX`` and >= ``SOFT_EDGE_REL`` of its height) is the string, collapsed
         beyond detection. The box grows by ``BLUR_HALO`` of the font size (the blurred
-        ink's halo). A sharp match is returned apart, as ``{string: (line, match)}``,
-        when it lies on a free line (IoU >= 0.4 with its box): a line OCR read as other
-        text that looks like the string. Other sharp matches are dropped: a crisp line
-        OCR did not detect at all is more often a clean line it missed than a wrong one.
+        ink's halo). A sharp match is returned apart, as ``{string: (line, match)}``:
+        ``line`` is the free line it lies on (IoU >= 0.4 with its box), a line OCR read as
+        other text that looks like the string, or None where OCR found no line (more
+        often a clean line the detector missed than a wrong one: the caller lets the
+        collapsed-detail signals judge it).
         """
 
         from detectors.text_search import edge_width, search_rendered
@@ -933,8 +944,8 @@ class TextDetector:
                           exp, f.score, f.box, soft)
                 fb = Box(x0, y0, x1, y1)
                 on = [li for li in free if al.lines[li].box.iou(fb) >= 0.4]
-                if on:
-                    crisp[exp] = (max(on, key=lambda li: al.lines[li].box.iou(fb)), f)
+                crisp[exp] = (max(on, key=lambda li: al.lines[li].box.iou(fb)) if on else None,
+                              f)
                 continue
             box = Box(x0, y0, x1, y1).pad(int(round(BLUR_HALO * f.size))).clamp(w, h)
             if box.area == 0:
@@ -948,6 +959,20 @@ class TextDetector:
                                        ("edge_width_px", float(soft)),
                                        ("font_size_px", float(f.size)))))
         return out, crisp
+
+    @staticmethod
+    def _undetected_region(f, exp: str, w: int, h: int) -> _Region:
+        """A region for ``exp`` where its rendering matched sharply but OCR found no line:
+        a line quad around the match (with the detector's usual margin of ~15 % of its
+        height), read as the string itself, so that only the image signals judge it."""
+        x0, y0, x1, y1 = f.box
+        m = 0.15 * (y1 - y0)
+        bx0, by0 = max(x0 - m, 0.0), max(y0 - m, 0.0)
+        bx1, by1 = min(x1 + m, float(w)), min(y1 + m, float(h))
+        line = OcrLine(quad=((bx0, by0), (bx1, by0), (bx1, by1), (bx0, by1)), text=exp,
+                       score=1.0)
+        g = _LineGeom(line)
+        return _Region(g, [], list(g.order), exp, exp, full_expected=exp, observed="")
 
     def _confirm_hosts(self, image: np.ndarray, al: Alignment, hosts: dict[str, int],
                        rendered: dict, font_path: str | Sequence[str] | None

@@ -461,3 +461,18 @@ def test_a_fragment_read_with_a_stray_mark_still_shares_its_strings_characters()
     assert _shares("限时特惠50%off", "限时")
     assert not _shares("autumncollection", "sale")
     assert not _shares("autumncollection", "(.)")
+
+
+def test_a_line_ocr_did_not_detect_is_judged_by_the_image_signals(detector) -> None:
+    # the OCR detector passes over a line; its rendering matches sharply there. A clean
+    # line it missed is no defect (no longer "missing, not localised"); a warped one is
+    # collapsed, on its box
+    image, boxes = _poster(CLEAN)
+    lines = [ln for ln in detector.engine(image) if ln.box.iou(boxes[2]) < 0.3]
+    assert not detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    (d,) = detector.detect_lines(image, lines, EXPECTED)  # no font: nothing to match
+    assert d.reasons == ("missing_text", "not_localised")
+    image, boxes = _with(2, effect="warp")
+    lines = [ln for ln in detector.engine(image) if ln.box.iou(boxes[2]) < 0.3]
+    d = _hit(detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS), boxes[2])
+    assert d.category == "collapsed" and d.expected == "满300减50 全场包邮"
