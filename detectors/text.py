@@ -490,14 +490,13 @@ class TextDetector:
         image: read over white and over black (the wordmark may be light or dark), lines
         with >= 2 letters or digits and confidence >= ``LOGO_TEXT_SCORE``. Cached per
         logo."""
+        from detectors.logo_reference import prepare_reference
+
         logo = np.asarray(logo)
-        if logo.dtype != np.uint8 or logo.ndim != 3 or logo.shape[2] not in (3, 4) \
-                or min(logo.shape[:2]) < 2:
-            raise InputError(f"logo must be an RGB or RGBA uint8 image, got {logo.dtype} "
-                             f"{logo.shape}")
-        key = (logo.shape, hash(logo.tobytes()))
+        key = (logo.shape, str(logo.dtype), hash(logo.tobytes()))
         cache = self.__dict__.setdefault("_wordmarks", {})
         if key not in cache:
+            prepare_reference(logo, name="logo")  # the logo detector's checks: one message
             alpha = logo[..., 3].astype(np.float32) / 255.0 if logo.shape[2] == 4 \
                 else np.ones(logo.shape[:2], np.float32)
             rgb = logo[..., :3].astype(np.float32)
@@ -730,21 +729,36 @@ class TextDetector:
             regions += self._confirm_hosts(image, al, hosts, rendered, font_path)
         for exp, li in hosts.items():
             ln = al.lines[li]
-            if _unreadable(ln):
-                out.append(self._whole_line(_LineGeom(ln), "unreadable", exp,
-                                            ("missing_text", "unreadable_read"), 1.0, w, h))
-            elif exp in rendered:
-                # the rendering's place spans the whole string, erased ends included
+            if exp in rendered:
+                # the rendering's place spans the whole string, erased parts included
                 g = _LineGeom(ln)
                 f = rendered[exp]
                 fx0, fy0, fx1, fy1 = f.box
                 cols = [g.col(pt) for pt in ((fx0, fy0), (fx1, fy0), (fx1, fy1), (fx0, fy1))]
                 c0, c1 = min(min(cols), 0.0), max(max(cols), g.width)
                 grown = (c0 < -0.5 * g.avg_char, c1 > g.width + 0.5 * g.avg_char)
-                out.append(self._span_defect(
-                    g, "missing", c0 if grown[0] else 0.0, c1 if grown[1] else g.width,
-                    exp, ln.text, 1.0, ("missing_text", "ocr_mismatch", "rendered_match"),
-                    (("ocr_score", ln.score), ("render_ncc", f.score)), w, h, grown=grown))
+                junk = _unreadable(ln)
+                d = self._span_defect(
+                    g, "unreadable" if junk else "missing", c0 if grown[0] else 0.0,
+                    c1 if grown[1] else g.width, exp, ln.text, 1.0,
+                    ("missing_text", "unreadable_read" if junk else "ocr_mismatch",
+                     "rendered_match"),
+                    (("ocr_score", ln.score), ("render_ncc", f.score)), w, h, grown=grown)
+                if abs(g.u[1]) < 0.05 and d.box.height < 0.7 * (fy1 - fy0):
+                    # upright, and its ink far shorter than the string: rows erased above
+                    # or below count too
+                    box = Box(min(d.box.x0, fx0), min(d.box.y0, fy0), max(d.box.x1, fx1),
+                              max(d.box.y1, fy1)).clamp(w, h)
+                    rep = Box.from_points(d.repair_region)
+                    pad = int(round(REPAIR_MARGIN * g.height))
+                    rep = Box(min(rep.x0, box.x0 - pad), min(rep.y0, box.y0 - pad),
+                              max(rep.x1, box.x1 + pad), max(rep.y1, box.y1 + pad)).clamp(w, h)
+                    d = dataclasses.replace(d, box=box, quad=box.as_quad(),
+                                            repair_quad=rep.as_quad())
+                out.append(d)
+            elif _unreadable(ln):
+                out.append(self._whole_line(_LineGeom(ln), "unreadable", exp,
+                                            ("missing_text", "unreadable_read"), 1.0, w, h))
             else:
                 # a read that holds part of the string: grow over the absent characters
                 g = _LineGeom(ln)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from detectors.ocr import get_ocr_engine
+from detectors.ocr import OcrLine, get_ocr_engine
 from detectors.text import HOST_NCC, ReRead, TextDetector
 from detectors.text_search import search_near
 from detectors.types import Box
@@ -476,3 +476,22 @@ def test_a_line_ocr_did_not_detect_is_judged_by_the_image_signals(detector) -> N
     lines = [ln for ln in detector.engine(image) if ln.box.iou(boxes[2]) < 0.3]
     d = _hit(detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS), boxes[2])
     assert d.category == "collapsed" and d.expected == "满300减50 全场包邮"
+
+
+def test_a_junk_read_fragment_is_unreadable_where_the_rendering_fits(detector):
+    # the right 60 % of a line erased; the left piece reads as junk. The string is put
+    # where its rendering fits near the piece: an unreadable defect boxed by the
+    # rendering (which, with most of the line gone, may fit smaller and shifted: NCC
+    # cannot tell an erased tail from a shorter string, so the whole extent is not
+    # asserted)
+    image, boxes = _poster(CLEAN)
+    full = boxes[3]
+    cut = full.x0 + int(0.4 * full.width)
+    image[full.y0 - 4:full.y1 + 4, cut:full.x1 + 4] = image[full.y0 - 4:full.y1 + 4, 880:881]
+    lines = [ln for ln in detector.engine(image) if ln.box.iou(full) < 0.1]
+    piece = Box(full.x0 - 8, full.y0 - 8, cut + 8, full.y1 + 8)
+    lines.append(OcrLine(quad=piece.as_quad(), text="Fr~", score=0.3))
+    (d,) = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    assert d.category == "unreadable" and "rendered_match" in d.reasons
+    assert d.expected == "Free shipping today"
+    assert d.box.intersection(piece) >= 0.5 * piece.area and d.box.width > piece.width
