@@ -520,12 +520,18 @@ def colour_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
             continue
         res = 1.0 - best / 50.0
         peaks += _take_peaks(res, max_count, tw_i, th_i, offset=0)
-    chosen = _distinct_peaks(peaks, aspect, max_count)
+    return _scaled_candidates(_distinct_peaks(peaks, aspect, max_count), ref.width, s,
+                              "colour")
+
+
+def _scaled_candidates(chosen, ref_width: int, s: float, method: str) -> list[Candidate]:
+    """Candidates of peaks ``(score, x, y, template width)`` found on a copy of the
+    poster scaled by ``s``: the reference scaled to the template width, moved to x, y."""
     out = []
     for score, x, y, tw in chosen:
-        k = tw / ref.width / s
+        k = tw / ref_width / s
         h = np.array([[k, 0, x / s], [0, k, y / s], [0, 0, 1]], np.float64)
-        out.append(Candidate(h, "colour", score))
+        out.append(Candidate(h, method, score))
     return out
 
 
@@ -584,10 +590,5 @@ def shape_candidates(image: np.ndarray, ref: LogoReference, max_count: int, *,
         res[std < 0.25 * float(tpl.std())] = -1.0
         peaks += [(v, x + r - big, y + r - big, w)
                   for v, x, y, w in _take_peaks(res, max_count, tw_i, th_i, offset=0)]
-    chosen = _distinct_peaks(peaks, aspect, max_count)
-    out = []
-    for score, x, y, tw in chosen:
-        k = tw / ref.width / s
-        h = np.array([[k, 0, x / s], [0, k, y / s], [0, 0, 1]], np.float64)
-        out.append(Candidate(h, "shape", score))
-    return out
+    return _scaled_candidates(_distinct_peaks(peaks, aspect, max_count), ref.width, s,
+                              "shape")
