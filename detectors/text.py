@@ -127,6 +127,7 @@ from detectors.text_align import (
     reading_order,
     similar_height,
 )
+from detectors.text_search import edge_width, search_near, search_rendered
 from detectors.text_signals import (
     core_ink_box,
     glyph_similarity,
@@ -939,11 +940,8 @@ class TextDetector:
         collapsed-detail signals judge it).
         """
 
-        from detectors.text_search import edge_width, search_rendered
-
         h, w = image.shape[:2]
-        fonts = [font_path] if isinstance(font_path, str) else list(font_path)
-        fonts = [str(f) for f in fonts]
+        fonts = _font_list(font_path)
         mask = self._read_mask(al, (h, w), keep=free)
         out: list[Defect] = []
         crisp: dict[str, tuple[int, object]] = {}
@@ -1030,7 +1028,7 @@ class TextDetector:
         fits the line's ink better than the expected text does: rendered in the brand
         font, the mean glyph similarity of the read exceeds the expected's by
         ``FIRST_READ_MARGIN`` (a look-alike character that the re-read "corrected")."""
-        fonts = [font_path] if isinstance(font_path, str) else list(font_path or ())
+        fonts = _font_list(font_path)
         if not fonts or not normalize(r.observed) or (
                 not any_length and len(normalize(r.observed)) != len(normalize(r.expected or ""))):
             return False
@@ -1038,9 +1036,9 @@ class TextDetector:
             prep = prepare_line(crop_quad(image, r.geom.line.quad))
         except InputError:
             return False
-        got_exp = self._glyph(prep, r, [str(f) for f in fonts])
+        got_exp = self._glyph(prep, r, fonts)
         got_obs = self._glyph(prep, dataclasses.replace(r, render=r.observed),
-                              [str(f) for f in fonts])
+                              fonts)
         if got_exp is None or got_obs is None:
             return False
         exp_fit, obs_fit = float(got_exp[0].mean()), float(got_obs[0].mean())
@@ -1061,8 +1059,6 @@ class TextDetector:
     def _own_fit(image: np.ndarray, ln: OcrLine, fonts: Sequence[str],
                  mask: np.ndarray | None = None) -> float:
         """NCC of the line's own read, rendered in the brand font, near the line."""
-        from detectors.text_search import search_near
-
         b = ln.box
         own = search_near(image, ln.text, fonts, (b.x0, b.y0, b.x1, b.y1), mask=mask)
         return own.score if own is not None else 0.0
@@ -1086,10 +1082,7 @@ class TextDetector:
         whose host shares characters with them).
         """
 
-        from detectors.text_search import search_near
-
-        fonts = [font_path] if isinstance(font_path, str) else list(font_path)
-        fonts = [str(f) for f in fonts]
+        fonts = _font_list(font_path)
         h, w = image.shape[:2]
         mask = self._read_mask(al, (h, w), keep=set(leftovers))
         # anchors: each left-over line, and runs of 2-3 left-over lines side by side in
@@ -1206,8 +1199,7 @@ class TextDetector:
     def _collapsed(self, image: np.ndarray, lines: list[OcrLine], regions: list[_Region],
                    font_path: str | Sequence[str] | None) -> list[Defect]:
         h, w = image.shape[:2]
-        fonts = [font_path] if isinstance(font_path, str) else list(font_path or ())
-        fonts = [str(f) for f in fonts]
+        fonts = _font_list(font_path)
         # 1. the poster's reference: sharpness of every line that reads
         preps: dict[Quad, object] = {}
 
@@ -1430,6 +1422,12 @@ def _near_copy(al: Alignment, li: int) -> str | None:
         if n >= 3 and 0 < edit_distance(text, m.normalized) <= NEAR_COPY * n:
             return m.expected
     return None
+
+
+def _font_list(font_path: str | Sequence[str] | None) -> list[str]:
+    """The brand font file(s) as a list of path strings (empty without fonts)."""
+    fonts = [font_path] if isinstance(font_path, str) else list(font_path or ())
+    return [str(f) for f in fonts]
 
 
 def _shares(norm: str, read: str) -> bool:
