@@ -6,8 +6,12 @@ Each expected string is matched, longest first, against the part of the document
 claimed by another string: an exact substring first, else the cheapest approximate
 substring (edit distance with a free start and end; crossing a line separator inside the
 match is free, so an expected string may run over several lines, and several strings may
-share a line). A match is accepted when its cost is at most ``MAX_COST_RATIO`` of the
-expected length and it keeps at least ``MIN_KEPT_RATIO`` of the characters; otherwise the
+share a line). A string runs on from one line to the next only where the next sits beside
+it in its row, or starts the row below at the same size (height within
+``WRAP_HEIGHT_RATIO``), overlapping it in x, no more than a line height below: a
+headline does not run on into the smaller copy under it. A match is accepted when its
+cost is at most ``MAX_COST_RATIO`` of the expected length and it keeps at least
+``MIN_KEPT_RATIO`` of the characters; otherwise the
 string is *missing*. Every operation of an accepted match is kept, so that wrong, extra
 and absent characters can be located on the line they belong to.
 """
@@ -23,6 +27,8 @@ from detectors.ocr import OcrLine
 MAX_COST_RATIO = 0.5
 MIN_KEPT_RATIO = 0.4
 _SEP = "\x1f"  # between lines: skipping it inside a match is free
+_BREAK = "\x1e"  # between lines no string runs over: never inside a match
+WRAP_HEIGHT_RATIO = 1.4
 _USED = "\x00"  # claimed by another expected string: never matches
 
 
@@ -122,12 +128,12 @@ def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignO
         brow[0] = "D"
         for j in range(1, n + 1):
             dc = doc[j - 1]
-            if dc == _SEP:  # a line break is never a character of the copy
+            if dc in (_SEP, _BREAK):  # a line break is never a character of the copy
                 best, how = inf, "S"
             else:
                 best = prow[j - 1] + (0 if dc == pc else 1)
                 how = "M" if dc == pc else "S"
-            ins = row[j - 1] + (0 if dc == _SEP else 1)
+            ins = row[j - 1] + (0 if dc == _SEP else inf if dc == _BREAK else 1)
             if ins < best:
                 best, how = ins, "I"
             dele = prow[j] + 1
@@ -167,7 +173,8 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
     doc: list[DocChar] = []
     for li, nm in enumerate(norms):
         if doc:
-            doc.append(DocChar(_SEP, -1, -1))
+            doc.append(DocChar(_SEP if _joinable(ordered[li - 1], ordered[li]) else _BREAK,
+                               -1, -1))
         for c, src in zip(nm.text, nm.source_index, strict=True):
             doc.append(DocChar(c, li, src))
     chars = [c.char for c in doc]
@@ -196,12 +203,23 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
         if total <= MAX_COST_RATIO * len(norm) and kept >= max(1, MIN_KEPT_RATIO * len(norm)):
             found[idx] = Match(_exp, norm, total, start, end, tuple(ops))
             for o in ops:
-                if o.op in ("M", "S", "I") and chars[o.doc] != _SEP:
+                if o.op in ("M", "S", "I") and chars[o.doc] not in (_SEP, _BREAK):
                     chars[o.doc] = _USED
                     claimed.add(o.doc)
     matches = tuple(found[i] for i in sorted(found))
     missing = tuple(e for i, e, _n in sorted(items) if i not in found)
     return Alignment(ordered, norms, tuple(doc), matches, missing, frozenset(claimed))
+
+
+def _joinable(a: OcrLine, b: OcrLine) -> bool:
+    """Whether a string may run on from line ``a`` to ``b``, the next in reading order
+    (see the module docstring)."""
+    ba, bb = a.box, b.box
+    if min(ba.y1, bb.y1) - max(ba.y0, bb.y0) > 0.5 * min(ba.height, bb.height):
+        return True  # side by side in one row
+    lo, hi = sorted((max(ba.height, 1), max(bb.height, 1)))
+    return hi <= WRAP_HEIGHT_RATIO * lo and bb.y0 - ba.y1 <= hi \
+        and min(ba.x1, bb.x1) > max(ba.x0, bb.x0)
 
 
 def _find_exact(text: str, norm: str) -> int | None:

@@ -75,3 +75,14 @@ def test_a_tall_junk_read_does_not_chain_rows() -> None:
     (m,) = al.matches
     assert {al.doc[o.doc].line for o in m.ops if o.op == "M"} == {
         order.index("Live E"), order.index("ery Day")}
+
+
+def test_a_string_does_not_run_on_into_smaller_copy_below() -> None:
+    # 'Summer Sale' lost 'Sale' to an erasure; the line below starts with 'SALE' but is
+    # other copy at a smaller size: the headline is not 'Summer' + that 'SALE'
+    lines = [_line("Summer", 420, 280, 1070, 460), _line("SALE 低至 3 折", 860, 536, 1394, 651)]
+    al = align(lines, ["Summer Sale", "SALE 低至 3 折"])
+    by_exp = {m.expected: m for m in al.matches}
+    assert by_exp["SALE 低至 3 折"].cost == 0
+    summer = by_exp["Summer Sale"]
+    assert {al.doc[op.doc].line for op in summer.ops if op.op != "D"} == {0}
