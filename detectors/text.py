@@ -42,12 +42,19 @@ collapsed     the text reads right but its detail collapsed (blur, warp, broken 
               characters) found by its rendering in the brand font
               (:mod:`detectors.text_search`: NCC >= ``RENDER_MATCH`` (0.78)) where the
               ink's edges are soft (edge width >= ``SOFT_EDGE_PX`` (2.5 px) and >=
-              ``SOFT_EDGE_REL`` (3 %) of its height): blurred beyond OCR detection
+              ``SOFT_EDGE_REL`` (3 %) of its height; or NCC >= ``RENDER_MATCH_SOFT``
+              (0.70) with edges >= ``SOFT_EDGE_REL_LOW`` (10 %) of its height, as soft
+              as only blur makes them): blurred beyond OCR detection
               (``missing_text``, ``rendered_match``, ``low_sharpness``); the box grows
               by ``BLUR_HALO`` (25 %) of the matched font size. Where such a match is
               sharp and OCR found no line there, the match becomes a region of its
               string, judged by the signals below (a warp the OCR detector passed over
-              is collapsed; a clean line it missed is no defect)
+              is collapsed; a clean line it missed is no defect). A string OCR found
+              nowhere whose rendering matches nowhere is looked for by the part an
+              erasure leaves (its top, bottom, left or right half): a crisp match of
+              NCC >= ``PART_MATCH`` (0.92) is the string, *missing* where erased,
+              boxed by the whole rendering (``missing_text``, ``rendered_match``,
+              ``partly_erased``)
 ============  ===========================================================================
 
 With the brand's reference logo (``logo=``), a line that reads as the logo's wordmark
@@ -87,6 +94,12 @@ reread_low_score      confidence of a focused re-read (line crop,        0.95   
                       count once in the score
 reread_mismatch       the focused re-read differs from the expected      -        -
                       text (evidence 1)
+soft_edges            edge width (px) of the line's box: ink contrast /  2.0 px   2.8 px
+                      90th percentile of its edge gradient (crisp text:
+                      1-2 px at any size; counted only where >= 3 % of
+                      the line height); measured where the stroke
+                      signals fail too. Evidence marks every character
+                      (a soft line is soft as a whole)
 ====================  =================================================  =======  ======
 
 Stroke sharpness: the 90th percentile of the gradient magnitude near the ink, divided by
@@ -154,6 +167,11 @@ NEAR_COPY = 0.34  # a left-over line this close (edit distance / length) to matc
 RENDER_MATCH = 0.78  # NCC of a missing string's rendering found on the poster (blurred)
 SOFT_EDGE_PX = 2.5  # ... whose edges are at least this soft (px)
 SOFT_EDGE_REL = 0.03  # ... and this share of its ink height
+PART_MATCH = 0.92  # NCC of the part of a rendering an erasure leaves (see _partly_erased)
+PART_KEEPS = ((0.0, 0.0, 1.0, 0.45), (0.0, 0.55, 1.0, 1.0), (0.0, 0.0, 0.5, 1.0),
+              (0.5, 0.0, 1.0, 1.0))
+RENDER_MATCH_SOFT = 0.70  # a weaker match counts where its edges are very soft:
+SOFT_EDGE_REL_LOW = 0.10  # ... >= this share of its ink height (crisp ink: <= 0.08)
 BLUR_HALO = 0.25  # a blurred line's box grows by this share of its font size
 FIRST_READ_MARGIN = 0.02  # a first read fitting the ink this much better stands
 HOST_NCC = 0.72  # NCC of a missing string's rendering near a left-over line that hosts it
@@ -164,12 +182,14 @@ SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
 LOGO_TEXT_SCORE = 0.8  # a reference logo's read this sure is its wordmark
 LOGO_LINE_MATCH = 0.6  # NCC of the reference logo laid over a line that is its wordmark
 LOGO_SCALES = (0.85, 0.925, 1.0, 1.075, 1.15)  # ... at the line's scale times these
+LOGO_WIDTH_SCALES = tuple(0.55 * 1.075 ** k for k in range(11))  # ... at its width's, 0.55-1.13
 LOGO_MATCH_HEIGHT = 48  # ... compared at most this many px tall
 # (suspect, sure) per signal; see the module docstring
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "low_ocr_score": (0.93, 0.75),
     "low_sharpness": (0.70, 0.45),
     "reread_low_score": (0.95, 0.80),
+    "soft_edges": (2.0, 2.8),  # px: rises with the figure (suspect < sure)
 }
 # glyph_mismatch (suspect, sure) by the OCR line's height (px, >=): ~48, ~30, ~20 px text
 GLYPH_THRESHOLDS: tuple[tuple[float, tuple[float, float]], ...] = (
@@ -523,8 +543,9 @@ class TextDetector:
     def _logo_lines(self, image: np.ndarray, lines: Sequence[OcrLine],
                     logo: np.ndarray) -> set[int]:
         """Lines that are the logo's wordmark: they read as it, and the reference logo
-        laid over the poster where the wordmark puts it (same scale) matches the poster
-        (NCC of grey levels inside the logo's alpha >= ``LOGO_LINE_MATCH``)."""
+        laid over the poster where the wordmark puts it (at the scale of the line's height
+        or of its width, times ``LOGO_SCALES``) matches the poster (NCC of grey levels
+        inside the logo's alpha >= ``LOGO_LINE_MATCH``)."""
         out: set[int] = set()
         h, w = image.shape[:2]
         grey = None
@@ -537,14 +558,19 @@ class TextDetector:
                     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
                 b = ln.box
                 ncc = -1.0
-                for f in LOGO_SCALES:
-                    s = f * b.height / max(wy1 - wy0, 1)
+                # the scale from the quad's height, and from its width (a quad around a
+                # wordmark on a plate takes in the plate above and below its glyphs)
+                # (the quad's margins make both too large: the width's reaches down)
+                bases = ((b.height / max(wy1 - wy0, 1), LOGO_SCALES),
+                         (b.width / max(wx1 - wx0, 1), LOGO_WIDTH_SCALES))
+                for s in sorted({round(f * base, 4) for base, fs in bases for f in fs}):
                     lw, lh = int(round(s * wm.grey.shape[1])), int(round(s * wm.grey.shape[0]))
                     if lw < 8 or lh < 8 or lw > w or lh > h:
                         continue
-                    # the window lets the logo shift by 15 % of its size
-                    x0 = int(round(b.x0 - s * wx0 - 0.15 * lw))
-                    y0 = int(round(b.y0 - s * wy0 - 0.15 * lh))
+                    # centred on the quad's centre (its margins are about even); the
+                    # window lets the logo shift by 15 % of its size
+                    x0 = int(round((b.x0 + b.x1 - s * (wx0 + wx1)) / 2 - 0.15 * lw))
+                    y0 = int(round((b.y0 + b.y1 - s * (wy0 + wy1)) / 2 - 0.15 * lh))
                     x0, y0 = max(x0, 0), max(y0, 0)
                     x1, y1 = min(x0 + int(1.3 * lw), w), min(y0 + int(1.3 * lh), h)
                     if x1 - x0 < lw or y1 - y0 < lh:
@@ -692,7 +718,8 @@ class TextDetector:
             # the rendered string's own shape places it better than proportions do: a weak
             # host may be another missing string's blurred line
             free = set(leftovers) - {hosts[e] for e in hosts if e not in weak}
-            found, crisp = self._search_missing(image, al, unplaced + weak, font_path, free)
+            found, crisp = self._search_missing(image, al, unplaced + weak, font_path, free,
+                                                partial=unplaced)
             out += found
             for exp, (li, f) in crisp.items():
                 if li is None:
@@ -925,7 +952,8 @@ class TextDetector:
         return out
 
     def _search_missing(self, image: np.ndarray, al: Alignment, missing: list[str],
-                        font_path: str | Sequence[str], free: set[int]
+                        font_path: str | Sequence[str], free: set[int],
+                        partial: Sequence[str] = ()
                         ) -> tuple[list[Defect], dict[str, tuple[int, object]]]:
         """Search the poster for each missing string rendered in the brand font
         (:func:`detectors.text_search.search_rendered`; read lines other than the ``free``
@@ -947,10 +975,19 @@ class TextDetector:
         crisp: dict[str, tuple[int, object]] = {}
         for exp in sorted(missing, key=lambda e: -len(normalize(e))):
             f = search_rendered(image, exp, fonts, mask=mask)
-            if f is None or f.score < RENDER_MATCH:
+            soft = edge_width(image, f.box) if f is not None else 0.0
+            weak_soft = f is not None and (soft < SOFT_EDGE_PX
+                                           or soft < SOFT_EDGE_REL_LOW * (f.box[3] - f.box[1]))
+            if f is None or f.score < RENDER_MATCH_SOFT or (f.score < RENDER_MATCH and weak_soft):
+                # a weak match counts only where it is plainly blurred; a string OCR
+                # found nowhere may be partly erased: look for what is left of it
+                if exp in partial:
+                    d = self._partly_erased(image, exp, fonts, mask)
+                    if d is not None:
+                        cv2.rectangle(mask, (d.box.x0, d.box.y0), (d.box.x1, d.box.y1), 255, -1)
+                        out.append(d)
                 continue
             x0, y0, x1, y1 = f.box
-            soft = edge_width(image, f.box)
             if soft < SOFT_EDGE_PX or soft < SOFT_EDGE_REL * (y1 - y0):
                 log.debug("rendered %r matches %.3f at %s but its edges are sharp (%.1f px)",
                           exp, f.score, f.box, soft)
@@ -971,6 +1008,37 @@ class TextDetector:
                                        ("edge_width_px", float(soft)),
                                        ("font_size_px", float(f.size)))))
         return out, crisp
+
+    @staticmethod
+    def _partly_erased(image: np.ndarray, exp: str, fonts: Sequence[str],
+                       mask: np.ndarray) -> Defect | None:
+        """The place of a string OCR found nowhere, by the part of its rendering an
+        erasure would leave (``PART_KEEPS``: its top or bottom, left or right half): a
+        match of NCC >= ``PART_MATCH`` with crisp edges. The box is the whole rendering's
+        (the erased part included)."""
+        h, w = image.shape[:2]
+        best = None
+        for keep in PART_KEEPS:
+            f = search_rendered(image, exp, fonts, mask=mask, keep=keep)
+            if f is not None and (best is None or f.score > best.score):
+                best = f
+        if best is None:
+            return None
+        soft = edge_width(image, best.box)
+        log.debug("rendered %r, partly kept, matches %.3f at %s (edges %.1f px)", exp,
+                  best.score, best.box, soft)
+        if best.score < PART_MATCH or soft >= SOFT_EDGE_PX or soft == 0.0:
+            return None
+        box = Box(*best.box).clamp(w, h)
+        if box.area == 0:
+            return None
+        rep = box.pad(int(round(REPAIR_MARGIN * best.size))).clamp(w, h)
+        return Defect(kind="text", category="missing", box=box, quad=box.as_quad(),
+                      expected=exp, observed="", score=float(best.score),
+                      reasons=("missing_text", "rendered_match", "partly_erased"),
+                      repair_quad=rep.as_quad(),
+                      details=(("render_ncc", float(best.score)),
+                               ("font_size_px", float(best.size))))
 
     @staticmethod
     def _undetected_region(f, exp: str, w: int, h: int) -> _Region:
@@ -1016,7 +1084,12 @@ class TextDetector:
                 continue
             log.debug("host %r of %r re-reads as %r: OCR noise", ln.text, exp, rr.text)
             del hosts[exp]
-            rendered.pop(exp, None)
+            f = rendered.pop(exp, None)
+            if f is not None and Box(*f.box).area > 1.5 * ln.box.area:
+                # the host was a fragment of the string: judge the whole rendering's place
+                out.append(dataclasses.replace(self._undetected_region(f, exp, w, h),
+                                               observed=rr.text))
+                continue
             out.append(_Region(g, [li], list(g.order), exp, exp, full_expected=exp,
                                observed=rr.text))
         return out
@@ -1231,12 +1304,22 @@ class TextDetector:
         suspects: list[tuple[_Region, dict]] = []
         for r in regions:
             g = r.geom
-            prep = prep_of(g)
-            if prep is None or not r.sources:
+            if not r.sources:
                 continue
             fig: dict[str, float] = {"ocr_score": g.line.score}
             ev: dict[str, float] = {"low_ocr_score": evidence("low_ocr_score", g.line.score)}
             char_ev: dict[int, float] = {}
+            lb = Box.from_points(g.line.quad).clamp(w, h)
+            soft = edge_width(image, (lb.x0, lb.y0, lb.x1, lb.y1))
+            fig["edge_width_px"] = soft
+            if soft >= SOFT_EDGE_REL * g.height:
+                ev["soft_edges"] = evidence("soft_edges", soft)
+                if ev["soft_edges"] > 0:  # a soft line is soft as a whole
+                    char_ev.update({s: ev["soft_edges"] for s in r.sources})
+            prep = prep_of(g)
+            if prep is None:
+                self._judge(r, fig, ev, char_ev, suspects)
+                continue
             sh = stroke_sharpness(prep, cells_of(g, r.sources))
             own = float(np.median(sh)) if sh.size else 0.0
             ratio = ref_height_a / max(g.height, 1.0)
@@ -1271,11 +1354,7 @@ class TextDetector:
                         e = glyph_evidence(v, g.height)
                         if e > 0 and s is not None:
                             char_ev[s] = max(char_ev.get(s, 0.0), e)
-            log.debug("region %r figures %s evidence %s", r.render, fig, ev)
-            if self.record is not None:
-                self.record.append((Box.from_points(g.line.quad), fig, ev))
-            if max(ev.values(), default=0.0) >= REREAD_GATE:
-                suspects.append((r, {"fig": fig, "ev": ev, "char_ev": char_ev}))
+            self._judge(r, fig, ev, char_ev, suspects)
         # 2. focused re-read of the suspicious parts only (recognition only, one batch)
         if suspects:
             crops = []
@@ -1319,6 +1398,15 @@ class TextDetector:
             out.append(self._span_defect(g, "collapsed", c0, c1, exp, observed, score,
                                          reasons, details, w, h))
         return out
+
+    def _judge(self, r: _Region, fig: dict, ev: dict, char_ev: dict,
+               suspects: list) -> None:
+        """Log a region's figures; it is a suspect when any evidence reaches the gate."""
+        log.debug("region %r figures %s evidence %s", r.render, fig, ev)
+        if self.record is not None:
+            self.record.append((Box.from_points(r.geom.line.quad), fig, ev))
+        if max(ev.values(), default=0.0) >= REREAD_GATE:
+            suspects.append((r, {"fig": fig, "ev": ev, "char_ev": char_ev}))
 
     @staticmethod
     def _glyph(prep, r: _Region, fonts: Sequence[str]):

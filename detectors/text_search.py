@@ -93,12 +93,41 @@ def _template(ref: np.ndarray, height: float) -> np.ndarray | None:
     return out if float(out.std()) > 1e-4 else None
 
 
-def _match(level_img: np.ndarray, tmpl: np.ndarray, masked: np.ndarray | None
-           ) -> np.ndarray | None:
+def _keep_part(tmpl: np.ndarray, height: float,
+               keep: tuple[float, float, float, float] | None) -> tuple[int, ...] | None:
+    """Rows and columns ``(y0, y1, x0, x1)`` of a template made by :func:`_template` that
+    hold only the part ``keep`` (x0, y0, x1, y1 as shares of the ink box) and the margin
+    beyond its outer sides."""
+    if keep is None:
+        return None
+    th, tw = tmpl.shape
+    m = max(2, int(round(0.35 * height)))
+    ih, iw = th - 2 * m, tw - 2 * m
+    kx0, ky0, kx1, ky1 = keep
+    x0 = 0 if kx0 <= 0 else m + int(round(kx0 * iw))
+    x1 = tw if kx1 >= 1 else m + int(round(kx1 * iw))
+    y0 = 0 if ky0 <= 0 else m + int(round(ky0 * ih))
+    y1 = th if ky1 >= 1 else m + int(round(ky1 * ih))
+    return y0, y1, x0, x1
+
+
+def _match(level_img: np.ndarray, tmpl: np.ndarray, masked: np.ndarray | None,
+           part: tuple[int, ...] | None = None) -> np.ndarray | None:
+    """NCC of ``tmpl`` at every place it fits on ``level_img`` (0 where ``masked``);
+    with ``part`` (see :func:`_keep_part`), of that part of it only, still indexed by the
+    whole template's place."""
     th, tw = tmpl.shape
     if th > level_img.shape[0] or tw > level_img.shape[1]:
         return None
-    res = cv2.matchTemplate(level_img, tmpl, cv2.TM_CCOEFF_NORMED)
+    if part is None:
+        res = cv2.matchTemplate(level_img, tmpl, cv2.TM_CCOEFF_NORMED)
+    else:
+        y0, y1, x0, x1 = part
+        sub = tmpl[y0:y1, x0:x1]
+        if sub.shape[0] < 2 or sub.shape[1] < 2 or float(sub.std()) < 1e-4:
+            return None
+        ny, nx = level_img.shape[0] - th + 1, level_img.shape[1] - tw + 1
+        res = cv2.matchTemplate(level_img, sub, cv2.TM_CCOEFF_NORMED)[y0:y0 + ny, x0:x0 + nx]
     res = np.nan_to_num(res, nan=0.0)
     if masked is not None:
         res[masked > MAX_MASKED] = 0.0
@@ -106,10 +135,13 @@ def _match(level_img: np.ndarray, tmpl: np.ndarray, masked: np.ndarray | None
 
 
 def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
-                    mask: np.ndarray | None = None, max_peaks: int = 2) -> Found | None:
+                    mask: np.ndarray | None = None, max_peaks: int = 2,
+                    keep: tuple[float, float, float, float] | None = None) -> Found | None:
     """Best place on ``image`` of ``text`` rendered in one of ``fonts`` (see module doc).
 
     ``mask``: uint8 ``[H, W]``, non-zero where the string cannot be (lines already read).
+    ``keep``: compare only this part of the rendering (x0, y0, x1, y1 as shares of its
+    ink box; the rest may be erased); the box found is still the whole rendering's.
     Returns None when no font draws every character or the poster is too small.
     """
     text = " ".join(text.split())
@@ -157,7 +189,7 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
             masked = None
             if tmpl.shape[0] <= lv.img.shape[0] and tmpl.shape[1] <= lv.img.shape[1]:
                 masked = lv.masked_share(*tmpl.shape)
-            res = _match(lv.img, tmpl, masked)
+            res = _match(lv.img, tmpl, masked, _keep_part(tmpl, th_, keep))
             if res is None:
                 continue
             a = np.abs(res)
@@ -187,7 +219,8 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
                 if tmpl is None or tmpl.shape[0] > lv.img.shape[0] \
                         or tmpl.shape[1] > lv.img.shape[1]:
                     continue
-                res = _match(lv.img, tmpl, lv.masked_share(*tmpl.shape))
+                res = _match(lv.img, tmpl, lv.masked_share(*tmpl.shape),
+                             _keep_part(tmpl, th_, keep))
                 if res is None:
                     continue
                 a = np.abs(res)

@@ -495,3 +495,69 @@ def test_a_junk_read_fragment_is_unreadable_where_the_rendering_fits(detector):
     assert d.category == "unreadable" and "rendered_match" in d.reasons
     assert d.expected == "Free shipping today"
     assert d.box.intersection(piece) >= 0.5 * piece.area and d.box.width > piece.width
+
+
+def test_a_line_ocr_missed_with_its_lower_half_erased_is_found_by_its_top(detector):
+    # the lower half of a line erased over 70 % of its width, and OCR passing over what
+    # is left: the full rendering fits poorly, its top half fits; the defect spans the
+    # whole string (what the repair must redraw)
+    image, boxes = _poster(CLEAN)
+    full = boxes[2]
+    mid = (full.y0 + full.y1) // 2
+    x1 = full.x0 + int(0.7 * full.width)
+    image[mid:full.y1 + 3, full.x0 - 3:x1] = image[mid:full.y1 + 3, 880:881]
+    lines = [ln for ln in detector.engine(image) if ln.box.iou(full) < 0.1]
+    (d,) = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    assert d.category == "missing" and d.expected == "满300减50 全场包邮"
+    assert d.reasons == ("missing_text", "rendered_match", "partly_erased")
+    assert d.box.iou(full) >= 0.8
+    assert Box.from_points(d.repair_region).intersection(full) == full.area
+    # the same cut-away copy of a string the poster never carried is not found
+    others = [e for e in EXPECTED if e != "满300减50 全场包邮"] + ["開業大吉 歡迎光臨"]
+    found = detector.detect_lines(image, lines, others, font_path=ALL_FONTS)
+    assert all(d.box.iou(full) < 0.3 for d in found if d.box.area < 0.5 * image[..., 0].size)
+
+
+def test_a_read_line_too_soft_to_measure_is_collapsed_by_its_edge_width(detector):
+    # a line OCR still reads right, blurred so far that its strokes give no sharpness to
+    # measure: its edges alone are > 2.8 px wide (crisp text: 1-2 px)
+    image, boxes = _poster(CLEAN)
+    lines = detector.engine(image)
+    line = next(ln for ln in lines if ln.box.iou(boxes[3]) > 0.5)
+    soft = _soften(image, boxes[3], 4.0)
+    d = _hit(detector.detect_lines(soft, lines, EXPECTED, font_path=ALL_FONTS), boxes[3])
+    assert d.category == "collapsed" and "soft_edges" in d.reasons
+    assert dict(d.details)["edge_width_px"] >= 2.8
+    assert d.box.iou(line.box) >= 0.5  # the whole line, not a few of its characters
+    assert not detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+
+
+def test_the_wordmark_is_recognised_when_ocr_boxes_it_with_its_plate(detector) -> None:
+    # a logo on a dark plate: OCR's quad for the wordmark takes in the plate, 2.5x the
+    # glyphs' height and 1.4x their width. The reference is still found over the line
+    # (scales from the quad's width reach down to the glyphs'), a headline is not
+    from catalog import make_logo
+
+    rng = np.random.default_rng(11)
+    logo = make_logo(rng, ((200, 40, 60), (30, 90, 160), (240, 200, 40)),
+                     wordmark="Belnyra", font_path=Path(FONTS["roboto"]))
+    (wm,) = detector.wordmarks(logo)
+    image, _ = _poster(CLEAN)
+    lh = 70
+    small = cv2.resize(logo, (logo.shape[1] * lh // logo.shape[0], lh),
+                       interpolation=cv2.INTER_AREA)
+    y0, x0 = 560, 400
+    image[y0 - 25:y0 + lh + 25, x0 - 25:x0 + small.shape[1] + 25] = (30, 30, 36)  # plate
+    a = small[..., 3:4].astype(np.float32) / 255.0
+    region = image[y0:y0 + lh, x0:x0 + small.shape[1]].astype(np.float32)
+    image[y0:y0 + lh, x0:x0 + small.shape[1]] = np.clip(
+        region * (1 - a) + small[..., :3] * a + 0.5, 0, 255).astype(np.uint8)
+    s = lh / logo.shape[0]
+    wx0, wy0, wx1, wy1 = (x0 + s * wm.box[0], y0 + s * wm.box[1], x0 + s * wm.box[2],
+                          y0 + s * wm.box[3])
+    cx, cy, gw, gh = (wx0 + wx1) / 2, (wy0 + wy1) / 2, wx1 - wx0, wy1 - wy0
+    plate_quad = Box(int(cx - 0.7 * gw), int(cy - 1.25 * gh), int(cx + 0.7 * gw),
+                     int(cy + 1.25 * gh)).as_quad()
+    lines = [OcrLine(quad=plate_quad, text="Belnyra", score=0.99),
+             OcrLine(quad=Box(40, 150, 700, 230).as_quad(), text="Belnyra", score=0.99)]
+    assert detector._logo_lines(image, lines, logo) == {0}
