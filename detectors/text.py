@@ -170,6 +170,7 @@ SOFT_EDGE_REL = 0.03  # ... and this share of its ink height
 PART_MATCH = 0.92  # NCC of the part of a rendering an erasure leaves (see _partly_erased)
 PART_KEEPS = ((0.0, 0.0, 1.0, 0.45), (0.0, 0.55, 1.0, 1.0), (0.0, 0.0, 0.5, 1.0),
               (0.5, 0.0, 1.0, 1.0))
+WEAK_MARGIN = 0.1  # a sharp match elsewhere beats a weak host's rendering by this NCC
 RENDER_MATCH_SOFT = 0.70  # a weaker match counts where its edges are very soft:
 SOFT_EDGE_REL_LOW = 0.10  # ... >= this share of its ink height (crisp ink: <= 0.08)
 BLUR_HALO = 0.25  # a blurred line's box grows by this share of its font size
@@ -728,6 +729,14 @@ class TextDetector:
                         # tell a clean one it missed from one that lost its detail (warp)
                         regions.append(self._undetected_region(f, exp, w, h))
                         unplaced.remove(exp)
+                    elif exp in weak and exp in hosts and f.score >= RENDER_MATCH and \
+                            f.score > getattr(rendered.get(exp), "score", 0.0) + WEAK_MARGIN:
+                        # the string's own shape, sharp elsewhere, outweighs a host chosen
+                        # by its looks alone (often another erased string's line)
+                        used.discard(hosts.pop(exp))
+                        rendered.pop(exp, None)
+                        weak.remove(exp)
+                        regions.append(self._undetected_region(f, exp, w, h))
                     continue
                 # a crisp match on a line OCR read as other text of the string's length:
                 # the string with wrong characters (look-alikes read as what they are)
@@ -1249,11 +1258,12 @@ class TextDetector:
     def _span_defect(self, g: _LineGeom, category: str, c0: float, c1: float,
                      expected: str | None, observed: str | None, score: float,
                      reasons: tuple[str, ...], details: tuple, w: int, h: int,
-                     grown: tuple[bool, bool] = (False, False)) -> Defect:
+                     grown: tuple[bool, bool] = (False, False), tight: bool = True) -> Defect:
         # tight on the ink (the detector's quads carry a margin around the text), except
-        # at an end grown over absent characters
+        # at an end grown over absent characters, and where ``tight`` is off (blurred ink
+        # fades into the background: the quad holds it better than an ink map)
         image = getattr(self._local, "image", None)
-        ink = g.ink(image) if image is not None else None
+        ink = g.ink(image) if image is not None and tight else None
         if ink is not None:
             ix0, iy0, ix1, iy1 = ink
             quad = g.subquad(c0 if grown[0] else max(c0, ix0 - 1),
@@ -1396,7 +1406,8 @@ class TextDetector:
                 exp = _expected_sub(r.full_expected, normalize_with_map(r.full_expected), idx)
             details = tuple(sorted(info["fig"].items()))
             out.append(self._span_defect(g, "collapsed", c0, c1, exp, observed, score,
-                                         reasons, details, w, h))
+                                         reasons, details, w, h,
+                                         tight=info["ev"].get("soft_edges", 0.0) <= 0))
         return out
 
     def _judge(self, r: _Region, fig: dict, ev: dict, char_ev: dict,
