@@ -229,6 +229,20 @@ GLYPH_HEIGHT = 32  # comparisons run at this ink height
 _MARGIN_X, _MARGIN_Y = 6, 8  # search range (px at comparison scale) for each glyph
 
 
+def _grow_rows(ink: np.ndarray, box: tuple[int, int, int, int], thresh: float = 0.5
+               ) -> tuple[int, int, int, int]:
+    """``box`` grown up and down over the rows next to it that hold >= 2 ink pixels
+    inside its columns: the one descender of a long line ('p' in 'Weekend Special') is too
+    thin for :func:`ink_box`'s row rule, yet it sets the line's height."""
+    x0, y0, x1, y1 = box
+    rows = (ink[:, x0:x1] > thresh).sum(axis=1) >= 2
+    while y0 > 0 and rows[y0 - 1]:
+        y0 -= 1
+    while y1 < len(rows) and rows[y1]:
+        y1 += 1
+    return x0, y0, x1, y1
+
+
 def glyph_similarity(line: LineImage, text: str, font_path: str
                      ) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
     """Per-character similarity of the line's ink to ``text`` in the brand font.
@@ -246,7 +260,7 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     box = ink_box(line.ink)
     if box is None or not text.strip() or not all(covers_char(font_path, ch) for ch in text):
         return None
-    bx0, by0, bx1, by1 = box
+    bx0, by0, bx1, by1 = _grow_rows(line.ink, box)
     bw, bh = bx1 - bx0, by1 - by0
     ref, bounds = render_text(text, font_path)
     if bw < 4 or bh < 4 or ref.shape[1] < 2:
