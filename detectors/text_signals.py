@@ -69,8 +69,8 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     it = max(1, h // 16)
 
     def survival(m: np.ndarray) -> float:
-        n = int(m.sum())
-        return float(cv2.erode(m, k, iterations=it).sum()) / n if n else 1.0
+        n = cv2.countNonZero(m)
+        return float(cv2.countNonZero(cv2.erode(m, k, iterations=it))) / n if n else 1.0
 
     def classes(g8: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray]:
         t, _ = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -80,41 +80,86 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
         return ink_dark, (dark if ink_dark else light), (light if ink_dark else dark)
 
     ink_dark, ink_cls, bg_cls = classes(grey8)
-    bg_src = grey
+    bg_src = grey8
     # an "ink" class over most of the crop is a backing panel whose edge lies in the
     # detector's margin (its outside is the other class): classify the line's own band
     cy0, cy1, cx0, cx1 = h // 5, h - h // 5, w // 20, w - w // 20
     if ink_cls.mean() > PANEL_SHARE and cy1 - cy0 >= 8 and cx1 - cx0 >= 8:
         ink_dark, ink_cls, bg_cls = classes(grey8[cy0:cy1, cx0:cx1])
-        bg_src = grey[cy0:cy1, cx0:cx1]
-    bg_pixels = bg_src[bg_cls > 0]
-    bg = float(np.median(bg_pixels)) if bg_pixels.size else float(np.median(grey))
+        bg_src = grey8[cy0:cy1, cx0:cx1]
+    # grey levels are whole numbers: order statistics come from histograms (exactly
+    # np.median's and np.percentile's values, without sorting the pixels)
+    bg_hist = _histogram(bg_src, bg_cls)
+    bg = _hist_median(bg_hist) if bg_hist.any() else _hist_median(_histogram(grey8))
     sign = -1.0 if ink_dark else 1.0
     diff = np.maximum(sign * (grey - bg), 0.0)
-    top = float(np.percentile(diff[h // 5: max(h - h // 5, h // 5 + 1)], 99))
+    level_diff = np.maximum(sign * (_LEVELS - bg), 0.0)  # diff of each grey level
+    band = slice(h // 5, max(h - h // 5, h // 5 + 1))
+    top = _hist_percentile(level_diff, _histogram(grey8[band]), 99)
     binary = (diff > max(16.0, 0.35 * top)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    keep = np.ones(n, dtype=bool)
-    keep[0] = False
-    y_top = stats[:, cv2.CC_STAT_TOP]
-    y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
-    # a blob at the top or bottom edge is a panel border or a neighbour's stroke, unless
-    # it is glyph-sized and reaches the line's middle (a descender such as y's or j's
-    # that the detector's quad cut)
-    edge = (y_top <= 0) | (y_bot >= h)
-    own = (y_top < h // 2) & (y_bot > h // 2) & (stats[:, cv2.CC_STAT_WIDTH] < 1.2 * h) \
-        & ~((y_top <= 0) & (y_bot >= h))
-    keep &= ~(edge & ~own)
-    mask = keep[labels]
-    contrast = float(np.percentile(diff[mask], 95)) if mask.any() else top
+    if binary[0].any() or binary[-1].any():
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        keep = np.ones(n, dtype=bool)
+        keep[0] = False
+        y_top = stats[:, cv2.CC_STAT_TOP]
+        y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
+        # a blob at the top or bottom edge is a panel border or a neighbour's stroke,
+        # unless it is glyph-sized and reaches the line's middle (a descender such as
+        # y's or j's that the detector's quad cut)
+        edge = (y_top <= 0) | (y_bot >= h)
+        own = (y_top < h // 2) & (y_bot > h // 2) & (stats[:, cv2.CC_STAT_WIDTH] < 1.2 * h) \
+            & ~((y_top <= 0) & (y_bot >= h))
+        keep &= ~(edge & ~own)
+        mask = keep[labels]
+    else:  # no blob touches the top or bottom edge: all are kept
+        mask = binary.astype(bool)
+    contrast = _hist_percentile(level_diff, _histogram(grey8, mask.view(np.uint8)), 95) \
+        if mask.any() else top
     contrast = max(contrast, 8.0)
-    near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
+    near = cv2.dilate(mask.view(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
     ink = np.where(near, np.clip(diff / contrast, 0.0, 1.0), 0.0)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 4.0
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4.0
     grad = np.where(near, np.sqrt(gx * gx + gy * gy) / contrast, 0.0)
-    return LineImage(ink=ink.astype(np.float32), grad=grad.astype(np.float32),
-                     contrast=contrast, core=mask)
+    return LineImage(ink=ink.astype(np.float32, copy=False),
+                     grad=grad.astype(np.float32, copy=False), contrast=contrast, core=mask)
+
+
+_LEVELS = np.arange(256, dtype=np.float32)
+
+
+def _histogram(grey8: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Pixel count per grey level (int64 ``[256]``) of ``grey8`` where ``mask`` is non-zero."""
+    return cv2.calcHist([grey8], [0], mask, [256], [0, 256]).ravel().astype(np.int64)
+
+
+def _hist_median(hist: np.ndarray) -> float:
+    """``np.median`` of the grey levels counted in ``hist`` (as float32 values)."""
+    cum = np.cumsum(hist)
+    n = int(cum[-1])
+    hi = int(np.searchsorted(cum, n // 2, side="right"))
+    if n % 2:
+        return float(hi)
+    lo = int(np.searchsorted(cum, n // 2 - 1, side="right"))
+    return float((np.float32(lo) + np.float32(hi)) / 2)
+
+
+def _hist_percentile(values: np.ndarray, hist: np.ndarray, q: float) -> float:
+    """``np.percentile(x, q)`` (linear) of the data ``x`` holding ``hist[i]`` copies of
+    ``values[i]`` (float32 ``[256]``), bit for bit: the same order statistics and the
+    same float32 interpolation as numpy's ``_lerp``."""
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(hist[order])
+    n = int(cum[-1])
+    virtual = (n - 1) * np.true_divide(q, 100)
+    if virtual >= n - 1:  # numpy takes the largest value
+        return float(values[order[int(np.searchsorted(cum, n - 1, side="right"))]])
+    prev = math.floor(virtual)
+    a = values[order[int(np.searchsorted(cum, prev, side="right"))]]
+    b = values[order[int(np.searchsorted(cum, prev + 1, side="right"))]]
+    t = float(virtual - prev)
+    d = b - a
+    return float(b - d * (1 - t) if t >= 0.5 else a + d * t)
 
 
 def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.ndarray:

@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from detectors.text_signals import core_ink_box, glyph_similarity, ink_box, prepare_line
+from detectors.text_signals import (
+    _LEVELS,
+    _hist_median,
+    _hist_percentile,
+    core_ink_box,
+    glyph_similarity,
+    ink_box,
+    prepare_line,
+)
 
 
 def _roboto() -> str:
@@ -75,3 +83,20 @@ def test_the_ink_box_leaves_out_texture_past_a_panels_edge() -> None:
     bx0, by0, bx1, by1 = core_ink_box(line, thresh=0.2)
     assert abs(bx0 - xs.min()) <= 3 and abs(bx1 - xs.max() - 1) <= 3
     assert abs(by0 - ys.min()) <= 3 and abs(by1 - ys.max() - 1) <= 3
+
+
+def test_histogram_order_statistics_equal_numpys_bit_for_bit() -> None:
+    # prepare_line takes the background's median and the ink's percentiles from grey-level
+    # histograms: they must be np.median's and np.percentile's float32 values exactly
+    rng = np.random.default_rng(0)
+    for k in range(2000):
+        n = int(rng.integers(1, 500))
+        levels = rng.integers(0, 256, 4) if k % 2 else np.arange(256)
+        grey = rng.choice(levels, n).astype(np.uint8)
+        bg, sign = float(rng.integers(0, 511)) / 2, (-1.0, 1.0)[k % 4 // 2]
+        diff = np.maximum(sign * (grey.astype(np.float32) - bg), 0.0)
+        level_diff = np.maximum(sign * (_LEVELS - bg), 0.0)
+        hist = np.bincount(grey, minlength=256).astype(np.int64)
+        for q in (99, 95, 50):
+            assert _hist_percentile(level_diff, hist, q) == float(np.percentile(diff, q))
+        assert _hist_median(hist) == float(np.median(grey.astype(np.float32)))
