@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.text_signals import _RENDER_SIZE, render_text
+from detectors.text_signals import _RENDER_SIZE, nan_to_zero, render_text, std_above
 from posterqa.fonts import covers_char
 
 COARSE_HEIGHT = 10.0  # ink height (px) of the rendering in the coarse pass
@@ -90,7 +90,8 @@ def _template(ref: np.ndarray, height: float) -> np.ndarray | None:
     out = np.zeros((th + 2 * m, tw + 2 * m), np.float32)
     out[m:m + th, m:m + tw] = small
     out = cv2.GaussianBlur(out, (0, 0), BLUR * height)
-    return out if float(out.std()) > 1e-4 else None
+    lo, hi, _lo_at, _hi_at = cv2.minMaxLoc(out)
+    return out if std_above(out, 1e-4, hi - lo) or float(out.std()) > 1e-4 else None
 
 
 def _match(level_img: np.ndarray, tmpl: np.ndarray, masked: np.ndarray | None
@@ -99,7 +100,7 @@ def _match(level_img: np.ndarray, tmpl: np.ndarray, masked: np.ndarray | None
     if th > level_img.shape[0] or tw > level_img.shape[1]:
         return None
     res = cv2.matchTemplate(level_img, tmpl, cv2.TM_CCOEFF_NORMED)
-    res = np.nan_to_num(res, nan=0.0)
+    res = nan_to_zero(res)
     if masked is not None:
         res[masked > MAX_MASKED] = 0.0
     return res

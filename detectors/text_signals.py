@@ -331,14 +331,31 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
         c0, c1 = max(c0, 0), min(max(c1, c0 + 1), sw)
         cells.append((bx0 + int(c0 / scale), bx0 + int(math.ceil(c1 / scale))))
         tmpl = exp[:, c0:c1]
-        if text[k].isspace() or c1 - c0 < 2 or float(tmpl.max()) < 0.05 \
-                or float(tmpl.std()) < 1e-3:
+        if text[k].isspace() or c1 - c0 < 2:
+            sims[k] = 1.0
+            continue
+        lo, hi, _lo_at, _hi_at = cv2.minMaxLoc(tmpl)
+        if hi < 0.05 or (not std_above(tmpl, 1e-3, hi - lo) and float(tmpl.std()) < 1e-3):
             sims[k] = 1.0
             continue
         region = obs[:, c0:c1 + 2 * mx]
         res = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
-        sims[k] = float(np.nan_to_num(res, nan=0.0).max())
+        sims[k] = float(nan_to_zero(res).max())
     return sims, cells
+
+
+def std_above(a: np.ndarray, limit: float, spread: float) -> bool:
+    """Whether ``a``'s standard deviation surely exceeds ``limit``, from its ``spread``
+    (``a.max() - a.min()``) alone: n values that span it have a standard deviation of at
+    least ``spread / sqrt(2 n)``; with a 2x margin over ``np.std``'s float32 rounding.
+    False means "compute it"."""
+    return spread > 2.0 * limit * math.sqrt(2.0 * a.size)
+
+
+def nan_to_zero(res: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(res, nan=0.0)``, without its copy and masks when every value is
+    finite (a finite sum means no NaN and no infinity): the usual matchTemplate result."""
+    return res if math.isfinite(float(res.sum())) else np.nan_to_num(res, nan=0.0)
 
 
 def ink_proposals(image: np.ndarray, covered: Sequence[np.ndarray], *, long_side: int = 640,

@@ -14,7 +14,9 @@ from detectors.text_signals import (
     core_ink_box,
     glyph_similarity,
     ink_box,
+    nan_to_zero,
     prepare_line,
+    std_above,
 )
 
 
@@ -100,3 +102,27 @@ def test_histogram_order_statistics_equal_numpys_bit_for_bit() -> None:
         for q in (99, 95, 50):
             assert _hist_percentile(level_diff, hist, q) == float(np.percentile(diff, q))
         assert _hist_median(hist) == float(np.median(grey.astype(np.float32)))
+
+
+def test_nan_to_zero_equals_nan_to_num() -> None:
+    finite = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(3, 4)
+    for bad in (None, np.nan, np.inf, -np.inf):
+        a = finite.copy()
+        if bad is not None:
+            a[1, 2] = bad
+        expected = np.nan_to_num(a, nan=0.0)
+        got = nan_to_zero(a)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_std_above_only_claims_what_np_std_confirms() -> None:
+    rng = np.random.default_rng(1)
+    for k in range(3000):
+        a = (rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40))))
+             * 10.0 ** -rng.integers(1, 6)).astype(np.float32)
+        if k % 3 == 0:  # one outlier on a flat patch: the bound's worst case
+            a[:] = 0.5
+            a.flat[0] += np.float32(10.0 ** -rng.integers(1, 5))
+        limit = float(10.0 ** -rng.integers(2, 5))
+        if std_above(a, limit, float(a.max() - a.min())):
+            assert float(a.std()) > limit
