@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from PIL import ImageFont
 
+from detectors.ocr import crop_quad
 from posterqa.fonts import covers_char, load_font
 
 PANEL_SHARE = 0.55
@@ -47,6 +48,21 @@ class LineImage:
     grad: np.ndarray
     contrast: float
     core: np.ndarray | None = None
+
+
+def crop_line(image: np.ndarray, quad: Sequence[Sequence[float]]) -> np.ndarray:
+    """:func:`detectors.ocr.crop_quad` of an OCR line's ``quad`` (no padding): the
+    rectified RGB ``uint8`` crop. An upright quad with whole-pixel corners inside the image
+    is cut out directly, pixel for pixel what the warp gives (a whole-pixel translation
+    samples every pixel at its centre, bicubic weights 0, 1, 0, 0) at ~1/50 of its cost;
+    any other quad is warped."""
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = quad
+    h, w = image.shape[:2]
+    if ay == by and cy == dy and ax == dx and bx == cx \
+            and all(float(v).is_integer() for v in (ax, ay, cx, cy)) \
+            and 0 <= ax < cx <= w and 0 <= ay < cy <= h:
+        return image[int(ay):int(cy), int(ax):int(cx)].copy()
+    return crop_quad(image, quad)
 
 
 def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:

@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from detectors.ocr import crop_quad
 from detectors.text_signals import (
     _LEVELS,
     _hist_median,
     _hist_percentile,
     core_ink_box,
+    crop_line,
     glyph_similarity,
     ink_box,
     nan_to_zero,
@@ -126,3 +128,20 @@ def test_std_above_only_claims_what_np_std_confirms() -> None:
         limit = float(10.0 ** -rng.integers(2, 5))
         if std_above(a, limit, float(a.max() - a.min())):
             assert float(a.std()) > limit
+
+
+def test_crop_line_equals_the_perspective_warp() -> None:
+    # upright whole-pixel quads are sliced, the rest warped: the same pixels either way
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    quads = [
+        ((10.0, 20.0), (90.0, 20.0), (90.0, 45.0), (10.0, 45.0)),
+        ((0.0, 0.0), (200.0, 0.0), (200.0, 120.0), (0.0, 120.0)),  # the whole image
+        ((150.0, 100.0), (200.0, 100.0), (200.0, 120.0), (150.0, 120.0)),  # its corner
+        ((150.0, 100.0), (230.0, 100.0), (230.0, 130.0), (150.0, 130.0)),  # past it
+        ((10.5, 20.0), (90.5, 20.0), (90.5, 45.0), (10.5, 45.0)),  # half pixels
+        ((10.0, 30.0), (90.0, 20.0), (93.0, 45.0), (13.0, 55.0)),  # rotated
+    ]
+    for quad in quads:
+        got, expected = crop_line(image, quad), crop_quad(image, quad)
+        assert got.shape == expected.shape and np.array_equal(got, expected)
