@@ -66,12 +66,19 @@ class _Level:
         size = (max(int(round(w * f)), 1), max(int(round(h * f)), 1))
         img = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if f < 1 else grey
         self.img = cv2.GaussianBlur(img, (0, 0), BLUR * height)
-        m = cv2.resize(mask, size, interpolation=cv2.INTER_AREA) if f < 1 else mask
-        self.integral = cv2.integral((m > 0).astype(np.uint8)).astype(np.float64)
+        # pixel counts (int32: exact, and half the memory traffic of float64); None when
+        # nothing is masked
+        self.integral: np.ndarray | None = None
+        if cv2.countNonZero(mask):
+            m = cv2.resize(mask, size, interpolation=cv2.INTER_AREA) if f < 1 else mask
+            self.integral = cv2.integral((m > 0).astype(np.uint8))
 
-    def masked_share(self, th: int, tw: int) -> np.ndarray:
-        """Share of masked pixels in every ``th x tw`` window (matchTemplate's layout)."""
+    def masked_share(self, th: int, tw: int) -> np.ndarray | None:
+        """Share of masked pixels in every ``th x tw`` window (matchTemplate's layout);
+        None when the level has no masked pixel."""
         s = self.integral
+        if s is None:
+            return None
         h, w = self.img.shape
         ny, nx = h - th + 1, w - tw + 1
         tot = s[th:th + ny, tw:tw + nx] - s[0:ny, tw:tw + nx] - s[th:th + ny, 0:nx] \
