@@ -284,17 +284,18 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
             if res is None:
                 continue
             m = (tmpl.shape[0] - th_) / 2.0
-            # placements that cover at least half of the box
-            ys, xs = np.mgrid[0:res.shape[0], 0:res.shape[1]]
-            px0 = cx0 + (xs + m) / lv.f
-            py0 = cy0 + (ys + m) / lv.f
+            # placements that cover at least half of the box (the overlap's width depends
+            # on the column only, its height on the row only)
+            px0 = cx0 + (np.arange(res.shape[1]) + m) / lv.f
+            py0 = cy0 + (np.arange(res.shape[0]) + m) / lv.f
             ox = np.clip(np.minimum(px0 + iw, x1) - np.maximum(px0, x0), 0, None)
             oy = np.clip(np.minimum(py0 + ih, y1) - np.maximum(py0, y0), 0, None)
-            a = np.where(ox * oy >= 0.5 * min((x1 - x0) * bh, iw * ih), np.abs(res), 0.0)
+            a = np.where(oy[:, None] * ox[None, :] >= 0.5 * min((x1 - x0) * bh, iw * ih),
+                         np.abs(res), 0.0)
             y, x = np.unravel_index(int(np.argmax(a)), a.shape)
             sc = float(a[y, x])
             if best is None or sc > best.score:
-                bx0, by0 = float(px0[y, x]), float(py0[y, x])
+                bx0, by0 = float(px0[x]), float(py0[y])
                 best = Found(box=(int(round(bx0)), int(round(by0)), int(round(bx0 + iw)),
                                   int(round(by0 + ih))),
                              score=sc, dark=bool(res[y, x] < 0),
