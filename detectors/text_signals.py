@@ -80,8 +80,7 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     Ink and gradients are kept only within ``halo`` px of those blobs.
     """
     grey8 = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2GRAY)
-    grey = grey8.astype(np.float32)
-    h, w = grey.shape
+    h, w = grey8.shape
     # two classes (Otsu); the ink is the class made of thin strokes: less of it survives
     # an erosion than of the background
     k = np.ones((3, 3), np.uint8)
@@ -110,12 +109,13 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     # np.median's and np.percentile's values, without sorting the pixels)
     bg_hist = _histogram(bg_src, bg_cls)
     bg = _hist_median(bg_hist) if bg_hist.any() else _hist_median(_histogram(grey8))
+    # the ink difference of a pixel depends on its grey level only: per-level tables
+    # (the same float32 operations as on the whole crop), looked up (cv2.LUT)
     sign = -1.0 if ink_dark else 1.0
-    diff = np.maximum(sign * (grey - bg), 0.0)
-    level_diff = np.maximum(sign * (_LEVELS - bg), 0.0)  # diff of each grey level
+    level_diff = np.maximum(sign * (_LEVELS - bg), 0.0)
     band = slice(h // 5, max(h - h // 5, h // 5 + 1))
     top = _hist_percentile(level_diff, _histogram(grey8[band]), 99)
-    binary = (diff > max(16.0, 0.35 * top)).astype(np.uint8)
+    binary = cv2.LUT(grey8, (level_diff > max(16.0, 0.35 * top)).astype(np.uint8))
     if binary[0].any() or binary[-1].any():
         n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         keep = np.ones(n, dtype=bool)
@@ -136,9 +136,11 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
         if mask.any() else top
     contrast = max(contrast, 8.0)
     near = cv2.dilate(mask.view(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
-    ink = np.where(near, np.clip(diff / contrast, 0.0, 1.0), 0.0)
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 4.0
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4.0
+    ink = np.where(near, cv2.LUT(grey8, np.clip(level_diff / contrast, 0.0, 1.0)), 0.0)
+    # whole grey levels: the float32 Sobel of the uint8 crop is that of its float copy,
+    # and its quarter (a power of two) is exact either way
+    gx = cv2.Sobel(grey8, cv2.CV_32F, 1, 0, ksize=3, scale=0.25)
+    gy = cv2.Sobel(grey8, cv2.CV_32F, 0, 1, ksize=3, scale=0.25)
     grad = np.where(near, np.sqrt(gx * gx + gy * gy) / contrast, 0.0)
     return LineImage(ink=ink.astype(np.float32, copy=False),
                      grad=grad.astype(np.float32, copy=False), contrast=contrast, core=mask)
