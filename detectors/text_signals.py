@@ -18,15 +18,12 @@ a range of crop columns (a *cell*).
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
-from PIL import ImageFont
 
 from detectors.ocr import crop_quad
 from posterqa.fonts import covers_char, load_font
@@ -200,31 +197,6 @@ def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.nd
 _RENDER_SIZE = 64
 
 
-_FONTS_PER_FILE = 64  # font objects kept per font file, most recently used sizes
-_fonts: dict[str, OrderedDict[int, ImageFont.FreeTypeFont]] = {}
-_fonts_lock = threading.Lock()
-
-
-def _font(font_path: str, size: int) -> ImageFont.FreeTypeFont:
-    """:func:`posterqa.fonts.load_font`, kept: the first glyph a new font object draws
-    costs ~11 ms with NotoSans[wdth,wght] (its hinting programs run for the new face),
-    later ones ~0.05 ms. A per-file LRU, as the sizes of one font repeat across lines and
-    posters; a kept CJK face holds ~0.6 MB. (Pillow's FreeType calls hold the GIL, so
-    threads may share the objects.)"""
-    with _fonts_lock:
-        sizes = _fonts.setdefault(font_path, OrderedDict())
-        font = sizes.get(size)
-        if font is not None:
-            sizes.move_to_end(size)
-            return font
-    font = load_font(font_path, size)
-    with _fonts_lock:
-        sizes[size] = font
-        while len(sizes) > _FONTS_PER_FILE:
-            sizes.popitem(last=False)
-    return font
-
-
 @lru_cache(maxsize=1024)
 def render_text(text: str, font_path: str, size: int = _RENDER_SIZE
                 ) -> tuple[np.ndarray, tuple[float, ...]]:
@@ -232,7 +204,7 @@ def render_text(text: str, font_path: str, size: int = _RENDER_SIZE
     the x position of every character boundary (len(text) + 1 values) in that crop."""
     from PIL import Image, ImageDraw
 
-    font = _font(font_path, int(size))
+    font = load_font(font_path, int(size))
     x0, y0, x1, y1 = font.getbbox(text)
     w, h = max(x1 - x0, 1) + 4, max(y1 - y0, 1) + 4
     img = Image.new("L", (w, h), 0)
