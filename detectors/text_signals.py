@@ -88,8 +88,7 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
         return float(cv2.countNonZero(cv2.erode(m, k, iterations=it))) / n if n else 1.0
 
     def classes(g8: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray]:
-        t, _ = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        dark = (g8 <= t).astype(np.uint8)
+        _t, dark = cv2.threshold(g8, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)  # g8 <= t
         light = 1 - dark
         ink_dark = survival(dark) < survival(light)
         return ink_dark, (dark if ink_dark else light), (light if ink_dark else dark)
