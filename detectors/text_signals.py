@@ -142,7 +142,8 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
                      grad=grad.astype(np.float32, copy=False), contrast=contrast, core=mask)
 
 
-_LEVELS = np.arange(256, dtype=np.float32)
+_LEVELS = np.arange(256, dtype=np.float32)  # the grey levels (shared: read-only)
+_LEVELS.flags.writeable = False
 
 
 def _histogram(grey8: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
