@@ -143,6 +143,7 @@ from detectors.text_align import (
 from detectors.text_search import edge_width, search_near, search_rendered
 from detectors.text_signals import (
     core_ink_box,
+    crop_line,
     glyph_similarity,
     ink_proposals,
     prepare_line,
@@ -323,7 +324,7 @@ class _LineGeom:
         if not hasattr(self, "_ink"):
             try:
                 # a wide halo keeps the soft edge of blurred text inside the box
-                prep = prepare_line(crop_quad(image, self.line.quad),
+                prep = prepare_line(crop_line(image, self.line.quad),
                                     halo=max(2, int(0.25 * self.height)))
                 box = core_ink_box(prep, thresh=0.2)
                 # an ink box much smaller than the line means the ink map failed (e.g.
@@ -1115,7 +1116,7 @@ class TextDetector:
                 not any_length and len(normalize(r.observed)) != len(normalize(r.expected or ""))):
             return False
         try:
-            prep = prepare_line(crop_quad(image, r.geom.line.quad))
+            prep = prepare_line(crop_line(image, r.geom.line.quad))
         except InputError:
             return False
         got_exp = self._glyph(prep, r, fonts)
@@ -1289,7 +1290,7 @@ class TextDetector:
         def prep_of(g: _LineGeom):
             if g.line.quad not in preps:
                 try:
-                    preps[g.line.quad] = prepare_line(crop_quad(image, g.line.quad))
+                    preps[g.line.quad] = prepare_line(crop_line(image, g.line.quad))
                 except InputError:
                     preps[g.line.quad] = None
             return preps[g.line.quad]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.text_signals import _RENDER_SIZE, render_text
+from detectors.text_signals import _RENDER_SIZE, nan_to_zero, render_text, std_above
 from posterqa.fonts import covers_char
 
 COARSE_HEIGHT = 10.0  # ink height (px) of the rendering in the coarse pass
@@ -66,12 +66,19 @@ class _Level:
         size = (max(int(round(w * f)), 1), max(int(round(h * f)), 1))
         img = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if f < 1 else grey
         self.img = cv2.GaussianBlur(img, (0, 0), BLUR * height)
-        m = cv2.resize(mask, size, interpolation=cv2.INTER_AREA) if f < 1 else mask
-        self.integral = cv2.integral((m > 0).astype(np.uint8)).astype(np.float64)
+        # pixel counts (int32: exact, and half the memory traffic of float64); None when
+        # nothing is masked
+        self.integral: np.ndarray | None = None
+        if cv2.countNonZero(mask):
+            m = cv2.resize(mask, size, interpolation=cv2.INTER_AREA) if f < 1 else mask
+            self.integral = cv2.integral((m > 0).astype(np.uint8))
 
-    def masked_share(self, th: int, tw: int) -> np.ndarray:
-        """Share of masked pixels in every ``th x tw`` window (matchTemplate's layout)."""
+    def masked_share(self, th: int, tw: int) -> np.ndarray | None:
+        """Share of masked pixels in every ``th x tw`` window (matchTemplate's layout);
+        None when the level has no masked pixel."""
         s = self.integral
+        if s is None:
+            return None
         h, w = self.img.shape
         ny, nx = h - th + 1, w - tw + 1
         tot = s[th:th + ny, tw:tw + nx] - s[0:ny, tw:tw + nx] - s[th:th + ny, 0:nx] \
@@ -90,7 +97,8 @@ def _template(ref: np.ndarray, height: float) -> np.ndarray | None:
     out = np.zeros((th + 2 * m, tw + 2 * m), np.float32)
     out[m:m + th, m:m + tw] = small
     out = cv2.GaussianBlur(out, (0, 0), BLUR * height)
-    return out if float(out.std()) > 1e-4 else None
+    lo, hi, _lo_at, _hi_at = cv2.minMaxLoc(out)
+    return out if std_above(out, 1e-4, hi - lo) or float(out.std()) > 1e-4 else None
 
 
 def _keep_part(tmpl: np.ndarray, height: float,
@@ -128,7 +136,7 @@ def _match(level_img: np.ndarray, tmpl: np.ndarray, masked: np.ndarray | None,
             return None
         ny, nx = level_img.shape[0] - th + 1, level_img.shape[1] - tw + 1
         res = cv2.matchTemplate(level_img, sub, cv2.TM_CCOEFF_NORMED)[y0:y0 + ny, x0:x0 + nx]
-    res = np.nan_to_num(res, nan=0.0)
+    res = nan_to_zero(res)
     if masked is not None:
         res[masked > MAX_MASKED] = 0.0
     return res
@@ -309,17 +317,18 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
             if res is None:
                 continue
             m = (tmpl.shape[0] - th_) / 2.0
-            # placements that cover at least half of the box
-            ys, xs = np.mgrid[0:res.shape[0], 0:res.shape[1]]
-            px0 = cx0 + (xs + m) / lv.f
-            py0 = cy0 + (ys + m) / lv.f
+            # placements that cover at least half of the box (the overlap's width depends
+            # on the column only, its height on the row only)
+            px0 = cx0 + (np.arange(res.shape[1]) + m) / lv.f
+            py0 = cy0 + (np.arange(res.shape[0]) + m) / lv.f
             ox = np.clip(np.minimum(px0 + iw, x1) - np.maximum(px0, x0), 0, None)
             oy = np.clip(np.minimum(py0 + ih, y1) - np.maximum(py0, y0), 0, None)
-            a = np.where(ox * oy >= 0.5 * min((x1 - x0) * bh, iw * ih), np.abs(res), 0.0)
+            a = np.where(oy[:, None] * ox[None, :] >= 0.5 * min((x1 - x0) * bh, iw * ih),
+                         np.abs(res), 0.0)
             y, x = np.unravel_index(int(np.argmax(a)), a.shape)
             sc = float(a[y, x])
             if best is None or sc > best.score:
-                bx0, by0 = float(px0[y, x]), float(py0[y, x])
+                bx0, by0 = float(px0[x]), float(py0[y])
                 best = Found(box=(int(round(bx0)), int(round(by0)), int(round(bx0 + iw)),
                                   int(round(by0 + ih))),
                              score=sc, dark=bool(res[y, x] < 0),

@@ -25,6 +25,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from detectors.ocr import crop_quad
 from posterqa.fonts import covers_char, load_font
 
 PANEL_SHARE = 0.55
@@ -46,6 +47,21 @@ class LineImage:
     core: np.ndarray | None = None
 
 
+def crop_line(image: np.ndarray, quad: Sequence[Sequence[float]]) -> np.ndarray:
+    """:func:`detectors.ocr.crop_quad` of an OCR line's ``quad`` (no padding): the
+    rectified RGB ``uint8`` crop. An upright quad with whole-pixel corners inside the image
+    is cut out directly, pixel for pixel what the warp gives (a whole-pixel translation
+    samples every pixel at its centre, bicubic weights 0, 1, 0, 0) at ~1/50 of its cost;
+    any other quad is warped."""
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = quad
+    h, w = image.shape[:2]
+    if ay == by and cy == dy and ax == dx and bx == cx \
+            and all(float(v).is_integer() for v in (ax, ay, cx, cy)) \
+            and 0 <= ax < cx <= w and 0 <= ay < cy <= h:
+        return image[int(ay):int(cy), int(ax):int(cx)].copy()
+    return crop_quad(image, quad)
+
+
 def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     """Ink map and normalised gradients of an upright RGB ``uint8`` line crop.
 
@@ -61,60 +77,107 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     Ink and gradients are kept only within ``halo`` px of those blobs.
     """
     grey8 = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2GRAY)
-    grey = grey8.astype(np.float32)
-    h, w = grey.shape
+    h, w = grey8.shape
     # two classes (Otsu); the ink is the class made of thin strokes: less of it survives
     # an erosion than of the background
     k = np.ones((3, 3), np.uint8)
     it = max(1, h // 16)
 
     def survival(m: np.ndarray) -> float:
-        n = int(m.sum())
-        return float(cv2.erode(m, k, iterations=it).sum()) / n if n else 1.0
+        n = cv2.countNonZero(m)
+        return float(cv2.countNonZero(cv2.erode(m, k, iterations=it))) / n if n else 1.0
 
     def classes(g8: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray]:
-        t, _ = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        dark = (g8 <= t).astype(np.uint8)
+        _t, dark = cv2.threshold(g8, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)  # g8 <= t
         light = 1 - dark
         ink_dark = survival(dark) < survival(light)
         return ink_dark, (dark if ink_dark else light), (light if ink_dark else dark)
 
     ink_dark, ink_cls, bg_cls = classes(grey8)
-    bg_src = grey
+    bg_src = grey8
     # an "ink" class over most of the crop is a backing panel whose edge lies in the
     # detector's margin (its outside is the other class): classify the line's own band
     cy0, cy1, cx0, cx1 = h // 5, h - h // 5, w // 20, w - w // 20
     if ink_cls.mean() > PANEL_SHARE and cy1 - cy0 >= 8 and cx1 - cx0 >= 8:
         ink_dark, ink_cls, bg_cls = classes(grey8[cy0:cy1, cx0:cx1])
-        bg_src = grey[cy0:cy1, cx0:cx1]
-    bg_pixels = bg_src[bg_cls > 0]
-    bg = float(np.median(bg_pixels)) if bg_pixels.size else float(np.median(grey))
+        bg_src = grey8[cy0:cy1, cx0:cx1]
+    # grey levels are whole numbers: order statistics come from histograms (exactly
+    # np.median's and np.percentile's values, without sorting the pixels)
+    bg_hist = _histogram(bg_src, bg_cls)
+    bg = _hist_median(bg_hist) if bg_hist.any() else _hist_median(_histogram(grey8))
+    # the ink difference of a pixel depends on its grey level only: per-level tables
+    # (the same float32 operations as on the whole crop), looked up (cv2.LUT)
     sign = -1.0 if ink_dark else 1.0
-    diff = np.maximum(sign * (grey - bg), 0.0)
-    top = float(np.percentile(diff[h // 5: max(h - h // 5, h // 5 + 1)], 99))
-    binary = (diff > max(16.0, 0.35 * top)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    keep = np.ones(n, dtype=bool)
-    keep[0] = False
-    y_top = stats[:, cv2.CC_STAT_TOP]
-    y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
-    # a blob at the top or bottom edge is a panel border or a neighbour's stroke, unless
-    # it is glyph-sized and reaches the line's middle (a descender such as y's or j's
-    # that the detector's quad cut)
-    edge = (y_top <= 0) | (y_bot >= h)
-    own = (y_top < h // 2) & (y_bot > h // 2) & (stats[:, cv2.CC_STAT_WIDTH] < 1.2 * h) \
-        & ~((y_top <= 0) & (y_bot >= h))
-    keep &= ~(edge & ~own)
-    mask = keep[labels]
-    contrast = float(np.percentile(diff[mask], 95)) if mask.any() else top
+    level_diff = np.maximum(sign * (_LEVELS - bg), 0.0)
+    band = slice(h // 5, max(h - h // 5, h // 5 + 1))
+    top = _hist_percentile(level_diff, _histogram(grey8[band]), 99)
+    binary = cv2.LUT(grey8, (level_diff > max(16.0, 0.35 * top)).astype(np.uint8))
+    if binary[0].any() or binary[-1].any():
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        keep = np.ones(n, dtype=bool)
+        keep[0] = False
+        y_top = stats[:, cv2.CC_STAT_TOP]
+        y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
+        # a blob at the top or bottom edge is a panel border or a neighbour's stroke,
+        # unless it is glyph-sized and reaches the line's middle (a descender such as
+        # y's or j's that the detector's quad cut)
+        edge = (y_top <= 0) | (y_bot >= h)
+        own = (y_top < h // 2) & (y_bot > h // 2) & (stats[:, cv2.CC_STAT_WIDTH] < 1.2 * h) \
+            & ~((y_top <= 0) & (y_bot >= h))
+        keep &= ~(edge & ~own)
+        mask = keep[labels]
+    else:  # no blob touches the top or bottom edge: all are kept
+        mask = binary.astype(bool)
+    contrast = _hist_percentile(level_diff, _histogram(grey8, mask.view(np.uint8)), 95) \
+        if mask.any() else top
     contrast = max(contrast, 8.0)
-    near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
-    ink = np.where(near, np.clip(diff / contrast, 0.0, 1.0), 0.0)
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 4.0
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4.0
+    near = cv2.dilate(mask.view(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
+    ink = np.where(near, cv2.LUT(grey8, np.clip(level_diff / contrast, 0.0, 1.0)), 0.0)
+    # whole grey levels: the float32 Sobel of the uint8 crop is that of its float copy,
+    # and its quarter (a power of two) is exact either way
+    gx = cv2.Sobel(grey8, cv2.CV_32F, 1, 0, ksize=3, scale=0.25)
+    gy = cv2.Sobel(grey8, cv2.CV_32F, 0, 1, ksize=3, scale=0.25)
     grad = np.where(near, np.sqrt(gx * gx + gy * gy) / contrast, 0.0)
-    return LineImage(ink=ink.astype(np.float32), grad=grad.astype(np.float32),
-                     contrast=contrast, core=mask)
+    return LineImage(ink=ink.astype(np.float32, copy=False),
+                     grad=grad.astype(np.float32, copy=False), contrast=contrast, core=mask)
+
+
+_LEVELS = np.arange(256, dtype=np.float32)  # the grey levels (shared: read-only)
+_LEVELS.flags.writeable = False
+
+
+def _histogram(grey8: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Pixel count per grey level (int64 ``[256]``) of ``grey8`` where ``mask`` is non-zero."""
+    return cv2.calcHist([grey8], [0], mask, [256], [0, 256]).ravel().astype(np.int64)
+
+
+def _hist_median(hist: np.ndarray) -> float:
+    """``np.median`` of the grey levels counted in ``hist`` (as float32 values)."""
+    cum = np.cumsum(hist)
+    n = int(cum[-1])
+    hi = int(np.searchsorted(cum, n // 2, side="right"))
+    if n % 2:
+        return float(hi)
+    lo = int(np.searchsorted(cum, n // 2 - 1, side="right"))
+    return float((np.float32(lo) + np.float32(hi)) / 2)
+
+
+def _hist_percentile(values: np.ndarray, hist: np.ndarray, q: float) -> float:
+    """``np.percentile(x, q)`` (linear) of the data ``x`` holding ``hist[i]`` copies of
+    ``values[i]`` (float32 ``[256]``), bit for bit: the same order statistics and the
+    same float32 interpolation as numpy's ``_lerp``."""
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(hist[order])
+    n = int(cum[-1])
+    virtual = (n - 1) * np.true_divide(q, 100)
+    if virtual >= n - 1:  # numpy takes the largest value
+        return float(values[order[int(np.searchsorted(cum, n - 1, side="right"))]])
+    prev = math.floor(virtual)
+    a = values[order[int(np.searchsorted(cum, prev, side="right"))]]
+    b = values[order[int(np.searchsorted(cum, prev + 1, side="right"))]]
+    t = float(virtual - prev)
+    d = b - a
+    return float(b - d * (1 - t) if t >= 0.5 else a + d * t)
 
 
 def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -185,10 +248,13 @@ def core_ink_box(line: LineImage, thresh: float = 0.2) -> tuple[int, int, int, i
     h = line.core.shape[0]
     n, blobs, stats, _ = cv2.connectedComponentsWithStats(line.core.astype(np.uint8),
                                                           connectivity=8)
-    peak = np.zeros(n, np.float32)
-    np.maximum.at(peak, blobs.ravel(), line.ink.ravel())
-    mid = np.unique(blobs[int(0.3 * h):max(int(np.ceil(0.7 * h)), int(0.3 * h) + 1)])
-    mid = mid[(mid > 0) & (peak[mid] >= GLYPH_PEAK)]
+    # per-blob lookup tables instead of np.maximum.at / np.unique / np.isin (same sets)
+    reaches = np.zeros(n, bool)
+    reaches[blobs[line.ink >= GLYPH_PEAK]] = True  # the blob's peak ink >= GLYPH_PEAK
+    band = blobs[int(0.3 * h):max(int(np.ceil(0.7 * h)), int(0.3 * h) + 1)]
+    in_band = np.bincount(band.ravel(), minlength=n) > 0
+    in_band[0] = False
+    mid = np.flatnonzero(in_band & reaches)
     # a blob cut by the crop's side, apart from the others and of another ink level, lies
     # beyond the line's end (the detector's quad leaves a margin there); a blurred
     # glyph's halo may touch the side too, but it looks like its neighbours
@@ -198,21 +264,29 @@ def core_ink_box(line: LineImage, thresh: float = 0.2) -> tuple[int, int, int, i
         x0 = stats[inner, cv2.CC_STAT_LEFT]
         x1 = x0 + stats[inner, cv2.CC_STAT_WIDTH]
         near = 0.5 * float(np.median(stats[inner, cv2.CC_STAT_HEIGHT]))
-        level = float(np.median(line.ink[np.isin(blobs, inner)]))
+        level = float(np.median(line.ink[_member(blobs, inner, n)]))
         for b in sides:
             bx0 = stats[b, cv2.CC_STAT_LEFT]
             bx1 = bx0 + stats[b, cv2.CC_STAT_WIDTH]
             gap = float(np.min(np.maximum(np.maximum(x0 - bx1, bx0 - x1), 0)))
             if gap <= near or abs(float(np.median(line.ink[blobs == b])) - level) <= 0.15:
                 inner = np.append(inner, b)
-    core = np.isin(blobs, inner if inner.size else mid)
+    core = _member(blobs, inner if inner.size else mid, n)
     above = (line.ink > thresh).astype(np.uint8)
-    _n, labels = cv2.connectedComponents(above, connectivity=8)
-    ids = np.unique(labels[core & (above > 0)])
-    ids = ids[ids > 0]
-    if ids.size == 0:
+    n_above, labels = cv2.connectedComponents(above, connectivity=8)
+    touched = np.zeros(n_above, bool)
+    touched[labels[core & (above > 0)]] = True
+    touched[0] = False
+    if not touched.any():
         return None
-    return ink_box(np.where(np.isin(labels, ids), line.ink, 0.0), thresh)
+    return ink_box(np.where(touched[labels], line.ink, 0.0), thresh)
+
+
+def _member(labels: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """``np.isin(labels, ids)`` for labels in ``[0, n)``, by a lookup table."""
+    table = np.zeros(n, bool)
+    table[ids] = True
+    return table[labels]
 
 
 def _paste(dst: np.ndarray, src: np.ndarray, oy: int, ox: int) -> None:
@@ -292,14 +366,31 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
         c0, c1 = max(c0, 0), min(max(c1, c0 + 1), sw)
         cells.append((bx0 + int(c0 / scale), bx0 + int(math.ceil(c1 / scale))))
         tmpl = exp[:, c0:c1]
-        if text[k].isspace() or c1 - c0 < 2 or float(tmpl.max()) < 0.05 \
-                or float(tmpl.std()) < 1e-3:
+        if text[k].isspace() or c1 - c0 < 2:
+            sims[k] = 1.0
+            continue
+        lo, hi, _lo_at, _hi_at = cv2.minMaxLoc(tmpl)
+        if hi < 0.05 or (not std_above(tmpl, 1e-3, hi - lo) and float(tmpl.std()) < 1e-3):
             sims[k] = 1.0
             continue
         region = obs[:, c0:c1 + 2 * mx]
         res = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
-        sims[k] = float(np.nan_to_num(res, nan=0.0).max())
+        sims[k] = float(nan_to_zero(res).max())
     return sims, cells
+
+
+def std_above(a: np.ndarray, limit: float, spread: float) -> bool:
+    """Whether ``a``'s standard deviation surely exceeds ``limit``, from its ``spread``
+    (``a.max() - a.min()``) alone: n values that span it have a standard deviation of at
+    least ``spread / sqrt(2 n)``; with a 2x margin over ``np.std``'s float32 rounding.
+    False means "compute it"."""
+    return spread > 2.0 * limit * math.sqrt(2.0 * a.size)
+
+
+def nan_to_zero(res: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(res, nan=0.0)``, without its copy and masks when every value is
+    finite (a finite sum means no NaN and no infinity): the usual matchTemplate result."""
+    return res if math.isfinite(float(res.sum())) else np.nan_to_num(res, nan=0.0)
 
 
 def ink_proposals(image: np.ndarray, covered: Sequence[np.ndarray], *, long_side: int = 640,

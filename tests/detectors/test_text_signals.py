@@ -7,7 +7,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from detectors.text_signals import core_ink_box, glyph_similarity, ink_box, prepare_line
+from detectors.ocr import crop_quad
+from detectors.text_signals import (
+    _LEVELS,
+    _hist_median,
+    _hist_percentile,
+    core_ink_box,
+    crop_line,
+    glyph_similarity,
+    ink_box,
+    nan_to_zero,
+    prepare_line,
+    std_above,
+)
 
 
 def _roboto() -> str:
@@ -88,3 +100,61 @@ def test_the_one_descender_of_a_long_line_sets_its_height() -> None:
     ImageDraw.Draw(img).text((15 - x0, 15 - y0), text, font=font, fill=(230, 220, 90))
     sims, _cells = glyph_similarity(prepare_line(np.asarray(img)), text, _roboto())
     assert float(np.sort(sims)[:3].mean()) > 0.9
+
+
+def test_histogram_order_statistics_equal_numpys_bit_for_bit() -> None:
+    # prepare_line takes the background's median and the ink's percentiles from grey-level
+    # histograms: they must be np.median's and np.percentile's float32 values exactly
+    rng = np.random.default_rng(0)
+    for k in range(2000):
+        n = int(rng.integers(1, 500))
+        levels = rng.integers(0, 256, 4) if k % 2 else np.arange(256)
+        grey = rng.choice(levels, n).astype(np.uint8)
+        bg, sign = float(rng.integers(0, 511)) / 2, (-1.0, 1.0)[k % 4 // 2]
+        diff = np.maximum(sign * (grey.astype(np.float32) - bg), 0.0)
+        level_diff = np.maximum(sign * (_LEVELS - bg), 0.0)
+        hist = np.bincount(grey, minlength=256).astype(np.int64)
+        for q in (99, 95, 50):
+            assert _hist_percentile(level_diff, hist, q) == float(np.percentile(diff, q))
+        assert _hist_median(hist) == float(np.median(grey.astype(np.float32)))
+
+
+def test_nan_to_zero_equals_nan_to_num() -> None:
+    finite = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(3, 4)
+    for bad in (None, np.nan, np.inf, -np.inf):
+        a = finite.copy()
+        if bad is not None:
+            a[1, 2] = bad
+        expected = np.nan_to_num(a, nan=0.0)
+        got = nan_to_zero(a)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_std_above_only_claims_what_np_std_confirms() -> None:
+    rng = np.random.default_rng(1)
+    for k in range(3000):
+        a = (rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40))))
+             * 10.0 ** -rng.integers(1, 6)).astype(np.float32)
+        if k % 3 == 0:  # one outlier on a flat patch: the bound's worst case
+            a[:] = 0.5
+            a.flat[0] += np.float32(10.0 ** -rng.integers(1, 5))
+        limit = float(10.0 ** -rng.integers(2, 5))
+        if std_above(a, limit, float(a.max() - a.min())):
+            assert float(a.std()) > limit
+
+
+def test_crop_line_equals_the_perspective_warp() -> None:
+    # upright whole-pixel quads are sliced, the rest warped: the same pixels either way
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    quads = [
+        ((10.0, 20.0), (90.0, 20.0), (90.0, 45.0), (10.0, 45.0)),
+        ((0.0, 0.0), (200.0, 0.0), (200.0, 120.0), (0.0, 120.0)),  # the whole image
+        ((150.0, 100.0), (200.0, 100.0), (200.0, 120.0), (150.0, 120.0)),  # its corner
+        ((150.0, 100.0), (230.0, 100.0), (230.0, 130.0), (150.0, 130.0)),  # past it
+        ((10.5, 20.0), (90.5, 20.0), (90.5, 45.0), (10.5, 45.0)),  # half pixels
+        ((10.0, 30.0), (90.0, 20.0), (93.0, 45.0), (13.0, 55.0)),  # rotated
+    ]
+    for quad in quads:
+        got, expected = crop_line(image, quad), crop_quad(image, quad)
+        assert got.shape == expected.shape and np.array_equal(got, expected)
