@@ -565,7 +565,7 @@ class TextDetector:
                 # (the quad's margins make both too large: the width's reaches down)
                 bases = ((b.height / max(wy1 - wy0, 1), LOGO_SCALES),
                          (b.width / max(wx1 - wx0, 1), LOGO_WIDTH_SCALES))
-                for s in sorted({round(f * base, 4) for base, fs in bases for f in fs}):
+                for s in dict.fromkeys(round(f * base, 4) for base, fs in bases for f in fs):
                     lw, lh = int(round(s * wm.grey.shape[1])), int(round(s * wm.grey.shape[0]))
                     if lw < 8 or lh < 8 or lw > w or lh > h:
                         continue
@@ -591,6 +591,8 @@ class TextDetector:
                     res = cv2.matchTemplate(win, ref, cv2.TM_CCOEFF_NORMED, mask=inside)
                     res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
                     ncc = max(ncc, float(res.max()))
+                    if ncc >= LOGO_LINE_MATCH:
+                        break  # recognised: the other scales cannot undo it
                 log.debug("line %r vs the logo's wordmark: NCC %.3f", ln.text, ncc)
                 if ncc >= LOGO_LINE_MATCH:
                     out.add(k)
