@@ -303,6 +303,40 @@ GLYPH_HEIGHT = 32  # comparisons run at this ink height
 _MARGIN_X, _MARGIN_Y = 6, 8  # search range (px at comparison scale) for each glyph
 
 
+MAX_TILT = 0.08  # ink slopes (rise / run) levelled before the glyph comparison
+MIN_TILT = 0.01
+MIN_TILT_ASPECT = 4.0  # ... on ink boxes at least this many times wider than tall
+TILT_AGREE = 0.006  # the slopes of the tops and of the bottoms differ by at most this
+
+
+def _level(ink: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``ink`` sheared so that its line runs level. The detector's quad may lean a degree
+    or two off the text: a crop along it shows the line tilted, and its ink box comes
+    out taller than the glyphs (a 300 px line at 1.3 degrees: 7 px), scaling the rendering
+    wrong. The slope comes from the ink boxes of the line's first and last thirds: their
+    tops and their bottoms must rise alike (within ``TILT_AGREE``), or glyph shapes (a
+    descender at one end) rather than a tilt set them, and the line is left alone; so
+    are short boxes and slopes under ``MIN_TILT`` or over ``MAX_TILT``."""
+    x0, y0, x1, y1 = box
+    w = x1 - x0
+    if w < MIN_TILT_ASPECT * max(y1 - y0, 1):
+        return ink
+    third = w // 3
+    left = ink_box(ink[y0:y1, x0:x0 + third])
+    right = ink_box(ink[y0:y1, x1 - third:x1])
+    if left is None or right is None:
+        return ink
+    run = float((x1 - third + (right[0] + right[2]) / 2) - (x0 + (left[0] + left[2]) / 2))
+    top, bottom = (right[1] - left[1]) / run, (right[3] - left[3]) / run
+    slope = (top + bottom) / 2
+    if abs(top - bottom) > TILT_AGREE or not MIN_TILT <= abs(slope) <= MAX_TILT:
+        return ink
+    h, w_ = ink.shape
+    shear = np.float32([[1, 0, 0], [-slope, 1, slope * (x0 + x1) / 2]])
+    return cv2.warpAffine(ink, shear, (w_, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def _grow_rows(ink: np.ndarray, box: tuple[int, int, int, int], thresh: float = 0.5
                ) -> tuple[int, int, int, int]:
     """``box`` grown up and down over the rows next to it that hold >= 2 ink pixels
@@ -334,7 +368,12 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     box = ink_box(line.ink)
     if box is None or not text.strip() or not all(covers_char(font_path, ch) for ch in text):
         return None
-    bx0, by0, bx1, by1 = _grow_rows(line.ink, box)
+    ink = _level(line.ink, box)
+    if ink is not line.ink:
+        box = ink_box(ink)
+        if box is None:
+            return None
+    bx0, by0, bx1, by1 = _grow_rows(ink, box)
     bw, bh = bx1 - bx0, by1 - by0
     ref, bounds = render_text(text, font_path)
     if bw < 4 or bh < 4 or ref.shape[1] < 2:
@@ -348,9 +387,9 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     mx, my = _MARGIN_X, _MARGIN_Y
     obs = np.zeros((GLYPH_HEIGHT + 2 * my, sw + 2 * mx), np.float32)
     ph, pw = int(math.ceil(my / scale)), int(math.ceil(mx / scale))
-    y0, y1 = max(by0 - ph, 0), min(by1 + ph, line.ink.shape[0])
-    x0, x1 = max(bx0 - pw, 0), min(bx1 + pw, line.ink.shape[1])
-    big = cv2.resize(line.ink[y0:y1, x0:x1],
+    y0, y1 = max(by0 - ph, 0), min(by1 + ph, ink.shape[0])
+    x0, x1 = max(bx0 - pw, 0), min(bx1 + pw, ink.shape[1])
+    big = cv2.resize(ink[y0:y1, x0:x1],
                      (max(int(round((x1 - x0) * scale)), 1), max(int(round((y1 - y0) * scale)), 1)),
                      interpolation=cv2.INTER_AREA)
     _paste(obs, big, my - int(round((by0 - y0) * scale)), mx - int(round((bx0 - x0) * scale)))
