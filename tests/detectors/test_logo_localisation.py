@@ -40,6 +40,9 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # blurred flat logo: the shape search sits on the emblem, the colour search's larger
     # box around it is the logo
     (1, 0, "flat", 100109, "blur"),
+    # another logo: the template match on copy fails everything, the defect moves to the
+    # slot; the slot box is not spread like a blurred logo's quad (IoU 0.49 when it was)
+    (6, 4, "flat", 600187, "wrong_logo"),
 ]
 
 
