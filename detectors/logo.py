@@ -35,7 +35,9 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    apart -> the place where ECC registers the reference better; one nested in the other
    -> the larger (each search's failure is a small template on a part of the logo). In
    the preferred group only quads with IoU >= ``PREFER_IOU`` to the preferred place are
-   judged (a partial match judges better than the deformed whole).
+   judged (a partial match judges better than the deformed whole), and quads holding
+   >= 80% of it that ECC registers (>= ``CONTAIN_ECC``): with a wordmark erased, the
+   colour search's winner is the emblem at a smaller scale, inside the whole logo.
 3. **Compare** (:mod:`detectors.logo_compare`): the poster under the quad is resampled
    into the reference frame at about its on-poster size (at most 256 px); the reference
    is composited over those very pixels with its alpha (what a faithful logo looks like
@@ -152,6 +154,7 @@ SHAPE_STRONG = 0.8
 SHAPE_MARGIN = 0.03
 SHAPE_KEEP_ECC = 0.85
 PREFER_IOU = 0.5
+CONTAIN_ECC = 0.7
 RECOLOUR_ECC = 0.7
 RECOLOUR_EDGE_F1 = 0.7
 STRAY_ECC = 0.7
@@ -461,8 +464,11 @@ class LogoDetector:
             clusters.sort(key=lambda cl: not any(it[1] is prefer for it in cl))
             q0 = quad_of(prefer.h_ref_to_img, ref)
             if any(it[1] is prefer for it in clusters[0]):
+                # ... or what holds the preferred place and registers well (ECC >=
+                # CONTAIN_ECC): the preferred one was then a part of a partly erased logo
                 clusters[0] = [it for it in clusters[0]
-                               if it[1] is prefer or _iou(it[3], q0) >= PREFER_IOU]
+                               if it[1] is prefer or _iou(it[3], q0) >= PREFER_IOU
+                               or (it[0] >= CONTAIN_ECC and _holds(it[3], q0))]
         out: list[tuple[LogoMatch, np.ndarray, LogoCheck]] = []
         for cl in clusters:
             ecc0 = cl[0][0]
@@ -625,6 +631,16 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter, _ = cv2.intersectConvexConvex(pa, pb)
     union = area_a + area_b - float(inter)
     return float(inter) / union if union > 0 else 0.0
+
+
+def _holds(outer: np.ndarray, inner: np.ndarray) -> bool:
+    """``outer`` (a convex quad) is larger than ``inner`` and holds >= 80% of it."""
+    po, pi = outer.astype(np.float32), inner.astype(np.float32)
+    area_o, area_i = abs(cv2.contourArea(po)), abs(cv2.contourArea(pi))
+    if area_i <= 0 or area_o <= area_i:
+        return False
+    inter, _ = cv2.intersectConvexConvex(po, pi)
+    return float(inter) >= 0.8 * area_i
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
