@@ -78,9 +78,10 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    elsewhere: the match was then a text line or decoration, the other logo is in the
    slot; when nothing on the poster looks like a logo, such a match (unless features
    found it or ECC registers it, >= ``WRONG_GONE_ECC``) is dropped and the logo is
-   missing, and so is a template match failing
-   ``color_shift`` that ECC registers poorly (< ``STRAY_ECC``; a recoloured logo keeps
-   its outline and registers well). When ``required`` and no logo is found:
+   missing, and so is a template or shape match failing ``color_shift`` that ECC
+   registers poorly (< ``STRAY_ECC``; a recoloured logo keeps its outline and registers
+   well) - moved to the slot like a match failing many measures when there is one.
+   When ``required`` and no logo is found:
 
    * with a region hint of kind ``"logo"``: if the hinted slot has content (grey std >
      ``SLOT_CONTENT_STD`` or Canny edge density > ``SLOT_EDGE_DENSITY``) the result is
@@ -510,23 +511,25 @@ class LogoDetector:
         "Another logo" (``wrong_logo`` alone) at a match that is not the most logo-like
         object, or a gradient-only match (not features, not colour; a shape match only
         when ECC found nothing logo-like there) failing ``SLOT_MANY_REASONS`` or more
-        measures and not at the slot (IoU < ``SLOT_AWAY_IOU``): that match was a
-        text line or a decoration; the logo, deformed or another one, is in the slot. A
-        shape match stays where the colour search's best agrees with it.
+        measures, or a template / shape match in other colours (color_shift) registering
+        poorly (ECC < ``STRAY_ECC``; a recoloured logo keeps its outline), not at the
+        slot (IoU < ``SLOT_AWAY_IOU``): that match was a text line or a decoration; the
+        logo, deformed or another one, is in the slot. A shape match stays where the
+        colour search's best agrees with it.
         There it is judged again (:meth:`compare`) unless it is another logo; a faithful
         logo there keeps the report where it was. When no object on the poster looks
-        like a logo, "another logo" that ECC registers poorly (< ``WRONG_GONE_ECC``) or a
-        template match in other colours (color_shift) registering poorly (ECC <
-        ``STRAY_ECC``), not found by features: ``None`` (the logo is missing).
+        like a logo, "another logo" that ECC registers poorly (< ``WRONG_GONE_ECC``) or
+        the stray match in other colours, not found by features: ``None`` (the logo is
+        missing).
         """
         wrong = check.reasons == ("wrong_logo",)
         many = len(check.reasons) >= SLOT_MANY_REASONS and (
             lm.method not in ("features", "colour", "shape")
             or (lm.method == "shape" and lm.score <= 0))
-        # a gradient match in other colours that does not register like a recoloured logo
-        # (whose outline is intact): copy or decoration unless the poster has no logo slot
-        stray = lm.method in ("template", "soft-template") and lm.score < STRAY_ECC \
-            and "color_shift" in check.reasons
+        # a gradient or silhouette match in other colours that does not register like a
+        # recoloured logo (whose outline is intact): copy or decoration, like ``many``
+        stray = lm.method in ("template", "soft-template", "shape") \
+            and lm.score < STRAY_ECC and "color_shift" in check.reasons
         if not (wrong or many or stray):
             return lm.quad, check
         if lm.method == "shape":
@@ -544,8 +547,6 @@ class LogoDetector:
             # the logo is missing (None); a deformed match stays where it is
             gone = (wrong and lm.score < WRONG_GONE_ECC) or stray
             return (None if gone and lm.method != "features" else lm.quad), check
-        if not (wrong or many):
-            return lm.quad, check
         box = slot[0]
         if wrong:
             return (box.as_quad(), check) if box.iou(lm.box) < 0.3 else (lm.quad, check)

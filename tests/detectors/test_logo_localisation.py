@@ -47,6 +47,11 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # another logo: the template match on copy fails everything, the defect moves to the
     # slot; the slot box is not spread like a blurred logo's quad (IoU 0.49 when it was)
     (6, 4, "flat", 600187, "wrong_logo"),
+    # another logo; the best match is a small template / silhouette match in other
+    # colours that ECC registers poorly (failing one or two measures only): it moves to
+    # the slot like a match failing many measures
+    (9, 0, "flat", 900180, "wrong_logo"),
+    (9, 6, "flat", 900184, "wrong_logo"),
 ]
 
 
