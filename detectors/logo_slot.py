@@ -12,13 +12,15 @@ is an elongated row of thin glyphs. On a coarse copy of the poster (width
    logo drawn over a faint translucent shape merges with it at the low threshold and
    stands alone at a higher one);
 2. glyphs are merged into words/lines (closing with a wide, flat kernel), holes filled;
-3. each object whose width is in the logo's range and whose aspect is at most
+3. each object inside the poster (one the poster's edge cuts is a background shape) whose
+   width is in the logo's range and whose aspect is at most
    :data:`MAX_ASPECT` (or 1.2 x the reference's, if wider) is scored
    ``solid² x min(contrast / 60, 1) x min(colour_std / STRUCTURE_STD, 1)``: ``solid`` is
    the share of its (hole-filled) area that is foreground before the closing (a logo is
    solid ink, a text line a row of thin glyphs with gaps), ``contrast`` its median ΔE,
-   ``colour_std`` the spread of its CIELAB colours (a logo has a motif, a wordmark, a
-   texture; a translucent circle or a bare panel is one flat colour).
+   ``colour_std`` the spread of its CIELAB colours inside (eroded by 2 px: the outline
+   blends with the background everywhere; a logo has a motif, a wordmark, a texture; a
+   translucent circle or a bare panel is one flat colour).
 
 The best object's box, widened to the reference's aspect around its centre (another logo
 is fitted inside the same box) unless its aspect is already within :data:`KEEP_ASPECT`
@@ -80,6 +82,8 @@ def find_slot(image: np.ndarray, ref: LogoReference) -> tuple[Box, float] | None
                 continue
             if h < 4 or w < 4:
                 continue
+            if x == 0 or y == 0 or x + w == sw or y + h == sh:
+                continue  # cut by the poster's edge: a background shape, not a logo
             aspect = w / h
             if area / float(w * h) < MIN_FILL or not 1 / max_aspect <= aspect <= max_aspect:
                 continue

@@ -116,3 +116,19 @@ def test_slot_finder_keeps_an_object_shaped_like_the_reference_as_it_is():
     box = found[0]
     assert abs(box.x0 - 200) <= 4 and abs(box.x1 - (200 + w)) <= 4
     assert abs(box.y0 - 300) <= 4 and abs(box.y1 - (300 + h)) <= 4
+
+
+def test_slot_finder_ignores_an_object_cut_by_the_poster_edge():
+    # a logo sits inside the poster; a shape the edge cuts is background decoration
+    img = _plain()
+    cv2.circle(img, (0, 400), 70, (30, 140, 60), -1, cv2.LINE_AA)
+    cv2.putText(img, "Q", (8, 418), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 4,
+                cv2.LINE_AA)
+    assert find_slot(img, _reference()) is None
+    # the same emblem inside the poster is logo-like
+    cv2.circle(img, (300, 200), 70, (30, 140, 60), -1, cv2.LINE_AA)
+    cv2.putText(img, "Q", (282, 218), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 4,
+                cv2.LINE_AA)
+    found = find_slot(img, _reference())
+    assert found is not None
+    assert abs((found[0].x0 + found[0].x1) / 2 - 300) <= 6
