@@ -8,8 +8,9 @@ of the poster width). For each logo defect type ``--per-type`` posters carry tha
 defect, ``--faithful`` posters carry a faithful logo and ``--missing`` posters have no
 logo although the manifest requires one. Printed: recall per defect type (a poster
 counts as "located" when the detector reports a logo defect whose box has IoU >= 0.5 with
-the true logo box - the headline; also shown: "flagged", any logo defect anywhere, and
-"covers30", a defect box covering >= 30% of the true box), the false-positive rate on
+the true logo box - the headline; a poster without a logo only when a defect of category
+"missing" is reported; also shown: "flagged", any logo defect anywhere, and "covers30",
+a defect box covering >= 30% of the true box), the false-positive rate on
 faithful logos (any logo defect reported), the localisation IoU of found logos (the best
 match, unless the detector judged it another logo) against the clean logo's box, and
 the median time of one ``LogoDetector.analyze`` call (locate + compare + defects).
@@ -22,8 +23,10 @@ held-out report seed. The shape search, the preferred-cluster rules and the plat
 slot were tuned on the failures of seeds 2 and 4 (``benchmarks/logo_diagnose.py``); seeds
 1 and 5 were checks whose blur/warp failures were also looked at (they led to the soft
 logo-colour map and the nested shape/colour rule), so they are not held out either.
-Seed 6 (the default) is the held-out report seed and seed 9 a second held-out check,
-both run once at the end, untuned.
+Seeds 6 and 9 were then report seeds; the next round (slot finder's logo-likeness, strict
+"missing", erased logos, stray matches) was tuned on the failures of seeds 1, 2, 4, 5, 6
+and 9, so none of them is held out any more. Seeds 10 and 12 are the held-out report
+seeds of that round, run once at the end on the final code and on the code before it.
 """
 
 from __future__ import annotations
@@ -124,10 +127,15 @@ def main(argv: list[str] | None = None) -> int:
             flagged[label] += 1
             if any(d.category == "missing" for d in defects):
                 said_missing[label] += 1
-            if truth is None or any(at_truth(d.box, truth.box) for d in defects):
-                located[label] += 1
-            if truth is None or any(covers(d.box, truth.box) for d in defects):
-                covered[label] += 1
+            # no logo on the poster: only a "missing" report is right (a wrong_logo
+            # defect at some object would send the refiner to paint over it)
+            if truth is None:
+                if any(d.category == "missing" for d in defects):
+                    located[label] += 1
+                    covered[label] += 1
+            else:
+                located[label] += any(at_truth(d.box, truth.box) for d in defects)
+                covered[label] += any(covers(d.box, truth.box) for d in defects)
         iou = None
         if truth is not None and found is not None:
             iou = found.box.iou(clean_logo_box(poster, truth.box))
@@ -156,13 +164,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"{covered[label] / n:8.3f} {said_missing[label]:10d}")
     print("(located = recall counting only defects reported at the logo: defect box IoU >= "
           f"{LOCATED_IOU} with the true logo box - the headline, since a defect elsewhere "
-          "sends the refiner to the wrong region; flagged = any logo defect reported "
+          "sends the refiner to the wrong region; on 'missing' a report of category "
+          "'missing'; flagged = any logo defect reported "
           "(false-positive rate on 'faithful'); covers30 = a defect box covers >= 30% of "
           "the true box; as missing = reported category 'missing')")
-    recall_ok = all(located[k] / total[k] >= 0.90 for k in LOGO_DEFECTS if total[k])
+    recall_ok = all(located[k] / total[k] >= 0.90 for k in ("missing", *LOGO_DEFECTS)
+                    if total[k])
     fp = flagged["faithful"] / max(total["faithful"], 1)
     mean_iou = float(np.mean(ious)) if ious else float("nan")
-    print(f"located recall per defect type >= 0.90: {'met' if recall_ok else 'NOT met'}")
+    print(f"located recall per defect type (missing included) >= 0.90: "
+          f"{'met' if recall_ok else 'NOT met'}")
     print(f"false positives on faithful logos: {fp:.3f} (target <= 0.02: "
           f"{'met' if fp <= 0.02 else 'NOT met'})")
     present = sum(n for k, n in total.items() if k not in ("missing", "wrong_logo"))

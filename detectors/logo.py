@@ -35,7 +35,9 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    apart -> the place where ECC registers the reference better; one nested in the other
    -> the larger (each search's failure is a small template on a part of the logo). In
    the preferred group only quads with IoU >= ``PREFER_IOU`` to the preferred place are
-   judged (a partial match judges better than the deformed whole).
+   judged (a partial match judges better than the deformed whole), and quads holding
+   >= 80% of it that ECC registers (>= ``CONTAIN_ECC``): with a wordmark erased, the
+   colour search's winner is the emblem at a smaller scale, inside the whole logo.
 3. **Compare** (:mod:`detectors.logo_compare`): the poster under the quad is resampled
    into the reference frame at about its on-poster size (at most 256 px); the reference
    is composited over those very pixels with its alpha (what a faithful logo looks like
@@ -70,22 +72,27 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    category="deformed")`` with the quad, its box, ``observed`` = the reasons, and
    ``repair_quad`` = the quad padded by ``max(6, 10% of the logo width)`` px; with reason
    ``blurred`` or ``shape_warp`` the box is padded by ``DEFECT_SPREAD`` (6%) of the logo
-   width (a blur's halo, a warp's displaced outline lie outside the quad). A best match
+   width (a blur's halo, a warp's displaced outline lie outside the quad; not when the
+   defect was moved to the slot, whose box is the object's own extent). A best match
    judged ``wrong_logo`` (alone) is reported at the slot (below) when the slot is
    elsewhere: the match was then a text line or decoration, the other logo is in the
-   slot. When
-   ``required`` and no logo is found:
+   slot; when nothing on the poster looks like a logo, such a match (unless features
+   found it or ECC registers it, >= ``WRONG_GONE_ECC``) is dropped and the logo is
+   missing, and so is a template or shape match failing ``color_shift`` that ECC
+   registers poorly (< ``STRAY_ECC``; a recoloured logo keeps its outline and registers
+   well) - moved to the slot like a match failing many measures when there is one.
+   When ``required`` and no logo is found:
 
-   * the logo slot is the first region hint of kind ``"logo"``, else (no hints) the most
-     logo-like object (:func:`detectors.logo_slot.find_slot`: compact, solid, contrasted,
-     not a text line), else the best template peak if its NCC >= ``WEAK_NCC``; if the
-     slot has content (grey std > ``SLOT_CONTENT_STD`` or Canny edge density >
-     ``SLOT_EDGE_DENSITY``) the result is ``deformed`` with reason ``wrong_logo``
-     (something else sits where the logo belongs), else ``missing`` with reason
-     ``logo_missing``, box = the slot;
-   * with no slot at all: ``missing`` with reasons ``logo_missing`` + ``no_logo_slot``,
-     box = the whole poster and no repair quad of its own: the refiner cannot know where
-     to place the logo, a reviewer must.
+   * with a region hint of kind ``"logo"``: if the hinted slot has content (grey std >
+     ``SLOT_CONTENT_STD`` or Canny edge density > ``SLOT_EDGE_DENSITY``) the result is
+     ``deformed`` with reason ``wrong_logo`` (something else sits where the logo
+     belongs), else ``missing`` with reason ``logo_missing``, box = the hint;
+   * without hints: ``deformed`` / ``wrong_logo`` at the most logo-like object
+     (:func:`detectors.logo_slot.find_slot`: solid, contrasted, with a motif or several
+     colours, not a text line), widened to the reference's aspect;
+   * when nothing looks like a logo: ``missing`` with reasons ``logo_missing`` +
+     ``no_logo_slot``, box = the whole poster and no repair quad of its own: the refiner
+     cannot know where to place the logo, a reviewer must.
 
    Wordmark OCR is not used: the structure measures already catch a different wordmark
    and OCR would add about 0.5 s per poster.
@@ -136,21 +143,23 @@ TEMPLATE_PEAKS = 3
 CLUSTER_TRIES = 8
 SOFT_SIGMA = 0.06
 SOFT_WORK_WIDTH = 320
-WEAK_NCC = 0.30
 SLOT_CONTENT_STD = 12.0
 SLOT_EDGE_DENSITY = 0.02
 MAX_INSTANCES = 4
 COLOUR_STRONG = 0.7
 DEFECT_SPREAD = 0.06
 SLOT_MANY_REASONS = 3
-SLOT_AWAY_IOU = 0.1
+SLOT_AWAY_IOU = 0.5
 COLOUR_MARGIN = 0.05
 SHAPE_STRONG = 0.8
 SHAPE_MARGIN = 0.03
 SHAPE_KEEP_ECC = 0.85
 PREFER_IOU = 0.5
+CONTAIN_ECC = 0.7
 RECOLOUR_ECC = 0.7
 RECOLOUR_EDGE_F1 = 0.7
+STRAY_ECC = 0.7
+WRONG_GONE_ECC = 0.6
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
 THRESHOLDS: dict[str, tuple[float, float, int]] = {
@@ -326,26 +335,30 @@ class LogoDetector:
         expected = brand_name or "logo"
         found = self._locate(image, ref, MAX_INSTANCES)
         defects: list[Defect] = []
-        checks: list[LogoCheck] = []
+        kept: list[tuple[LogoMatch, LogoCheck]] = []
         hint_boxes = _hint_boxes(hints, width, height)
         for i, (lm, _, check) in enumerate(found):
-            checks.append(check)
             log.debug("logo at %s via %s: %s", lm.box.as_list(), lm.method, check)
             if check.matches:
+                kept.append((lm, check))
                 continue
-            quad = lm.quad
+            quad: Quad | None = lm.quad
             if i == 0 and not hint_boxes:
                 quad, check = self._maybe_slot(image, ref, lm, check)
-                checks[-1] = check
+                if quad is None:
+                    continue  # judged another logo, and nothing on the poster is a logo
+            kept.append((lm, check))
+            # a slot box is the object's own extent (a blur's halo included): no spread
             defects.append(self._defect("deformed", quad, expected, check,
+                                        spread=quad == lm.quad,
                                         hw=(height, width)))
-        if not found and required:
+        if not kept and required:
             defects.append(self._absent(image, ref, expected, hint_boxes))
         seconds = time.perf_counter() - t0
-        log.info("logo detect: %d found, %d defects in %.2f s", len(found), len(defects),
+        log.info("logo detect: %d found, %d defects in %.2f s", len(kept), len(defects),
                  seconds)
-        return LogoReport(tuple(defects), tuple(lm for lm, _, _ in found), tuple(checks),
-                          seconds)
+        return LogoReport(tuple(defects), tuple(lm for lm, _ in kept),
+                          tuple(c for _, c in kept), seconds)
 
     # -- internals --------------------------------------------------------------------
     def _inputs(self, image: np.ndarray, reference: np.ndarray
@@ -452,8 +465,11 @@ class LogoDetector:
             clusters.sort(key=lambda cl: not any(it[1] is prefer for it in cl))
             q0 = quad_of(prefer.h_ref_to_img, ref)
             if any(it[1] is prefer for it in clusters[0]):
+                # ... or what holds the preferred place and registers well (ECC >=
+                # CONTAIN_ECC): the preferred one was then a part of a partly erased logo
                 clusters[0] = [it for it in clusters[0]
-                               if it[1] is prefer or _iou(it[3], q0) >= PREFER_IOU]
+                               if it[1] is prefer or _iou(it[3], q0) >= PREFER_IOU
+                               or (it[0] >= CONTAIN_ECC and _holds(it[3], q0))]
         out: list[tuple[LogoMatch, np.ndarray, LogoCheck]] = []
         for cl in clusters:
             ecc0 = cl[0][0]
@@ -489,23 +505,32 @@ class LogoDetector:
         return out
 
     def _maybe_slot(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
-                    check: LogoCheck) -> tuple[Quad, LogoCheck]:
+                    check: LogoCheck) -> tuple[Quad | None, LogoCheck]:
         """Where to report the best match's defect: at the match, or at the logo slot.
 
         "Another logo" (``wrong_logo`` alone) at a match that is not the most logo-like
         object, or a gradient-only match (not features, not colour; a shape match only
         when ECC found nothing logo-like there) failing ``SLOT_MANY_REASONS`` or more
-        measures and away from the slot (overlap < ``SLOT_AWAY_IOU``): that match was a
-        text line or a decoration; the logo, deformed or another one, is in the slot. A
-        shape match stays where the colour search's best agrees with it.
+        measures, or a template / shape match in other colours (color_shift) registering
+        poorly (ECC < ``STRAY_ECC``; a recoloured logo keeps its outline), not at the
+        slot (IoU < ``SLOT_AWAY_IOU``): that match was a text line or a decoration; the
+        logo, deformed or another one, is in the slot. A shape match stays where the
+        colour search's best agrees with it.
         There it is judged again (:meth:`compare`) unless it is another logo; a faithful
-        logo there keeps the report where it was.
+        logo there keeps the report where it was. When no object on the poster looks
+        like a logo, "another logo" that ECC registers poorly (< ``WRONG_GONE_ECC``) or
+        the stray match in other colours, not found by features: ``None`` (the logo is
+        missing).
         """
         wrong = check.reasons == ("wrong_logo",)
         many = len(check.reasons) >= SLOT_MANY_REASONS and (
             lm.method not in ("features", "colour", "shape")
             or (lm.method == "shape" and lm.score <= 0))
-        if not (wrong or many):
+        # a gradient or silhouette match in other colours that does not register like a
+        # recoloured logo (whose outline is intact): copy or decoration, like ``many``
+        stray = lm.method in ("template", "soft-template", "shape") \
+            and lm.score < STRAY_ECC and "color_shift" in check.reasons
+        if not (wrong or many or stray):
             return lm.quad, check
         if lm.method == "shape":
             # a silhouette judged another logo, or one nothing registers on, is kept only
@@ -517,7 +542,11 @@ class LogoDetector:
                 return lm.quad, check
         slot = find_slot(image, ref)
         if slot is None:
-            return lm.quad, check
+            # "another logo" or a stray match where nothing on the poster looks like a
+            # logo (solid, contrasted, with a motif): the match was copy or decoration,
+            # the logo is missing (None); a deformed match stays where it is
+            gone = (wrong and lm.score < WRONG_GONE_ECC) or stray
+            return (None if gone and lm.method != "features" else lm.quad), check
         box = slot[0]
         if wrong:
             return (box.as_quad(), check) if box.iou(lm.box) < 0.3 else (lm.quad, check)
@@ -529,12 +558,13 @@ class LogoDetector:
         return box.as_quad(), there
 
     def _defect(self, category: str, quad: Quad, expected: str, check: LogoCheck,
-                extra: tuple[str, ...] = (), hw: tuple[int, int] | None = None) -> Defect:
+                extra: tuple[str, ...] = (), hw: tuple[int, int] | None = None,
+                spread: bool = True) -> Defect:
         q = np.asarray(quad, np.float64)
         logo_w = float(np.linalg.norm(q[1] - q[0]))
         margin = max(6.0, 0.1 * logo_w)
         box = Box.from_points(quad)
-        if {"blurred", "shape_warp"} & set(check.reasons):
+        if spread and {"blurred", "shape_warp"} & set(check.reasons):
             # a blur's halo / a warp's displaced outline reach beyond the logo's quad: the
             # defect (what the refiner must repaint) is that much larger
             spread = int(round(DEFECT_SPREAD * logo_w))
@@ -551,32 +581,32 @@ class LogoDetector:
 
     def _absent(self, image: np.ndarray, ref: LogoReference, expected: str,
                 hints: list[Box]) -> Defect:
+        """The defect when the brand's logo is not on the poster: ``wrong_logo`` at the
+        hinted slot when it has content, or at the most logo-like object
+        (:func:`detectors.logo_slot.find_slot`); else ``missing``."""
         height, width = image.shape[:2]
-        slot: Box | None = hints[0] if hints else None
-        if slot is None:
-            found_slot = find_slot(image, ref)
-            if found_slot is not None:
-                slot = found_slot[0]
-        if slot is None:
-            weak = template_candidates(image, ref, 1)
-            if weak and weak[0].strength >= WEAK_NCC:
-                q = quad_of(weak[0].h_ref_to_img, ref)
-                slot = Box.from_points(q).clamp(width, height)
-        if slot is None or slot.area == 0:
-            whole = Box(0, 0, width, height)
-            check = LogoCheck(False, 0.0, ("logo_missing", "no_logo_slot"))
-            return Defect(kind="logo", category="missing", box=whole, quad=whole.as_quad(),
-                          expected=expected, observed=None, score=1.0, reasons=check.reasons,
-                          repair_quad=None)
-        crop = cv2.cvtColor(image[slot.slice()], cv2.COLOR_RGB2GRAY)
-        std = float(crop.std())
-        edges = float((cv2.Canny(crop, 50, 150) > 0).mean())
-        details = (("slot_std", std), ("slot_edge_density", edges))
-        if std > SLOT_CONTENT_STD or edges > SLOT_EDGE_DENSITY:
-            check = LogoCheck(False, 0.0, ("wrong_logo",), details)
-            return self._defect("deformed", slot.as_quad(), expected, check)
-        check = LogoCheck(False, 0.0, ("logo_missing",), details)
-        return self._defect("missing", slot.as_quad(), expected, check)
+        if hints:
+            slot = hints[0]
+            crop = cv2.cvtColor(image[slot.slice()], cv2.COLOR_RGB2GRAY)
+            std = float(crop.std())
+            edges = float((cv2.Canny(crop, 50, 150) > 0).mean())
+            details = (("slot_std", std), ("slot_edge_density", edges))
+            if std > SLOT_CONTENT_STD or edges > SLOT_EDGE_DENSITY:
+                check = LogoCheck(False, 0.0, ("wrong_logo",), details)
+                return self._defect("deformed", slot.as_quad(), expected, check)
+            check = LogoCheck(False, 0.0, ("logo_missing",), details)
+            return self._defect("missing", slot.as_quad(), expected, check)
+        found_slot = find_slot(image, ref)
+        if found_slot is not None:
+            # something logo-like (solid, contrasted, with a motif) that is not ours
+            check = LogoCheck(False, 0.0, ("wrong_logo",), (("slot_score", found_slot[1]),))
+            return self._defect("deformed", found_slot[0].as_quad(), expected, check)
+        # nothing on the poster looks like a logo: the refiner cannot know where to place
+        # it, a reviewer must (no repair quad)
+        whole = Box(0, 0, width, height)
+        return Defect(kind="logo", category="missing", box=whole, quad=whole.as_quad(),
+                      expected=expected, observed=None, score=1.0,
+                      reasons=("logo_missing", "no_logo_slot"), repair_quad=None)
 
 
 def _gradients_convince(lm: LogoMatch, check: LogoCheck) -> bool:
@@ -602,6 +632,16 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter, _ = cv2.intersectConvexConvex(pa, pb)
     union = area_a + area_b - float(inter)
     return float(inter) / union if union > 0 else 0.0
+
+
+def _holds(outer: np.ndarray, inner: np.ndarray) -> bool:
+    """``outer`` (a convex quad) is larger than ``inner`` and holds >= 80% of it."""
+    po, pi = outer.astype(np.float32), inner.astype(np.float32)
+    area_o, area_i = abs(cv2.contourArea(po)), abs(cv2.contourArea(pi))
+    if area_i <= 0 or area_o <= area_i:
+        return False
+    inter, _ = cv2.intersectConvexConvex(po, pi)
+    return float(inter) >= 0.8 * area_i
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

@@ -3,7 +3,8 @@
 Posters from :mod:`catalog` on which the gradient search alone settled elsewhere (a text
 line, a decoration) and the colour search (:func:`detectors.logo_locate.colour_candidates`)
 or the shape search (:func:`detectors.logo_locate.shape_candidates`) finds the blurred /
-warped logo; the logo-colour map behind the shape search on tiny arrays.
+warped logo, or a larger match holding the colour search's place is the partly erased
+logo; the logo-colour map behind the shape search on tiny arrays.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # blurred flat logo: the shape search sits on the emblem, the colour search's larger
     # box around it is the logo
     (1, 0, "flat", 100109, "blur"),
+    # erased wordmark: the colour search's clear winner is the emblem at a smaller scale;
+    # a blurred-template match holding it registers the whole (partly erased) logo
+    (6, 4, "flat", 600168, "erasure"),
+    # another logo: the template match on copy fails everything, the defect moves to the
+    # slot; the slot box is not spread like a blurred logo's quad (IoU 0.49 when it was)
+    (6, 4, "flat", 600187, "wrong_logo"),
+    # another logo; the best match is a small template / silhouette match in other
+    # colours that ECC registers poorly (failing one or two measures only): it moves to
+    # the slot like a match failing many measures
+    (9, 0, "flat", 900180, "wrong_logo"),
+    (9, 6, "flat", 900184, "wrong_logo"),
 ]
 
 

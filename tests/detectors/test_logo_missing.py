@@ -1,0 +1,134 @@
+"""No logo vs another logo: the slot finder's idea of "logo-like", and "missing" reports.
+
+A poster without the brand's logo is ``missing`` unless some object on it looks like a
+logo (solid, contrasted, with a motif): then it is ``wrong_logo`` at that object. Slot
+tests draw on tiny OpenCV posters; the detector tests use :mod:`catalog` posters without
+a logo on which the detector used to report ``wrong_logo`` (or a deformed logo) at a
+text line or a decoration.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from catalog import make_brand, make_poster
+from detectors.logo import LogoDetector
+from detectors.logo_reference import LogoReference, prepare_reference
+from detectors.logo_slot import find_slot
+from detectors.types import Box
+
+
+@pytest.fixture(scope="module")
+def det() -> LogoDetector:
+    return LogoDetector()
+
+
+def _reference() -> LogoReference:
+    """A red disc + wordmark reference, about 2:1 once cropped to its alpha."""
+    rgb = np.zeros((100, 300, 3), np.uint8)
+    alpha = np.zeros((100, 300), np.uint8)
+    for img, col in ((rgb, (200, 30, 40)), (alpha, 255)):
+        cv2.circle(img, (50, 50), 46, col, -1, cv2.LINE_AA)
+        cv2.putText(img, "BRND", (102, 66), cv2.FONT_HERSHEY_SIMPLEX, 1.05, col, 4,
+                    cv2.LINE_AA)
+    return prepare_reference(np.dstack([rgb, alpha]))
+
+
+def _plain(h: int = 800, w: int = 600) -> np.ndarray:
+    return np.full((h, w, 3), (235, 230, 215), np.uint8)
+
+
+def test_slot_finder_ignores_a_flat_panel_without_a_motif():
+    # a bare, one-colour panel is solid and contrasted but has no motif: not a logo
+    img = _plain()
+    cv2.rectangle(img, (250, 300), (370, 380), (40, 60, 170), -1)
+    assert find_slot(img, _reference()) is None
+    # the same panel with a motif on it is logo-like
+    cv2.putText(img, "Q", (290, 365), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 5,
+                cv2.LINE_AA)
+    found = find_slot(img, _reference())
+    assert found is not None
+    assert found[0].intersection(Box(250, 300, 371, 381)) == Box(250, 300, 371, 381).area
+
+
+def test_slot_finder_finds_an_emblem_drawn_over_a_translucent_shape():
+    # at the low foreground threshold the emblem merges with the faint disc behind it;
+    # a higher threshold separates them
+    img = _plain()
+    over = img.copy()
+    cv2.circle(over, (300, 400), 120, (60, 120, 200), -1, cv2.LINE_AA)
+    img = cv2.addWeighted(over, 0.35, img, 0.65, 0)
+    cv2.circle(img, (400, 300), 40, (30, 140, 60), -1, cv2.LINE_AA)
+    cv2.putText(img, "Q", (378, 318), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 4,
+                cv2.LINE_AA)
+    ref = _reference()
+    found = find_slot(img, ref)
+    assert found is not None
+    box, score = found
+    assert 0.35 <= score <= 1.0
+    # centred on the emblem, widened to the reference's aspect
+    assert abs((box.x0 + box.x1) / 2 - 400) <= 6 and abs((box.y0 + box.y1) / 2 - 300) <= 6
+    assert box.width / box.height == pytest.approx(ref.width / ref.height, rel=0.1)
+    assert box.height >= 80
+
+
+NO_LOGO = [  # (brand id, brand seed, style, poster seed): what the detector said before
+    ("brand1x2", 1002, "flat", 100086),  # wrong_logo at a text panel (slot "content")
+    ("brand1x3", 1003, "textured", 100080),  # wrong_logo at a translucent shape
+    ("brand1x5", 1005, "textured", 100084),  # a blurry-template match in other colours
+    ("brand1x6", 1006, "flat", 100088),  # a template match on copy, other colours
+    ("brand1x1", 1001, "textured", 100087),  # idem
+]
+
+
+@pytest.mark.parametrize("brand_id,brand_seed,style,pseed", NO_LOGO)
+def test_poster_without_the_logo_or_any_logo_like_object_is_missing(det, brand_id,
+                                                                    brand_seed, style,
+                                                                    pseed):
+    brand = make_brand(brand_id, brand_seed, logo_style=style)
+    poster = make_poster(brand, pseed, with_logo=False)
+    report = det.analyze(poster.image, brand.logo_rgba, required=True,
+                         brand_name=brand.kit.display_name)
+    (d,) = report.defects
+    assert d.category == "missing"
+    assert d.reasons == ("logo_missing", "no_logo_slot")
+    assert d.box == Box(0, 0, poster.image.shape[1], poster.image.shape[0])
+    assert d.repair_quad is None
+    assert report.matches == () and report.checks == ()
+    assert det.detect(poster.image, brand.logo_rgba, required=False) == []
+
+
+def test_slot_finder_keeps_an_object_shaped_like_the_reference_as_it_is():
+    # a plate (or our own deformed logo) about the reference's shape is the slot itself;
+    # only a much narrower object (an emblem fitted in the slot) is widened
+    ref = _reference()
+    img = _plain()
+    w = 200
+    h = int(round(w / (0.85 * ref.width / ref.height)))
+    cv2.rectangle(img, (200, 300), (200 + w - 1, 300 + h - 1), (30, 30, 35), -1)
+    cv2.circle(img, (200 + h // 2, 300 + h // 2), h // 2 - 8, (200, 30, 40), -1, cv2.LINE_AA)
+    cv2.putText(img, "OTHER", (200 + h, 300 + 2 * h // 3), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                (230, 230, 230), 2, cv2.LINE_AA)
+    found = find_slot(img, ref)
+    assert found is not None
+    box = found[0]
+    assert abs(box.x0 - 200) <= 4 and abs(box.x1 - (200 + w)) <= 4
+    assert abs(box.y0 - 300) <= 4 and abs(box.y1 - (300 + h)) <= 4
+
+
+def test_slot_finder_ignores_an_object_cut_by_the_poster_edge():
+    # a logo sits inside the poster; a shape the edge cuts is background decoration
+    img = _plain()
+    cv2.circle(img, (0, 400), 70, (30, 140, 60), -1, cv2.LINE_AA)
+    cv2.putText(img, "Q", (8, 418), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 4,
+                cv2.LINE_AA)
+    assert find_slot(img, _reference()) is None
+    # the same emblem inside the poster is logo-like
+    cv2.circle(img, (300, 200), 70, (30, 140, 60), -1, cv2.LINE_AA)
+    cv2.putText(img, "Q", (282, 218), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 4,
+                cv2.LINE_AA)
+    found = find_slot(img, _reference())
+    assert found is not None
+    assert abs((found[0].x0 + found[0].x1) / 2 - 300) <= 6
