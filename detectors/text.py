@@ -52,7 +52,7 @@ collapsed     the text reads right but its detail collapsed (blur, warp, broken 
               is collapsed; a clean line it missed is no defect). A string OCR found
               nowhere whose rendering matches nowhere is looked for by the part an
               erasure leaves (its top, bottom, left or right half): a crisp match of
-              NCC >= ``PART_MATCH`` (0.92) is the string, *missing* where erased,
+              NCC >= ``PART_MATCH`` (0.91) is the string, *missing* where erased,
               boxed by the whole rendering (``missing_text``, ``rendered_match``,
               ``partly_erased``)
 ============  ===========================================================================
@@ -170,7 +170,8 @@ NEAR_COPY = 0.34  # a left-over line this close (edit distance / length) to matc
 RENDER_MATCH = 0.78  # NCC of a missing string's rendering found on the poster (blurred)
 SOFT_EDGE_PX = 2.5  # ... whose edges are at least this soft (px)
 SOFT_EDGE_REL = 0.03  # ... and this share of its ink height
-PART_MATCH = 0.92  # NCC of the part of a rendering an erasure leaves (see _partly_erased)
+PART_MATCH = 0.91  # NCC of the part of a rendering an erasure leaves (see _partly_erased)
+PART_MIN_WIDTH = 48  # px: half of a narrower rendering is too little ink to tell
 PART_KEEPS = ((0.0, 0.0, 1.0, 0.45), (0.0, 0.55, 1.0, 1.0), (0.0, 0.0, 0.5, 1.0),
               (0.5, 0.0, 1.0, 1.0))
 WEAK_MARGIN = 0.1  # a sharp match elsewhere beats a weak host's rendering by this NCC
@@ -1028,8 +1029,9 @@ class TextDetector:
                        mask: np.ndarray) -> Defect | None:
         """The place of a string OCR found nowhere, by the part of its rendering an
         erasure would leave (``PART_KEEPS``: its top or bottom, left or right half): a
-        match of NCC >= ``PART_MATCH`` with crisp edges. The box is the whole rendering's
-        (the erased part included)."""
+        match of NCC >= ``PART_MATCH`` with crisp edges, the rendering at least
+        ``PART_MIN_WIDTH`` wide. The box is the whole rendering's (the erased part
+        included)."""
         h, w = image.shape[:2]
         best = None
         for keep in PART_KEEPS:
@@ -1041,7 +1043,8 @@ class TextDetector:
         soft = edge_width(image, best.box)
         log.debug("rendered %r, partly kept, matches %.3f at %s (edges %.1f px)", exp,
                   best.score, best.box, soft)
-        if best.score < PART_MATCH or soft >= SOFT_EDGE_PX or soft == 0.0:
+        if best.score < PART_MATCH or soft >= SOFT_EDGE_PX or soft == 0.0 \
+                or best.box[2] - best.box[0] < PART_MIN_WIDTH:
             return None
         box = Box(*best.box).clamp(w, h)
         if box.area == 0:
@@ -1537,11 +1540,14 @@ def _font_list(font_path: str | Sequence[str] | None) -> list[str]:
 def _shares(norm: str, read: str) -> bool:
     """A read shares characters with the normalised expected string ``norm``: a common
     subsequence of >= ``MIN_SHARED`` of its characters, a common CJK character, or the
-    read (>= 2 characters) is a piece of it (a fragment left by an erasure)."""
+    read (>= 2 characters) is a piece of it, or (>= 3) starts or ends as it does (a
+    fragment left by an erasure, its cut glyph misread: 'NEvv' of 'NEW ARRIVAL')."""
     read = "".join(ch for ch in read if ch.isalnum())  # a stray bracket or dot read in
     if not norm or not read:
         return False
     if len(read) >= 2 and read in norm:
+        return True
+    if len(read) >= 3 and len(norm) >= 3 and (read[:2] == norm[:2] or read[-2:] == norm[-2:]):
         return True
     if {c for c in norm if is_cjk(c)} & set(read):
         return True

@@ -461,6 +461,10 @@ def test_a_fragment_read_with_a_stray_mark_still_shares_its_strings_characters()
     assert _shares("限时特惠50%off", "限时")
     assert not _shares("autumncollection", "sale")
     assert not _shares("autumncollection", "(.)")
+    # the start of an erased string, its cut last glyph misread: 'NEW' read as 'NEvv'
+    assert _shares("newarrival", "nevv")
+    assert _shares("freshdeals", "xals")  # ... or its end
+    assert not _shares("newarrival", "nothing")
 
 
 def test_a_line_ocr_did_not_detect_is_judged_by_the_image_signals(detector) -> None:
