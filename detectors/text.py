@@ -171,6 +171,10 @@ RENDER_MATCH = 0.78  # NCC of a missing string's rendering found on the poster (
 SOFT_EDGE_PX = 2.5  # ... whose edges are at least this soft (px)
 SOFT_EDGE_REL = 0.03  # ... and this share of its ink height
 PART_MATCH = 0.91  # NCC of the part of a rendering an erasure leaves (see _partly_erased)
+PART_WHOLE_FIT = 0.85  # ... unless the whole rendering fits there as well
+PART_GONE = 0.55  # ... and the rest of its box holds at most this share of the kept
+# part's grey gradient (the ink is gone there; on 11 seeds erasures 0.05-0.47, but one
+# at 0.70; clean lines half over a background shape 0.61-0.91)
 PART_MIN_WIDTH = 48  # px: half of a narrower rendering is too little ink to tell
 PART_KEEPS = ((0.0, 0.0, 1.0, 0.45), (0.0, 0.55, 1.0, 1.0), (0.0, 0.0, 0.5, 1.0),
               (0.5, 0.0, 1.0, 1.0))
@@ -997,10 +1001,12 @@ class TextDetector:
                 # a weak match counts only where it is plainly blurred; a string OCR
                 # found nowhere may be partly erased: look for what is left of it
                 if exp in partial:
-                    d = self._partly_erased(image, exp, fonts, mask)
+                    d, whole = self._partly_erased(image, exp, fonts, mask)
                     if d is not None:
                         cv2.rectangle(mask, (d.box.x0, d.box.y0), (d.box.x1, d.box.y1), 255, -1)
                         out.append(d)
+                    elif whole is not None:
+                        crisp[exp] = (None, whole)
                 continue
             x0, y0, x1, y1 = f.box
             if soft < SOFT_EDGE_PX or soft < SOFT_EDGE_REL * (y1 - y0):
@@ -1026,36 +1032,46 @@ class TextDetector:
 
     @staticmethod
     def _partly_erased(image: np.ndarray, exp: str, fonts: Sequence[str],
-                       mask: np.ndarray) -> Defect | None:
+                       mask: np.ndarray) -> tuple[Defect | None, object]:
         """The place of a string OCR found nowhere, by the part of its rendering an
         erasure would leave (``PART_KEEPS``: its top or bottom, left or right half): a
         match of NCC >= ``PART_MATCH`` with crisp edges, the rendering at least
-        ``PART_MIN_WIDTH`` wide. The box is the whole rendering's (the erased part
-        included)."""
+        ``PART_MIN_WIDTH`` wide, and the rest of its box nearly bare (``PART_GONE``: a
+        clean line half over a background shape matches by its other half). The box is
+        the whole rendering's (the erased part included). Where the whole rendering
+        fits there too (NCC >= ``PART_WHOLE_FIT``; the coarse whole search had missed
+        it), nothing is erased: returns (None, that place), a sharp match for the image
+        signals to judge; else (defect or None, None)."""
         h, w = image.shape[:2]
-        best = None
+        best, best_keep = None, None
         for keep in PART_KEEPS:
             f = search_rendered(image, exp, fonts, mask=mask, keep=keep)
             if f is not None and (best is None or f.score > best.score):
-                best = f
+                best, best_keep = f, keep
         if best is None:
-            return None
+            return None, None
         soft = edge_width(image, best.box)
-        log.debug("rendered %r, partly kept, matches %.3f at %s (edges %.1f px)", exp,
-                  best.score, best.box, soft)
+        gone = _edge_share(image, best.box, best_keep)
+        log.debug("rendered %r, partly kept, matches %.3f at %s (edges %.1f px, the rest "
+                  "holds %.2f of the kept part's edges)", exp, best.score, best.box, soft, gone)
         if best.score < PART_MATCH or soft >= SOFT_EDGE_PX or soft == 0.0 \
-                or best.box[2] - best.box[0] < PART_MIN_WIDTH:
-            return None
+                or best.box[2] - best.box[0] < PART_MIN_WIDTH or gone > PART_GONE:
+            return None, None
+        whole = search_near(image, exp, fonts, best.box, mask=mask)
+        if whole is not None and whole.score >= PART_WHOLE_FIT:
+            log.debug("... and so does the whole rendering (%.3f): not erased", whole.score)
+            return None, whole
         box = Box(*best.box).clamp(w, h)
         if box.area == 0:
-            return None
+            return None, None
         rep = box.pad(int(round(REPAIR_MARGIN * best.size))).clamp(w, h)
         return Defect(kind="text", category="missing", box=box, quad=box.as_quad(),
                       expected=exp, observed="", score=float(best.score),
                       reasons=("missing_text", "rendered_match", "partly_erased"),
                       repair_quad=rep.as_quad(),
                       details=(("render_ncc", float(best.score)),
-                               ("font_size_px", float(best.size))))
+                               ("font_size_px", float(best.size)),
+                               ("whole_ncc", float(whole.score) if whole else 0.0))), None
 
     @staticmethod
     def _undetected_region(f, exp: str, w: int, h: int) -> _Region:
@@ -1464,6 +1480,25 @@ class TextDetector:
             src_of.append(best)
         keep = [k for k, ch in enumerate(text) if not ch.isspace()]
         return sims[keep], [src_of[k] for k in keep]
+
+
+def _edge_share(image: np.ndarray, box: tuple[int, int, int, int],
+                keep: tuple[float, float, float, float]) -> float:
+    """Mean grey gradient in the part of ``box`` outside ``keep`` (shares of the box) over
+    that inside it: ~1 where the whole string is there, low where the rest was erased."""
+    x0, y0, x1, y1 = box
+    crop = image[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)]
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
+        return 1.0
+    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mag = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    h, w = mag.shape
+    inside = np.zeros((h, w), bool)
+    inside[int(keep[1] * h):int(math.ceil(keep[3] * h)),
+           int(keep[0] * w):int(math.ceil(keep[2] * w))] = True
+    if inside.all() or not inside.any():
+        return 1.0
+    return float(mag[~inside].mean() / max(float(mag[inside].mean()), 1e-6))
 
 
 def _aspect_guess(text: str) -> float:

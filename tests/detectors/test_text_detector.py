@@ -565,3 +565,4 @@ def test_the_wordmark_is_recognised_when_ocr_boxes_it_with_its_plate(detector) -
     lines = [OcrLine(quad=plate_quad, text="Belnyra", score=0.99),
              OcrLine(quad=Box(40, 150, 700, 230).as_quad(), text="Belnyra", score=0.99)]
     assert detector._logo_lines(image, lines, logo) == {0}
+
