@@ -66,6 +66,21 @@ class Tally:
     fps: list[str] = field(default_factory=list)
 
 
+def poster_plan(i: int, clean_every: int = 6) -> tuple[str | None, dict[int, str]]:
+    """Poster ``i``'s defect type (None: clean, every ``clean_every``-th poster) and the
+    lines that carry it (line 1 of every third poster, else line 0; line 2 too on odd
+    posters)."""
+    types = list(TEXT_DEFECTS)
+    kind = None if (clean_every and i % clean_every == clean_every - 1) else \
+        types[i % len(types)]
+    defects: dict[int, str] = {}
+    if kind:
+        defects[0 if i % 3 else 1] = kind
+        if i % 2:
+            defects[2] = kind
+    return kind, defects
+
+
 def _score(tally: Tally, kind: str | None, defects, truth, seconds: float, pid: str) -> None:
     """Score one poster's reports against its truth (text lines and the logo)."""
     text = [t for t in truth if t.kind == "text"]
@@ -110,13 +125,7 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
     types = list(TEXT_DEFECTS)
     for i in range(n_posters):
         brand = brands[i % len(brands)]
-        kind = None if (clean_every and i % clean_every == clean_every - 1) else \
-            types[i % len(types)]
-        defects = {}
-        if kind:
-            defects[0 if i % 3 else 1] = kind
-            if i % 2:
-                defects[2] = kind
+        kind, defects = poster_plan(i, clean_every)
         poster = make_poster(brand, seed * 100_003 + i, text_defects=defects, with_logo=True)
         expected = list(poster.manifest.copy_lines) if poster.manifest else None
         fonts = [str(p) for p in brand.font_paths]

@@ -32,8 +32,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from catalog import TEXT_DEFECTS, make_brand, make_poster  # noqa: E402
+from bench_text_detector import poster_plan  # noqa: E402
+
+from catalog import make_brand, make_poster  # noqa: E402
 from detectors.ocr import OcrEngine, OcrLine, RecResult, get_ocr_engine  # noqa: E402
 from detectors.text import TextDetector  # noqa: E402
 from detectors.types import Defect  # noqa: E402
@@ -74,17 +77,11 @@ def run(n_posters: int, seed: int, cache: Path | None, dump: Path | None,
     brands = [make_brand(f"brand{k}", seed) for k in range(2)]
     for b in brands:  # the logo's wordmark is read once per brand (cached), not per poster
         detector.wordmarks(b.logo_rgba)
-    types = list(TEXT_DEFECTS)
     prof = cProfile.Profile() if profile else None
     total, own, lines_out = [], [], []
     for i in range(n_posters):
         brand = brands[i % len(brands)]
-        kind = None if i % 6 == 5 else types[i % len(types)]
-        defects = {}
-        if kind:
-            defects[0 if i % 3 else 1] = kind
-            if i % 2:
-                defects[2] = kind
+        _kind, defects = poster_plan(i)
         poster = make_poster(brand, seed * 100_003 + i, text_defects=defects, with_logo=True)
         cached = cache / f"{seed}_{i}.pkl" if cache else None
         if cached and cached.exists():
