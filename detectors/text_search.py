@@ -86,6 +86,11 @@ class _Level:
         return tot / float(th * tw)
 
 
+def _margin(height: float) -> int:
+    """Background margin (px) around a template's ink of ``height`` px."""
+    return max(2, int(round(0.35 * height)))
+
+
 def _template(ref: np.ndarray, height: float) -> np.ndarray | None:
     """The reference rendering ``ref`` (ink crop) scaled to ink ``height``, with a margin
     of background, blurred like the poster levels (ink = 1)."""
@@ -93,7 +98,7 @@ def _template(ref: np.ndarray, height: float) -> np.ndarray | None:
     tw = max(int(round(ref.shape[1] * s)), 2)
     th = max(int(round(height)), 2)
     small = cv2.resize(ref, (tw, th), interpolation=cv2.INTER_AREA)
-    m = max(2, int(round(0.35 * height)))
+    m = _margin(height)
     out = np.zeros((th + 2 * m, tw + 2 * m), np.float32)
     out[m:m + th, m:m + tw] = small
     out = cv2.GaussianBlur(out, (0, 0), BLUR * height)
@@ -109,7 +114,7 @@ def _keep_part(tmpl: np.ndarray, height: float,
     if keep is None:
         return None
     th, tw = tmpl.shape
-    m = max(2, int(round(0.35 * height)))
+    m = _margin(height)
     ih, iw = th - 2 * m, tw - 2 * m
     kx0, ky0, kx1, ky1 = keep
     x0 = 0 if kx0 <= 0 else m + int(round(kx0 * iw))
