@@ -105,6 +105,26 @@ def detector() -> TextDetector:
     return TextDetector(engine=get_ocr_engine())
 
 
+def _belnyra_logo() -> np.ndarray:
+    """A generated RGBA logo with the wordmark 'Belnyra' (Roboto)."""
+    from catalog import make_logo
+
+    return make_logo(np.random.default_rng(11), ((200, 40, 60), (30, 90, 160), (240, 200, 40)),
+                     wordmark="Belnyra", font_path=Path(FONTS["roboto"]))
+
+
+def _overlay(image: np.ndarray, logo: np.ndarray, height: int, x0: int, y0: int) -> int:
+    """Lay ``logo`` (RGBA) scaled to ``height`` px onto ``image`` at (x0, y0), in place;
+    returns its width."""
+    small = cv2.resize(logo, (logo.shape[1] * height // logo.shape[0], height),
+                       interpolation=cv2.INTER_AREA)
+    a = small[..., 3:4].astype(np.float32) / 255.0
+    region = image[y0:y0 + height, x0:x0 + small.shape[1]].astype(np.float32)
+    image[y0:y0 + height, x0:x0 + small.shape[1]] = np.clip(
+        region * (1 - a) + small[..., :3] * a + 0.5, 0, 255).astype(np.uint8)
+    return small.shape[1]
+
+
 def _hit(defects, box: Box):
     hits = [d for d in defects if d.box.iou(box) >= 0.5]
     assert hits, f"no defect on {box.as_list()}: {[d.to_json() for d in defects]}"
@@ -397,20 +417,10 @@ def test_the_logos_wordmark_does_not_stand_in_for_a_blurred_brand_name(detector)
     # the brand name is both copy (a headline, blurred beyond detection) and the logo's
     # wordmark: the wordmark's read claims the copy string unless the detector knows
     # the logo, which it recognises by the reference laid over the poster
-    from catalog import make_logo
-
-    rng = np.random.default_rng(11)
-    logo = make_logo(rng, ((200, 40, 60), (30, 90, 160), (240, 200, 40)),
-                     wordmark="Belnyra", font_path=Path(FONTS["roboto"]))
+    logo = _belnyra_logo()
     items = [*CLEAN, ("Belnyra", "roboto", 72, (470, 540), "blur", 0.0)]
     image, boxes = _poster(items)
-    small = cv2.resize(logo, (logo.shape[1] * 90 // logo.shape[0], 90),
-                       interpolation=cv2.INTER_AREA)
-    a = small[..., 3:4].astype(np.float32) / 255.0
-    y0, x0 = 20, 880 - small.shape[1]
-    region = image[y0:y0 + 90, x0:x0 + small.shape[1]].astype(np.float32)
-    image[y0:y0 + 90, x0:x0 + small.shape[1]] = np.clip(
-        region * (1 - a) + small[..., :3] * a + 0.5, 0, 255).astype(np.uint8)
+    _overlay(image, logo, 90, 880 - logo.shape[1] * 90 // logo.shape[0], 20)
     assert detector.wordmarks(logo)[0].text == "belnyra"
     lines = detector.engine(image)
     assert any(ln.text == "Belnyra" for ln in lines)  # the wordmark reads
@@ -540,22 +550,13 @@ def test_the_wordmark_is_recognised_when_ocr_boxes_it_with_its_plate(detector) -
     # a logo on a dark plate: OCR's quad for the wordmark takes in the plate, 2.5x the
     # glyphs' height and 1.4x their width. The reference is still found over the line
     # (scales from the quad's width reach down to the glyphs'), a headline is not
-    from catalog import make_logo
-
-    rng = np.random.default_rng(11)
-    logo = make_logo(rng, ((200, 40, 60), (30, 90, 160), (240, 200, 40)),
-                     wordmark="Belnyra", font_path=Path(FONTS["roboto"]))
+    logo = _belnyra_logo()
     (wm,) = detector.wordmarks(logo)
     image, _ = _poster(CLEAN)
-    lh = 70
-    small = cv2.resize(logo, (logo.shape[1] * lh // logo.shape[0], lh),
-                       interpolation=cv2.INTER_AREA)
-    y0, x0 = 560, 400
-    image[y0 - 25:y0 + lh + 25, x0 - 25:x0 + small.shape[1] + 25] = (30, 30, 36)  # plate
-    a = small[..., 3:4].astype(np.float32) / 255.0
-    region = image[y0:y0 + lh, x0:x0 + small.shape[1]].astype(np.float32)
-    image[y0:y0 + lh, x0:x0 + small.shape[1]] = np.clip(
-        region * (1 - a) + small[..., :3] * a + 0.5, 0, 255).astype(np.uint8)
+    lh, y0, x0 = 70, 560, 400
+    lw = logo.shape[1] * lh // logo.shape[0]
+    image[y0 - 25:y0 + lh + 25, x0 - 25:x0 + lw + 25] = (30, 30, 36)  # plate
+    _overlay(image, logo, lh, x0, y0)
     s = lh / logo.shape[0]
     wx0, wy0, wx1, wy1 = (x0 + s * wm.box[0], y0 + s * wm.box[1], x0 + s * wm.box[2],
                           y0 + s * wm.box[3])

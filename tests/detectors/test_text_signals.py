@@ -28,6 +28,17 @@ def _roboto() -> str:
     return str(next(Path(fontpkg_roboto.__file__).parent.rglob("Roboto[[]wdth,wght].ttf")))
 
 
+def _drawn(text: str, font_path: str, size: int, margin: int, ground: tuple, ink: tuple
+           ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``text`` drawn (basic layout) on a flat ``ground`` with ``margin`` px round its ink
+    box; returns the RGB image and the font's box of the text."""
+    font = ImageFont.truetype(font_path, size, layout_engine=ImageFont.Layout.BASIC)
+    x0, y0, x1, y1 = font.getbbox(text)
+    img = Image.new("RGB", (x1 - x0 + 2 * margin, y1 - y0 + 2 * margin), ground)
+    ImageDraw.Draw(img).text((margin - x0, margin - y0), text, font=font, fill=ink)
+    return np.asarray(img), (x0, y0, x1, y1)
+
+
 def test_a_panel_edge_in_the_margin_is_not_taken_for_the_ink() -> None:
     # light rounded panel on a dark poster, dark text on the panel; the crop (like an OCR
     # quad) shows 7 px of the dark outside all round: the outside band and the strokes
@@ -51,11 +62,8 @@ def test_a_descender_cut_by_the_crop_still_counts_as_ink() -> None:
     # the detector's quad may end inside the descenders (y, j): those glyphs touch the
     # crop's bottom edge but are the line's own, not a neighbour's stroke
     text, size = "Quality You Can Trust", 50
-    font = ImageFont.truetype(_roboto(), size, layout_engine=ImageFont.Layout.BASIC)
-    x0, y0, x1, y1 = font.getbbox(text)
-    img = Image.new("RGB", (x1 - x0 + 20, y1 - y0 + 20), (250, 246, 240))
-    ImageDraw.Draw(img).text((10 - x0, 10 - y0), text, font=font, fill=(30, 30, 40))
-    crop = np.asarray(img)[:y1 - y0 + 1]  # the descenders lose their last 9 px
+    img, (_x0, y0, _x1, y1) = _drawn(text, _roboto(), size, 10, (250, 246, 240), (30, 30, 40))
+    crop = img[:y1 - y0 + 1]  # the descenders lose their last 9 px
     line = prepare_line(crop)
     sims, _cells = glyph_similarity(line, text, _roboto())
     assert sims[6] > 0.7  # the y of "Quality"
@@ -94,11 +102,8 @@ def test_the_one_descender_of_a_long_line_sets_its_height() -> None:
     # ink box's row rule asks for; dropping them squashed the rendering onto the line and
     # clean round letters (e, S, c, a) compared at 0.66-0.80 (0.71 here)
     text, size = "Weekend Special Sale", 44
-    font = ImageFont.truetype(_roboto(), size, layout_engine=ImageFont.Layout.BASIC)
-    x0, y0, x1, y1 = font.getbbox(text)
-    img = Image.new("RGB", (x1 - x0 + 30, y1 - y0 + 30), (30, 40, 80))
-    ImageDraw.Draw(img).text((15 - x0, 15 - y0), text, font=font, fill=(230, 220, 90))
-    sims, _cells = glyph_similarity(prepare_line(np.asarray(img)), text, _roboto())
+    img, _box = _drawn(text, _roboto(), size, 15, (30, 40, 80), (230, 220, 90))
+    sims, _cells = glyph_similarity(prepare_line(img), text, _roboto())
     assert float(np.sort(sims)[:3].mean()) > 0.9
 
 
@@ -168,20 +173,14 @@ def test_a_line_cropped_along_a_leaning_quad_is_levelled_before_the_comparison()
 
     sc = str(Path(pylopdf_fonts_zh_cn.__file__).parent / "NotoSansSC-Regular.otf")
     text, size = "全国包邮 七天无理由", 31
-    font = ImageFont.truetype(sc, size, layout_engine=ImageFont.Layout.BASIC)
-    x0, y0, x1, y1 = font.getbbox(text)
-    img = Image.new("RGB", (x1 - x0 + 60, y1 - y0 + 60), (210, 210, 210))
-    ImageDraw.Draw(img).text((30 - x0, 30 - y0), text, font=font, fill=(30, 30, 30))
+    img, (x0, y0, x1, y1) = _drawn(text, sc, size, 30, (210, 210, 210), (30, 30, 30))
     w = x1 - x0
     quad = ((18.0, 19.0), (w + 42.0, 12.0), (w + 43.0, y1 - y0 + 45.0), (20.0, y1 - y0 + 52.0))
-    line = prepare_line(crop_line(np.asarray(img), quad))
+    line = prepare_line(crop_line(img, quad))
     sims, _cells = glyph_similarity(line, text, sc)
     assert float(np.sort(sims)[:3].mean()) > 0.85
     # the same upright crop of a line with a descender at one end is not "levelled"
     text = "Weekend Sale Shopping"
-    font = ImageFont.truetype(_roboto(), 44, layout_engine=ImageFont.Layout.BASIC)
-    x0, y0, x1, y1 = font.getbbox(text)
-    img = Image.new("RGB", (x1 - x0 + 30, y1 - y0 + 30), (30, 40, 80))
-    ImageDraw.Draw(img).text((15 - x0, 15 - y0), text, font=font, fill=(230, 220, 90))
-    sims, _cells = glyph_similarity(prepare_line(np.asarray(img)), text, _roboto())
+    img, _box = _drawn(text, _roboto(), 44, 15, (30, 40, 80), (230, 220, 90))
+    sims, _cells = glyph_similarity(prepare_line(img), text, _roboto())
     assert float(np.sort(sims)[:3].mean()) > 0.9
