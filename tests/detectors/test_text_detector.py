@@ -567,3 +567,38 @@ def test_the_wordmark_is_recognised_when_ocr_boxes_it_with_its_plate(detector) -
              OcrLine(quad=Box(40, 150, 700, 230).as_quad(), text="Belnyra", score=0.99)]
     assert detector._logo_lines(image, lines, logo) == {0}
 
+
+
+def _striped_logo() -> np.ndarray:
+    """An RGBA logo whose emblem is striped in about its wordmark's grey: inside its
+    alpha the grey levels barely differ; against a light ground its outline stands out."""
+    rgba = np.zeros((120, 400, 4), np.uint8)
+    yy, xx = np.mgrid[0:110, 0:110]
+    stripes = ((xx + yy) // 6) % 2 == 1
+    rgba[5:115, 5:115, :3] = np.where(stripes[..., None], (60, 120, 170), (110, 170, 150))
+    rgba[5:115, 5:115, 3] = 255
+    mark = Image.new("L", (400, 120), 0)
+    ImageDraw.Draw(mark).text((135, 18), "Orvana", fill=255,
+                              font=ImageFont.truetype(FONTS["roboto"], 72))
+    a = np.asarray(mark)
+    rgba[..., :3][a > 0] = (80, 160, 160)
+    rgba[..., 3] = np.maximum(rgba[..., 3], a)
+    return rgba
+
+
+def test_a_logo_with_little_contrast_inside_is_recognised_by_its_outline(detector,
+                                                                        monkeypatch):
+    # the grey levels inside the alpha alone (striped emblem, teal wordmark) do not
+    # match the poster (NCC about 0.15); the logo against its ground does. A headline
+    # reading as the brand name in the same font is not taken for the logo
+    logo = _striped_logo()
+    assert [wm.text for wm in detector.wordmarks(logo)] == ["orvana"]
+    image, _ = _poster([*CLEAN, ("Orvana", "roboto", 56, (600, 440), None, 0.0)])
+    _overlay(image, logo, 60, 480, 560)
+    lines = detector.engine(image)
+    marks = [k for k, ln in enumerate(lines) if ln.text == "Orvana"]
+    assert len(marks) == 2  # the headline and the wordmark
+    logo_line = max(marks, key=lambda k: lines[k].box.y0)
+    assert detector._logo_lines(image, lines, logo) == {logo_line}
+    monkeypatch.setattr("detectors.text._silhouette_ncc", lambda *a: -1.0)
+    assert detector._logo_lines(image, lines, logo) == set()
