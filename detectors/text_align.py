@@ -4,8 +4,9 @@ The lines are put in reading order (rows top to bottom, left to right within a r
 their normalised texts concatenated into one *document*, with a separator between lines.
 Each expected string is matched, longest first, against the part of the document not yet
 claimed by another string: an exact substring first, else the cheapest approximate
-substring (edit distance with a free start and end; crossing a line separator inside the
-match is free, so an expected string may run over several lines, and several strings may
+substring (edit distance with a free start and end; a hanzi read for a Latin letter, or
+the reverse, costs 2, like an absent and an extra character; crossing a line separator
+inside the match is free, so an expected string may run over several lines, and several strings may
 share a line). A string runs on from one line to the next only where the next sits beside
 it in its row, or starts the row below at the same size (height within
 ``WRAP_HEIGHT_RATIO``), overlapping it in x, no more than a line height below: a
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from detectors.normalize import Normalized, normalize, normalize_with_map
+from detectors.normalize import Normalized, is_cjk, normalize, normalize_with_map
 from detectors.ocr import OcrLine
 
 MAX_COST_RATIO = 0.5
@@ -114,6 +115,15 @@ def similar_height(a, b) -> bool:
     return hi <= ROW_HEIGHT_RATIO * lo
 
 
+def _other_script(a: str, b: str) -> bool:
+    """A hanzi and a Latin letter: OCR does not mistake one for the other, so such a pair
+    is no substitution (it costs as much as an absent and an extra character). Without
+    it, seed 19's 'Now $19.99', read '1 $19.99', took '开售' of the line above (an erased
+    '线上线下同步开售' read '同步开售') as its 'No', hiding that erasure."""
+    return (is_cjk(a) and b.isascii() and b.isalpha()) or \
+        (is_cjk(b) and a.isascii() and a.isalpha())
+
+
 def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignOp]]:
     """Cheapest alignment of all of ``pattern`` with some substring of ``doc``."""
     m, n = len(pattern), len(doc)
@@ -131,7 +141,7 @@ def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignO
             if dc in (_SEP, _BREAK):  # a line break is never a character of the copy
                 best, how = inf, "S"
             else:
-                best = prow[j - 1] + (0 if dc == pc else 1)
+                best = prow[j - 1] + (0 if dc == pc else 2 if _other_script(dc, pc) else 1)
                 how = "M" if dc == pc else "S"
             ins = row[j - 1] + (0 if dc == _SEP else inf if dc == _BREAK else 1)
             if ins < best:

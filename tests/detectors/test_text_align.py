@@ -86,3 +86,17 @@ def test_a_string_does_not_run_on_into_smaller_copy_below() -> None:
     assert by_exp["SALE 低至 3 折"].cost == 0
     summer = by_exp["Summer Sale"]
     assert {al.doc[op.doc].line for op in summer.ops if op.op != "D"} == {0}
+
+
+def test_a_latin_string_does_not_take_hanzi_of_the_line_above_as_letters() -> None:
+    # '线上线下同步开售' lost its first half to an erasure; 'Now $19.99', read '1 $19.99',
+    # wraps below it at the same size. Reading '开售' as its 'No' costs no more than
+    # leaving 'No' absent, but OCR does not mistake a hanzi for a letter: the price keeps
+    # to its own line and the erased line keeps its half
+    lines = [_line("同步开售", 1746, 460, 1891, 503), _line("1 $19.99", 1765, 516, 1862, 556)]
+    al = align(lines, ["线上线下同步开售", "Now $19.99"])
+    by_exp = {m.expected: m for m in al.matches}
+    price = by_exp["Now $19.99"]
+    assert {al.doc[op.doc].line for op in price.ops if op.op in "MS"} == {1}
+    head = by_exp["线上线下同步开售"]
+    assert [al.doc[op.doc].char for op in head.ops if op.op == "M"] == list("同步开售")
