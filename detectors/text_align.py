@@ -5,7 +5,8 @@ their normalised texts concatenated into one *document*, with a separator betwee
 Each expected string is matched, longest first, against the part of the document not yet
 claimed by another string: an exact substring first, else the cheapest approximate
 substring (edit distance with a free start and end; a hanzi read for a Latin letter, or
-the reverse, costs 2, like an absent and an extra character; crossing a line separator
+the reverse, costs 2, like an absent and an extra character; wrong characters at the
+ends of a match taken from another row become absent ones; crossing a line separator
 inside the match is free, so an expected string may run over several lines, and several strings may
 share a line). A string runs on from one line to the next only where the next sits beside
 it in its row, or starts the row below at the same size (height within
@@ -209,6 +210,11 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
         if idx in found:
             continue
         total, start, end, ops = _substring_align(norm, "".join(chars))
+        ops = _trim_foreign_edges(ops, doc, ordered)
+        if any(o.op != "D" for o in ops):
+            total = _cost(ops, norm, doc)
+            start = min(o.doc for o in ops if o.op != "D")
+            end = max(o.doc for o in ops if o.op != "D") + 1
         kept = sum(1 for o in ops if o.op == "M")
         if total <= MAX_COST_RATIO * len(norm) and kept >= max(1, MIN_KEPT_RATIO * len(norm)):
             found[idx] = Match(_exp, norm, total, start, end, tuple(ops))
@@ -219,6 +225,52 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
     matches = tuple(found[i] for i in sorted(found))
     missing = tuple(e for i, e, _n in sorted(items) if i not in found)
     return Alignment(ordered, norms, tuple(doc), matches, missing, frozenset(claimed))
+
+
+def _trim_foreign_edges(ops: list[AlignOp], doc: Sequence[DocChar],
+                        lines: Sequence[OcrLine]) -> list[AlignOp]:
+    """Ops before the first match (after the last) on a line in another row than that
+    match's become absent characters: a wrong character there costs what an absent one
+    does, but claims a piece of other copy. Seed 17: '全场 8 折', read '矛8折' under a line read
+    '价' (the end of an erased '冬日暖心价'), took that '价' as its '全'."""
+    ms = [k for k, o in enumerate(ops) if o.op == "M"]
+    if not ms:
+        return ops
+    out = list(ops)
+    for leading in (True, False):
+        anchor = ms[0] if leading else ms[-1]
+        edge = range(anchor) if leading else range(anchor + 1, len(out))
+        line = doc[out[anchor].doc].line
+        own = [k for k in edge if out[k].op != "D" and doc[out[k].doc].line >= 0
+               and _same_row(lines, doc[out[k].doc].line, line)]
+        # the absent characters precede the first kept one (or follow the last)
+        inner = (min(own) if own else anchor) if leading else (max(own) if own else anchor)
+        at = out[inner].doc if leading else out[inner].doc + 1
+        for k in edge:
+            o = out[k]
+            if o.op == "D" or (leading and k >= inner) or (not leading and k <= inner):
+                continue  # absent already, or inside the kept part
+            out[k] = AlignOp("D", o.exp, at) if o.op == "S" else AlignOp("", -1, -1)
+    return [o for o in out if o.op]
+
+
+def _same_row(lines: Sequence[OcrLine], a: int, b: int) -> bool:
+    """Lines ``a`` and ``b`` (-1: a separator) overlap by half the lower one's height."""
+    if a < 0 or b < 0 or a == b:
+        return True
+    ba, bb = lines[a].box, lines[b].box
+    return min(ba.y1, bb.y1) - max(ba.y0, bb.y0) > 0.5 * min(ba.height, bb.height)
+
+
+def _cost(ops: Sequence[AlignOp], norm: str, doc: Sequence[DocChar]) -> int:
+    """The edit cost of ``ops`` as :func:`_substring_align` counts it."""
+    total = 0
+    for o in ops:
+        if o.op == "S":
+            total += 2 if _other_script(doc[o.doc].char, norm[o.exp]) else 1
+        elif o.op == "D" or (o.op == "I" and doc[o.doc].char != _SEP):
+            total += 1
+    return total
 
 
 def _joinable(a: OcrLine, b: OcrLine) -> bool:

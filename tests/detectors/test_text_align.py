@@ -100,3 +100,16 @@ def test_a_latin_string_does_not_take_hanzi_of_the_line_above_as_letters() -> No
     assert {al.doc[op.doc].line for op in price.ops if op.op in "MS"} == {1}
     head = by_exp["线上线下同步开售"]
     assert [al.doc[op.doc].char for op in head.ops if op.op == "M"] == list("同步开售")
+
+
+def test_a_wrong_first_character_is_not_taken_from_the_row_above() -> None:
+    # '全场 8 折' read '矛8折' under '冬' and '价', the ends of an erased '冬日暖心价':
+    # reading '价' as its '全' costs what an absent '全' does, but would take the erased
+    # line's last piece; the string keeps to its own row, '价' stays unclaimed
+    lines = [_line("冬", 66, 563, 176, 638), _line("价", 229, 563, 340, 640),
+             _line("矛8折", 68, 705, 348, 794)]
+    al = align(lines, ["冬日暖心价", "全场 8 折"])
+    (sale,) = [m for m in al.matches if m.expected == "全场 8 折"]
+    assert {al.doc[op.doc].line for op in sale.ops if op.op in "MSI"} == {2}
+    assert sale.cost == 2  # '全' absent, '场' read as '矛'
+    assert not any(al.doc[d].line == 1 for d in al.claimed)
