@@ -187,6 +187,7 @@ BLUR_HALO = 0.25  # a blurred line's box grows by this share of its font size
 FIRST_READ_MARGIN = 0.02  # a first read fitting the ink this much better stands
 HOST_NCC = 0.72  # NCC of a missing string's rendering near a left-over line that hosts it
 HOST_NCC_SHARED = 0.5  # ... when the line shares characters with it
+HOST_NCC_SPAN = 0.45  # ... when a run of lines holds its first and last characters
 HOST_NCC_POOR = 0.62  # ... when its read is poor (junk or confidence < HOST_MAX_SCORE)
 READ_FIT_MARGIN = 0.05  # a line whose own read fits it better by more reads as itself
 SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
@@ -1208,7 +1209,10 @@ class TextDetector:
         ``ncc >= HOST_NCC`` and the rendering of the line's own read fits it no better
         than the string's does (by ``READ_FIT_MARGIN``; other copy, or a logo's wordmark,
         reads and looks like itself). Anchors are single lines and runs of 2-3 left-over
-        lines side by side in a row. Pairs are taken greedily, best NCC first (sharing adds
+        lines side by side in a row; a run whose lines all share characters with the
+        string replaces its lines as anchors for it, and its rendering must cover each
+        of them (and end with them, at ``ncc >= HOST_NCC_SPAN``, when they hold its first
+        and last characters). Pairs are taken greedily, best NCC first (sharing adds
         ``SHARED_BONUS``); one place per string, places overlapping by IoU <= 0.3.
         Returns (string -> anchor line, string -> its rendering's place, the strings
         whose host shares characters with them).
@@ -1220,8 +1224,8 @@ class TextDetector:
         # anchors: each left-over line, and runs of 2-3 left-over lines side by side in
         # one row (the pieces an erasure leaves)
         rows = _row_of(al.lines)
-        anchors: list[tuple[int, Box, str]] = [(li, al.lines[li].box, al.line_norms[li].text)
-                                               for li in leftovers]
+        anchors: list[tuple[int, Box, str, list[int]]] = [
+            (li, al.lines[li].box, al.line_norms[li].text, [li]) for li in leftovers]
         for k, li in enumerate(leftovers):
             run = [li]
             for lj in leftovers[k + 1:k + 3]:
@@ -1232,18 +1236,33 @@ class TextDetector:
                     break
                 run.append(lj)
                 union = Box.from_points([pt for j in run for pt in al.lines[j].quad])
-                anchors.append((li, union, "".join(al.line_norms[j].text for j in run)))
+                anchors.append((li, union, "".join(al.line_norms[j].text for j in run),
+                                list(run)))
         own_fit: dict[int, float] = {}
         pairs = []
         for exp in al.missing:
             norm = normalize(exp)
-            for li, b, read in anchors:
+            # a run whose lines all share characters with the string holds its pieces:
+            # its rendering must cover each of them, and the pieces are not anchors alone
+            # (with '冬' and '价' of an erased '冬日暖心价' read, matches of 0.52-0.58 put
+            # the rendering over one of them at a wrong scale)
+            runs = [run for _li, _b, _r, run in anchors if len(run) > 1 and all(
+                _shares(norm, al.line_norms[j].text) for j in run)]
+            in_run = {j for run in runs for j in run}
+            for li, b, read, run in anchors:
                 ln = al.lines[li]
-                f = search_near(image, exp, fonts, (b.x0, b.y0, b.x1, b.y1), mask=mask)
+                if len(run) == 1 and li in in_run:
+                    continue
+                pieces = [tuple(al.lines[j].box.as_list()) for j in run] if run in runs else []
+                # pieces holding the string's first and last characters: it ends with them
+                spans = bool(pieces) and al.line_norms[run[0]].text[:1] == norm[:1] \
+                    and al.line_norms[run[-1]].text[-1:] == norm[-1:]
+                f = search_near(image, exp, fonts, (b.x0, b.y0, b.x1, b.y1), mask=mask,
+                                pieces=pieces, spans=spans)
                 if f is None:
                     continue
                 shares = _shares(norm, read)
-                ok = shares and f.score >= HOST_NCC_SHARED
+                ok = shares and f.score >= (HOST_NCC_SPAN if spans else HOST_NCC_SHARED)
                 poor = _unreadable(ln) or ln.score < HOST_MAX_SCORE
                 if not ok and poor:
                     ok = f.score >= HOST_NCC_POOR

@@ -275,8 +275,9 @@ NEAR_STEP = 1.08
 
 
 def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
-                box: tuple[int, int, int, int], *, mask: np.ndarray | None = None
-                ) -> Found | None:
+                box: tuple[int, int, int, int], *, mask: np.ndarray | None = None,
+                pieces: Sequence[tuple[int, int, int, int]] = (),
+                spans: bool = False) -> Found | None:
     """Best place of ``text`` rendered in one of ``fonts`` that overlaps ``box`` (an OCR
     line that may hold only part of the string, or a garbled read of it).
 
@@ -284,8 +285,11 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
     8 %, matched at ~``FINE_HEIGHT`` px in a window that lets the string start anywhere it
     still overlaps the box (so a fragment's match reaches over its erased neighbours).
     Windows overlapping ``mask`` by more than ``MAX_MASKED`` are ignored, and so are
-    placements covering less than half of the box. Returns None when no font draws
-    every character.
+    placements covering less than half of the box, or of any of ``pieces`` (the lines
+    of a run that ``box`` joins: each holds part of the string); with ``spans`` (the
+    pieces hold the string's first and last characters) also placements reaching more
+    than half the box height beyond its ends. Returns None when no font draws every
+    character.
     """
     text = " ".join(text.split())
     fonts = [f for f in fonts if all(covers_char(f, ch) for ch in text)]
@@ -328,8 +332,15 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
             py0 = cy0 + (np.arange(res.shape[0]) + m) / lv.f
             ox = np.clip(np.minimum(px0 + iw, x1) - np.maximum(px0, x0), 0, None)
             oy = np.clip(np.minimum(py0 + ih, y1) - np.maximum(py0, y0), 0, None)
-            a = np.where(oy[:, None] * ox[None, :] >= 0.5 * min((x1 - x0) * bh, iw * ih),
-                         np.abs(res), 0.0)
+            ok = oy[:, None] * ox[None, :] >= 0.5 * min((x1 - x0) * bh, iw * ih)
+            for qx0, qy0, qx1, qy1 in pieces:
+                qx = np.clip(np.minimum(px0 + iw, qx1) - np.maximum(px0, qx0), 0, None)
+                qy = np.clip(np.minimum(py0 + ih, qy1) - np.maximum(py0, qy0), 0, None)
+                ok &= qy[:, None] * qx[None, :] >= 0.5 * min((qx1 - qx0) * (qy1 - qy0),
+                                                            iw * ih)
+            if spans:
+                ok &= ((px0 >= x0 - 0.5 * bh) & (px0 + iw <= x1 + 0.5 * bh))[None, :]
+            a = np.where(ok, np.abs(res), 0.0)
             y, x = np.unravel_index(int(np.argmax(a)), a.shape)
             sc = float(a[y, x])
             if best is None or sc > best.score:

@@ -602,3 +602,32 @@ def test_a_logo_with_little_contrast_inside_is_recognised_by_its_outline(detecto
     assert detector._logo_lines(image, lines, logo) == {logo_line}
     monkeypatch.setattr("detectors.text._silhouette_ncc", lambda *a: -1.0)
     assert detector._logo_lines(image, lines, logo) == set()
+
+
+# a catalog poster's read (seed 17, poster 1700222): '冬日暖心价' lost its middle to an
+# erasure and OCR read its ends as two lines; '全场 8 折' below lost its '全'
+_ERASED_MIDDLE_READ = [
+    ("Vioyosol", (466, 97, 751, 184), 1.0), ("Grand Opening", (83, 358, 1006, 530), 1.0),
+    ("冬", (66, 563, 176, 638), 1.0), ("价", (229, 563, 340, 640), 1.0),
+    ("矛8折", (68, 705, 348, 794), 0.894), ("Only $5", (82, 810, 319, 908), 0.999),
+    ("Now $19.99", (88, 928, 415, 993), 0.992), ("24h 极速发货", (78, 1090, 374, 1151), 0.997),
+    ("仅售¥88", (78, 1357, 295, 1424), 0.944), ("Top 10 热销榜", (74, 1517, 442, 1596), 0.99)]
+
+
+def test_an_erased_line_read_as_its_two_ends_is_placed_between_them(detector) -> None:
+    # the rendering of the whole string must cover both pieces and end with them: alone,
+    # '冬' drew a rendering at 1.8x the size over the line's right half (NCC 0.52) and
+    # the pair a bigger one over both (0.52); between them it fits at 0.49
+    from catalog import make_brand, make_poster
+
+    brand = make_brand("brand1", 17)
+    poster = make_poster(brand, 1700222, text_defects={1: "erasure", 2: "erasure"},
+                         with_logo=True)
+    (truth,) = [t for t in poster.truth if t.expected == "冬日暖心价"]
+    lines = [OcrLine(quad=Box(*b).as_quad(), text=t, score=s) for t, b, s in _ERASED_MIDDLE_READ]
+    defects = detector.detect_lines(poster.image, lines, list(poster.manifest.copy_lines),
+                                    font_path=[str(f) for f in brand.font_paths],
+                                    logo=brand.logo_rgba)
+    d = _hit(defects, truth.box)
+    assert d.expected == "冬日暖心价" and d.category == "missing"
+    assert "rendered_match" in d.reasons
