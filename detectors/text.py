@@ -189,6 +189,8 @@ HOST_NCC = 0.72  # NCC of a missing string's rendering near a left-over line tha
 HOST_NCC_SHARED = 0.5  # ... when the line shares characters with it
 HOST_NCC_SPAN = 0.45  # ... when a run of lines holds its first and last characters
 HOST_NCC_POOR = 0.62  # ... when its read is poor (junk or confidence < HOST_MAX_SCORE)
+CUT_READ_GROWTH = 2.0  # a cut line is read again over 2x its absent characters' width
+CUT_READ_SCORE = 0.95  # ... and confirmed by a read this sure (cut broken strokes: 0.88-0.94)
 READ_FIT_MARGIN = 0.05  # a line whose own read fits it better by more reads as itself
 SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
 LOGO_TEXT_SCORE = 0.8  # a reference logo's read this sure is its wordmark
@@ -722,6 +724,12 @@ class TextDetector:
                     r.sources = list(r.geom.order)
                     r.observed = rr.text
                     regions.append(r)
+                elif (grown := self._reread_cut_line(image, r)) is not None:
+                    log.debug("re-read past the line's ends confirms %r", r.expected)
+                    r.geom, r.lead, r.trail = _LineGeom(grown), 0, 0
+                    r.sources = list(r.geom.order)
+                    r.observed = grown.text
+                    regions.append(r)
                 else:
                     out.append(self._mismatch(r, w, h))
         leftovers = [li for li in range(len(al.lines)) if al.line_claimed_ratio(li) < 0.5]
@@ -942,6 +950,38 @@ class TextDetector:
                 region.bad.append((c, c + trail * avg))
             out.append(region)
         return out
+
+    def _reread_cut_line(self, image: np.ndarray, r: _Region) -> OcrLine | None:
+        """The line of a region whose read is the expected string cut short (characters
+        absent only at its ends, all others right), read again by detection and
+        recognition on the line's quad grown over the absent characters (by
+        ``CUT_READ_GROWTH`` of their estimated width and half the line height), when that
+        finds one line reading as the whole string with confidence >= ``CUT_READ_SCORE``;
+        else None.
+
+        OCR's detector sometimes boxes only part of a clean line ('llection' of 'Autumn
+        Collection', 'Valid until 31' of 'Valid until 31 Dec': 8 of the 35 false
+        positives on 13 tuning seeds were such cuts, read again at 0.96-1.0); an erased
+        end reads as absent again, so the mismatch stands. Lines cut short by broken
+        strokes read again at 0.88-0.98 (4 of 5 below the bar)."""
+        if not r.expected or r.n_bad or not (r.lead or r.trail) or len(r.lines) != 1:
+            return None
+        g = r.geom
+        h, w = image.shape[:2]
+        c0, c1 = (0.0, g.width) if r.whole else g.span(r.sources)
+        c0 -= CUT_READ_GROWTH * r.lead * g.avg_char + 0.5 * g.height
+        c1 += CUT_READ_GROWTH * r.trail * g.avg_char + 0.5 * g.height
+        box = Box.from_points(g.subquad(c0, c1)).pad(int(0.25 * g.height)).clamp(w, h)
+        if box.area == 0:
+            return None
+        lines = [ln for ln in self.engine(np.ascontiguousarray(image[box.slice()]))
+                 if ln.text.strip()]
+        if len(lines) != 1 or normalize(lines[0].text) != normalize(r.expected) \
+                or lines[0].score < CUT_READ_SCORE:
+            return None
+        ln = lines[0]
+        quad = normalize_quad([[x + box.x0, y + box.y0] for x, y in ln.quad])
+        return OcrLine(quad=quad, text=ln.text, score=ln.score)
 
     def _mismatch(self, r: _Region, w: int, h: int) -> Defect:
         g = r.geom

@@ -631,3 +631,37 @@ def test_an_erased_line_read_as_its_two_ends_is_placed_between_them(detector) ->
     d = _hit(defects, truth.box)
     assert d.expected == "冬日暖心价" and d.category == "missing"
     assert "rendered_match" in d.reasons
+
+
+def _cut_read(lines, text: str, kept: str, share: float, *, head: bool = False):
+    """``lines`` with the line reading ``text`` boxed and read only in part: ``kept``,
+    the last (or first, ``head``) ``share`` of its width."""
+    out = []
+    for ln in lines:
+        if ln.text == text:
+            b = ln.box
+            cut = int(b.x0 + (1 - share) * b.width) if not head else int(b.x0 + share * b.width)
+            box = Box(cut, b.y0, b.x1, b.y1) if not head else Box(b.x0, b.y0, cut, b.y1)
+            ln = OcrLine(quad=box.as_quad(), text=kept, score=0.99)
+        out.append(ln)
+    return out
+
+
+def test_a_line_ocr_boxed_only_in_part_is_read_again_past_its_ends(detector, monkeypatch):
+    # OCR's detector boxed only 'llection' of a clean 'Autumn Collection': read again
+    # over the width the absent characters need, the line reads whole and is no
+    # mismatch. Where the end is really erased, it reads as cut again and stays one
+    items = [*CLEAN, ("Autumn Collection", "roboto", 40, (420, 560), None, 0.0)]
+    expected = [*EXPECTED, "Autumn Collection"]
+    image, boxes = _poster(items)
+    lines = _cut_read(detector.engine(image), "Autumn Collection", "llection", 0.47)
+    assert not detector.detect_lines(image, lines, expected, font_path=ALL_FONTS)
+    monkeypatch.setattr(TextDetector, "_reread_cut_line", lambda *a: None)
+    (d,) = detector.detect_lines(image, lines, expected, font_path=ALL_FONTS)
+    assert d.category == "mismatch" and d.box.iou(boxes[-1]) >= 0.5
+    monkeypatch.undo()
+    erased, _ = _poster([*CLEAN, ("Autumn Collect", "roboto", 40, (420, 560), None, 0.0)])
+    lines = detector.engine(erased)
+    assert any(ln.text == "Autumn Collect" for ln in lines)
+    (d,) = detector.detect_lines(erased, lines, expected, font_path=ALL_FONTS)
+    assert d.category == "mismatch" and d.observed.replace(" ", "") == "AutumnCollect"
