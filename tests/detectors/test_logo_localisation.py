@@ -52,6 +52,9 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # the slot like a match failing many measures
     (9, 0, "flat", 900180, "wrong_logo"),
     (9, 6, "flat", 900184, "wrong_logo"),
+    # a band erased along a gradient logo's colours: the colour fit explained it away and
+    # the logo read as faithful; the identity residual (colours otherwise kept) sees it
+    (12, 5, "textured", 1200167, "erasure"),
 ]
 
 
