@@ -174,3 +174,14 @@ def test_logo_like_is_none_when_every_logo_colour_is_the_background():
     lab = cv2.cvtColor(np.full((8, 8, 3), (30, 90, 200), np.float32) / 255.0,
                        cv2.COLOR_RGB2Lab)
     assert logo_like(lab, pal) is None
+
+
+def test_a_defect_box_stays_on_the_poster():
+    from detectors.logo import LogoCheck
+
+    det = LogoDetector()
+    quad = ((900.0, 50.0), (1300.0, 50.0), (1300.0, 250.0), (900.0, 250.0))
+    check = LogoCheck(False, 0.0, ("wrong_logo",))
+    d = det._defect("deformed", quad, "logo", check, hw=(200, 1000))
+    assert (d.box.x0, d.box.y0, d.box.x1, d.box.y1) == (900, 50, 1000, 200)
+    assert d.quad == quad  # the quad itself is not cut
