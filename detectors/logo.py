@@ -57,7 +57,7 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    residual     largest group of pixels with ΔE > 22 under    erased         > 0.05 of
                 both the identity and a robust affine colour                 the logo
                 fit (a recolour leaves none), share of area
-   residual_id  the same under the identity alone; only when  erased         > 0.1 of
+   residual_id  the same under the identity alone; only when  erased         > 0.15 of
                 delta_e <= ``COLOURS_KEPT_DE`` (15: the                      the logo
                 logo keeps its colours, so it is not
                 recoloured; an affine colour map "explains"
@@ -187,7 +187,7 @@ THRESHOLDS: dict[str, tuple[float, float, int]] = {
     "residual": (0.05, 0.1, -1),
     "edge_shift": (0.2, 0.3, -1),
     "warp_px": (3.0, 4.0, -1),
-    "residual_id": (0.1, 0.2, -1),
+    "residual_id": (0.15, 0.2, -1),
 }
 REASON_OF = {
     "ssim": "low_structure",
@@ -251,8 +251,9 @@ def judge(m: Measures) -> LogoCheck:
         # a recoloured logo differs from the reference everywhere under the identity:
         # its residual is the colour fit's (``residual``) alone. A logo keeping its colours
         # is judged on the identity too: seed 12's band erased along a gradient logo
-        # (29% of it) had fit residual 0 and identity residual 0.29; erased logos of seeds
-        # 10/12 0.18-0.34; faithful logos of seeds 10/12 (121 found) at most 0.04
+        # (29% of it) had fit residual 0 and identity residual 0.29. Seeds 4/5/10/12:
+        # faithful logos (314 found) at most 0.102 (one), then 0.067; erased logos found
+        # whose fit residual missed them (< 0.05) 0.21-0.29 - threshold 0.15 in between
         goodness["residual_id"] = 1.0
     blurred = goodness["sharpness"] < 0.5
     if (m.grad_corr < WRONG_GRAD_CORR and m.ssim < WRONG_SSIM and not blurred
