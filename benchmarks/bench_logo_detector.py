@@ -1,7 +1,7 @@
 """Benchmark of the logo detector on generated posters (one command).
 
     python benchmarks/bench_logo_detector.py [--seed 10] [--per-type 20] [--faithful 80]
-                                            [--missing 10] [--brands 8]
+                                            [--missing 10] [--brands 8] [--wordmark-ocr]
 
 Posters come from :mod:`catalog` (brands with flat and textured logos; logo width 5%-40%
 of the poster width). For each logo defect type ``--per-type`` posters carry that
@@ -95,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--missing", type=int, default=10)
     ap.add_argument("--brands", type=int, default=8)
     ap.add_argument("--verbose", action="store_true", help="one line per poster")
+    ap.add_argument("--wordmark-ocr", action="store_true",
+                    help="also read the wordmark of faithful-looking logos (OCR)")
     args = ap.parse_args(argv)
 
     plan = poster_plan(args.seed, args.per_type, args.faithful, args.missing, args.brands)
-    det = LogoDetector()
+    det = LogoDetector(wordmark_ocr=args.wordmark_ocr)
     flagged: dict[str, int] = defaultdict(int)
     located: dict[str, int] = defaultdict(int)
     covered: dict[str, int] = defaultdict(int)
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
 
     print(f"logo detector benchmark: seed {args.seed}, {len(plan)} posters, "
-          f"{args.brands} brands (flat + textured logos)")
+          f"{args.brands} brands (flat + textured logos)"
+          + (", wordmark OCR on" if args.wordmark_ocr else ""))
     print(f"{'set':14s} {'n':>4s} {'located':>8s} {'flagged':>8s} {'covers30':>8s} "
           f"{'as missing':>10s}")
     for label in ("faithful", "missing", *LOGO_DEFECTS):

@@ -235,3 +235,46 @@ def measure(image: np.ndarray, ref: LogoReference, h_ref_to_img: np.ndarray) -> 
                     sharpness=sharpness, residual=residual, edge_shift=edge_shift,
                     warp_px=warp_px, tile_match=tile_match,
                     compare_width=cw, residual_id=residual_id)
+
+
+WORDMARK_MIN_OVERLAP = 0.5
+"""Similarity (difflib ratio) below which a read is other text, not the wordmark."""
+
+
+def wordmark_edits(word: str, read: str) -> int:
+    """Characters of ``read`` (both as :func:`detectors.logo_reference.wordmark_text`)
+    that differ from the wordmark ``word``: substituted letters anywhere, letters
+    inserted or dropped between the first and last matching ones. Letters only missing
+    or only added at either end are not counted (a read cut short by the crop, an emblem
+    read as a letter)."""
+    import difflib
+
+    ops = difflib.SequenceMatcher(None, word, read, autojunk=False).get_opcodes()
+    equal = [i for i, op in enumerate(ops) if op[0] == "equal"]
+    if not equal:
+        return max(len(word), len(read))
+    edits = 0
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        inside = equal[0] < k < equal[-1]
+        if tag == "replace" or (tag != "equal" and inside):
+            edits += max(i2 - i1, j2 - j1)
+    return edits
+
+
+def wordmark_mismatch(word: str, reads: list[str]) -> tuple[bool, float]:
+    """Does the poster misspell the wordmark? ``reads``: the confident lines read in the
+    logo's quad (as :func:`detectors.logo_reference.wordmark_text`), plus their
+    concatenation. The read most like ``word`` is taken; it must overlap the wordmark
+    (difflib ratio >= :data:`WORDMARK_MIN_OVERLAP`: else it is other text, or none was
+    read, and nothing is said) and differ *inside* it (:func:`wordmark_edits` > 0).
+    Returns ``(mismatch, ratio of the best read)``."""
+    import difflib
+
+    cands = list(reads) + ([''.join(reads)] if len(reads) > 1 else [])
+    if not cands:
+        return False, 0.0
+    ratio, best = max((difflib.SequenceMatcher(None, word, r, autojunk=False).ratio(), r)
+                      for r in cands)
+    if ratio < WORDMARK_MIN_OVERLAP:
+        return False, float(ratio)
+    return wordmark_edits(word, best) > 0, float(ratio)
