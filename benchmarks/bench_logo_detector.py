@@ -1,6 +1,6 @@
 """Benchmark of the logo detector on generated posters (one command).
 
-    python benchmarks/bench_logo_detector.py [--seed 10] [--per-type 20] [--faithful 80]
+    python benchmarks/bench_logo_detector.py [--seed 13] [--per-type 20] [--faithful 80]
                                             [--missing 10] [--brands 8] [--wordmark-ocr]
 
 Posters come from :mod:`catalog` (brands with flat and textured logos; logo width 5%-40%
@@ -27,6 +27,13 @@ Seeds 6 and 9 were then report seeds; the next round (slot finder's logo-likenes
 "missing", erased logos, stray matches) was tuned on the failures of seeds 1, 2, 4, 5, 6
 and 9, so none of them is held out any more. Seeds 10 and 12 are the held-out report
 seeds of that round, run once at the end on the final code and on the code before it.
+The next round (identity residual for logos keeping their colours, readings that
+recognise the reference preferred over "another logo", defect boxes clipped to the
+poster, opt-in wordmark OCR) was tuned on the failures of seeds 1, 2, 4, 5, 6, 9, 10 and
+12 (``benchmarks/logo_diagnose.py`` and per-poster probes); seeds 13 and 14 were its
+held-out report seeds, run once at the end on the final code and on the code before it
+(13 is the default and the README's), so they are studied now too: the next report
+needs fresh seeds (15 and up).
 """
 
 from __future__ import annotations
@@ -89,7 +96,7 @@ def poster_plan(seed: int, per_type: int, faithful: int, missing: int, n_brands:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--per-type", type=int, default=20)
     ap.add_argument("--faithful", type=int, default=80)
     ap.add_argument("--missing", type=int, default=10)
