@@ -135,7 +135,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -165,6 +165,9 @@ from detectors.logo_slot import find_slot
 from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
 from posterqa.errors import InputError
 from posterqa.imaging import ensure_rgb_uint8
+
+if TYPE_CHECKING:
+    from detectors.ocr import OcrEngine
 
 log = logging.getLogger(__name__)
 
@@ -315,12 +318,13 @@ class LogoDetector:
     Images are RGB ``uint8`` ``[H, W, 3]``; references RGBA ``[h, w, 4]`` (or RGB).
     """
 
-    def __init__(self, settings: Any = None, *, wordmark_ocr: bool | Any = False) -> None:
+    def __init__(self, settings: Any = None, *,
+                 wordmark_ocr: bool | OcrEngine = False) -> None:
         """``wordmark_ocr``: also read the wordmark of a logo that looks faithful and
         compare it with the reference's (``True``: the engine of
         :func:`detectors.ocr.get_ocr_engine`; or an OCR engine to use); off by default."""
         self.settings = settings
-        self._ocr_engine: Any = None if wordmark_ocr is True or not wordmark_ocr \
+        self._ocr_engine: OcrEngine | None = None if isinstance(wordmark_ocr, bool) \
             else wordmark_ocr
         self.wordmark_ocr = bool(wordmark_ocr)
         self._wordmarks: dict[bytes, str | None] = {}

@@ -11,12 +11,15 @@ its mask, so the quad the detector reports is the quad of the visible logo.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from posterqa.errors import InputError
+
+if TYPE_CHECKING:
+    from detectors.ocr import OcrEngine
 
 MIN_REFERENCE_SIDE = 8
 """A reference smaller than this (either side, after cropping to its mask) is refused."""
@@ -156,7 +159,7 @@ def wordmark_text(text: str) -> str:
     return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
-def read_wordmark(ref: LogoReference, engine: Any) -> str | None:
+def read_wordmark(ref: LogoReference, engine: OcrEngine) -> str | None:
     """The reference's wordmark as :func:`wordmark_text`, or None when it has none.
 
     ``engine`` is an OCR engine (:class:`detectors.ocr.OcrEngine`: RGB image in, lines
