@@ -83,17 +83,17 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    width (a blur's halo, a warp's displaced outline lie outside the quad; not when the
    defect was moved to the slot, whose box is the object's own extent); the box is
    clipped to the poster (the quad is not: a quad registered at a larger scale reaches
-   past the poster's edge, and its unclipped box missed the logo). A best match judged
-   ``wrong_logo`` (alone) is reported at the slot (below) when there is one: the match
-   was then a text line or decoration, or our reference's quad laid over the other logo,
-   which is in the slot (the slot box is its own extent); when nothing on the poster
-   looks like a logo, such a match (unless features found it or ECC registers it, >=
-   ``WRONG_GONE_ECC``) is dropped and the logo is missing, and so is a template or shape
-   match failing ``color_shift`` that ECC registers poorly (< ``STRAY_ECC``; a recoloured
-   logo keeps its outline and registers well) - moved to the slot like a match failing
-   many measures when there is one. A match failing many measures that the reference is
-   recognised at stays, unless it is a small part of the slot (at most half of it, >= 80%
-   inside: a small copy of the emblem registered on a part of the logo).
+   past the poster's edge, and its unclipped box missed the logo). A best match
+   judged ``wrong_logo`` (alone) is reported at the slot (below) when the slot is
+   elsewhere: the match was then a text line or decoration, the other logo is in the
+   slot; when nothing on the poster looks like a logo, such a match (unless features
+   found it or ECC registers it, >= ``WRONG_GONE_ECC``) is dropped and the logo is
+   missing, and so is a template or shape match failing ``color_shift`` that ECC
+   registers poorly (< ``STRAY_ECC``; a recoloured logo keeps its outline and registers
+   well) - moved to the slot like a match failing many measures when there is one. A
+   match failing many measures that the reference is recognised at stays, unless it is
+   a small part of the slot (at most half of it, >= 80% inside: a small copy of the
+   emblem registered on a part of the logo).
    When ``required`` and no logo is found:
 
    * with a region hint of kind ``"logo"``: if the hinted slot has content (grey std >
@@ -606,10 +606,9 @@ class LogoDetector:
                     check: LogoCheck) -> tuple[Quad | None, LogoCheck]:
         """Where to report the best match's defect: at the match, or at the logo slot.
 
-        "Another logo" (``wrong_logo`` alone) goes to the slot (the other logo's own
-        extent, whether or not it overlaps the match). A gradient-only match (not
-        features, not colour; a shape match only when ECC found nothing logo-like there)
-        failing ``SLOT_MANY_REASONS`` or more
+        "Another logo" (``wrong_logo`` alone) at a match that is not the most logo-like
+        object, or a gradient-only match (not features, not colour; a shape match only
+        when ECC found nothing logo-like there) failing ``SLOT_MANY_REASONS`` or more
         measures, or a template / shape match in other colours (color_shift) registering
         poorly (ECC < ``STRAY_ECC``; a recoloured logo keeps its outline), not at the
         slot (IoU < ``SLOT_AWAY_IOU``): that match was a text line or a decoration; the
@@ -658,12 +657,7 @@ class LogoDetector:
             # ECC 0.86, grad_corr 0.90; the slot is the logo)
             return lm.quad, check
         if wrong:
-            # another logo: the slot is its own extent, also where it overlaps the match
-            # (the match is our reference's quad laid over it). Seeds 4/10, a wrong_logo
-            # match overlapping the slot (IoU >= 0.3), box IoU with the truth match ->
-            # slot: better 8 of 13 (0.44 -> 0.93, 0.37 -> 0.95, 0.25 -> 0.59 were misses),
-            # equal 1, worse 4 (one under 0.5: a warped logo's 0.88 -> 0.49)
-            return box.as_quad(), check
+            return (box.as_quad(), check) if box.iou(lm.box) < 0.3 else (lm.quad, check)
         if box.iou(lm.box) >= SLOT_AWAY_IOU:
             return lm.quad, check
         there = self.compare(image, ref, box.as_quad())
