@@ -35,10 +35,11 @@ class Measures:
     warp_px: float
     tile_match: float
     compare_width: int
+    residual_id: float = 0.0
 
     def as_pairs(self) -> tuple[tuple[str, float], ...]:
         names = ("ssim", "grad_corr", "edge_f1", "delta_e", "sharpness", "residual",
-                 "edge_shift", "warp_px", "tile_match", "compare_width")
+                 "edge_shift", "warp_px", "tile_match", "compare_width", "residual_id")
         return tuple((k, float(getattr(self, k))) for k in names)
 
 
@@ -86,14 +87,28 @@ def _edge_f1(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
+def _largest_group(bad: np.ndarray, area_mask: np.ndarray) -> float:
+    """Largest group of ``bad`` pixels (opened 3x3, then grouped: nearby residual - the
+    strokes of erased letters - is one region), as a fraction of ``area_mask``'s area."""
+    bad = cv2.morphologyEx(bad.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if not bad.any():
+        return 0.0
+    k = max(3, int(round(0.06 * max(bad.shape))) | 1)
+    grouped = cv2.dilate(bad, np.ones((k, k), np.uint8))
+    n, labels = cv2.connectedComponents(grouped, connectivity=8)
+    per = np.bincount(labels[bad > 0], minlength=n)[1:]
+    return float(per.max()) / float(max(area_mask.sum(), 1))
+
+
 def _residual_fraction(ref_lab: np.ndarray, img_lab: np.ndarray, inner: np.ndarray,
-                       area_mask: np.ndarray) -> float:
+                       area_mask: np.ndarray) -> tuple[float, float]:
     """Largest group of colour residual (ΔE > 22 under both the identity and a robust
-    affine colour fit), as a fraction of the logo area."""
+    affine colour fit), as a fraction of the logo area; and the same under the identity
+    alone (``residual_id``)."""
     x = ref_lab[inner].astype(np.float64)
     y = img_lab[inner].astype(np.float64)
     if len(x) < 12:
-        return 0.0
+        return 0.0, 0.0
     xa = np.hstack([x, np.ones((len(x), 1))])
     keep = np.ones(len(x), bool)
     coef = np.zeros((4, 3))
@@ -107,17 +122,10 @@ def _residual_fraction(ref_lab: np.ndarray, img_lab: np.ndarray, inner: np.ndarr
     # a pixel is residual only when neither the identity (faithful colours) nor the
     # global colour map (a recoloured logo) explains it: a fit pulled off by a few
     # colours must not invent residual where the colours simply match
-    res = np.minimum(res_fit, np.linalg.norm(ref_lab - img_lab, axis=2))
-    bad = ((res > 22.0) & area_mask).astype(np.uint8)
-    bad = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    if not bad.any():
-        return 0.0
-    # group nearby residual (the strokes of erased letters) into one region
-    k = max(3, int(round(0.06 * max(bad.shape))) | 1)
-    grouped = cv2.dilate(bad, np.ones((k, k), np.uint8))
-    n, labels = cv2.connectedComponents(grouped, connectivity=8)
-    per = np.bincount(labels[bad > 0], minlength=n)[1:]
-    return float(per.max()) / float(max(area_mask.sum(), 1))
+    res_id = np.linalg.norm(ref_lab - img_lab, axis=2)
+    res = np.minimum(res_fit, res_id)
+    return (_largest_group((res > 22.0) & area_mask, area_mask),
+            _largest_group((res_id > 22.0) & area_mask, area_mask))
 
 
 def _edge_shift(ref_gray: np.ndarray, img_gray: np.ndarray, region: np.ndarray,
@@ -220,10 +228,53 @@ def measure(image: np.ndarray, ref: LogoReference, h_ref_to_img: np.ndarray) -> 
     e_ref = float(np.abs(lap_ref[region]).mean())
     e_img = float(np.abs(lap_img[region]).mean())
     sharpness = e_img / e_ref if e_ref > 1e-3 else 1.0
-    residual = _residual_fraction(ref_lab, img_lab, inner, mask > 0)
+    residual, residual_id = _residual_fraction(ref_lab, img_lab, inner, mask > 0)
     edge_shift = _edge_shift(ref_gray, img_gray, region, max(2.0, 0.02 * max(cw, ch)))
     warp_px, tile_match = _tile_warp(g_ref, g_img, region)
     return Measures(ssim=ssim, grad_corr=grad_corr, edge_f1=edge_f1, delta_e=delta_e,
                     sharpness=sharpness, residual=residual, edge_shift=edge_shift,
                     warp_px=warp_px, tile_match=tile_match,
-                    compare_width=cw)
+                    compare_width=cw, residual_id=residual_id)
+
+
+WORDMARK_MIN_OVERLAP = 0.5
+"""Similarity (difflib ratio) below which a read is other text, not the wordmark."""
+
+
+def wordmark_edits(word: str, read: str) -> int:
+    """Characters of ``read`` (both as :func:`detectors.logo_reference.wordmark_text`)
+    that differ from the wordmark ``word``: substituted letters anywhere, letters
+    inserted or dropped between the first and last matching ones. Letters only missing
+    or only added at either end are not counted (a read cut short by the crop, an emblem
+    read as a letter)."""
+    import difflib
+
+    ops = difflib.SequenceMatcher(None, word, read, autojunk=False).get_opcodes()
+    equal = [i for i, op in enumerate(ops) if op[0] == "equal"]
+    if not equal:
+        return max(len(word), len(read))
+    edits = 0
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        inside = equal[0] < k < equal[-1]
+        if tag == "replace" or (tag != "equal" and inside):
+            edits += max(i2 - i1, j2 - j1)
+    return edits
+
+
+def wordmark_mismatch(word: str, reads: list[str]) -> tuple[bool, float]:
+    """Does the poster misspell the wordmark? ``reads``: the confident lines read in the
+    logo's quad (as :func:`detectors.logo_reference.wordmark_text`), plus their
+    concatenation. The read most like ``word`` is taken; it must overlap the wordmark
+    (difflib ratio >= :data:`WORDMARK_MIN_OVERLAP`: else it is other text, or none was
+    read, and nothing is said) and differ *inside* it (:func:`wordmark_edits` > 0).
+    Returns ``(mismatch, ratio of the best read)``."""
+    import difflib
+
+    cands = list(reads) + ([''.join(reads)] if len(reads) > 1 else [])
+    if not cands:
+        return False, 0.0
+    ratio, best = max((difflib.SequenceMatcher(None, word, r, autojunk=False).ratio(), r)
+                      for r in cands)
+    if ratio < WORDMARK_MIN_OVERLAP:
+        return False, float(ratio)
+    return wordmark_edits(word, best) > 0, float(ratio)

@@ -11,11 +11,15 @@ its mask, so the quad the detector reports is the quad of the visible logo.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from posterqa.errors import InputError
+
+if TYPE_CHECKING:
+    from detectors.ocr import OcrEngine
 
 MIN_REFERENCE_SIDE = 8
 """A reference smaller than this (either side, after cropping to its mask) is refused."""
@@ -141,3 +145,36 @@ def check_reference_fits(ref_hw: tuple[int, int], image_hw: tuple[int, int], *,
             f"{name} is {src_w}x{src_h} pixels, as large as or larger than the whole "
             f"poster ({w}x{h}); pass the reference logo, not a poster"
         )
+
+
+WORDMARK_MIN_SCORE = 0.9
+"""OCR confidence a line needs to count as (part of) a wordmark, on the reference and on
+the poster."""
+WORDMARK_MIN_CHARS = 3
+"""Letters/digits a read needs to be a wordmark (an emblem is often read as one glyph)."""
+
+
+def wordmark_text(text: str) -> str:
+    """``text`` casefolded, letters and digits only (what two wordmarks are compared on)."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def read_wordmark(ref: LogoReference, engine: OcrEngine) -> str | None:
+    """The reference's wordmark as :func:`wordmark_text`, or None when it has none.
+
+    ``engine`` is an OCR engine (:class:`detectors.ocr.OcrEngine`: RGB image in, lines
+    out). The reference is composited over white (over black when the logo is light) with
+    a margin of a tenth of its height and read; the longest line read with confidence >=
+    :data:`WORDMARK_MIN_SCORE` and at least :data:`WORDMARK_MIN_CHARS` letters/digits is
+    the wordmark.
+    """
+    lum = float(cv2.cvtColor(ref.rgb, cv2.COLOR_RGB2GRAY)[ref.mask > 0].mean())
+    bg = 255.0 if lum < 160 else 0.0
+    a = ref.alpha[..., None]
+    comp = np.clip(ref.rgb.astype(np.float32) * a + bg * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+    m = max(4, ref.height // 10)
+    comp = cv2.copyMakeBorder(comp, m, m, m, m, cv2.BORDER_CONSTANT, value=(bg, bg, bg))
+    reads = [wordmark_text(line.text) for line in engine(comp)
+             if line.score >= WORDMARK_MIN_SCORE]
+    reads = [r for r in reads if len(r) >= WORDMARK_MIN_CHARS]
+    return max(reads, key=len) if reads else None

@@ -319,3 +319,27 @@ def test_reference_png_round_trip_keeps_alpha(det):
     img, quad = place(background("plain"), textured_logo(), 100, 100, 150)
     match = det.locate(img, ref)
     assert match is not None and quad_iou(match.quad, quad) > 0.85
+
+
+def gradient_logo(w: int = 240, h: int = 120) -> np.ndarray:
+    """A flat shield whose colour runs from teal (left) to magenta (right)."""
+    t = np.linspace(0.0, 1.0, w)[None, :, None]
+    rgb = (np.array([40, 170, 160]) * (1 - t) + np.array([200, 40, 140]) * t)
+    rgb = np.ascontiguousarray(np.broadcast_to(rgb, (h, w, 3))).astype(np.uint8)
+    cv2.circle(rgb, (w // 2, h // 2), h // 4, (255, 255, 255), -1, cv2.LINE_AA)
+    alpha = np.full((h, w), 255, np.uint8)
+    return np.dstack([rgb, alpha])
+
+
+def test_a_band_erased_along_a_gradient_is_erased(det):
+    # an affine colour map "explains" a band erased along the logo's colour gradient
+    # (the colour fit's residual is nil); the logo keeps its colours elsewhere, so the
+    # residual under the identity alone counts
+    ref = gradient_logo()
+    erased = ref.copy()
+    erased[:, : int(ref.shape[1] * 0.3), 3] = 0  # the left 30 %: the teal end
+    img, quad = place(background("plain"), erased, 150, 300, 220)
+    check = det.compare(img, ref, tight_quad(ref, quad))
+    assert not check.matches and "erased" in check.reasons
+    faithful, quad = place(background("plain"), ref, 150, 300, 220)
+    assert det.compare(faithful, ref, tight_quad(ref, quad)).matches

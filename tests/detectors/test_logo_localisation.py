@@ -52,6 +52,13 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # the slot like a match failing many measures
     (9, 0, "flat", 900180, "wrong_logo"),
     (9, 6, "flat", 900184, "wrong_logo"),
+    # a band erased along a gradient logo's colours: the colour fit explained it away and
+    # the logo read as faithful; the identity residual (colours otherwise kept) sees it
+    (12, 5, "textured", 1200167, "erasure"),
+    # a small copy of the diamond emblem registers on the tip of the erased logo's
+    # diamond (ECC 0.86, grad_corr 0.90) and fails three measures: a part of the slot,
+    # it moves to the slot although it "recognises" the reference
+    (12, 3, "textured", 1200163, "erasure"),
 ]
 
 
@@ -171,3 +178,44 @@ def test_logo_like_is_none_when_every_logo_colour_is_the_background():
     lab = cv2.cvtColor(np.full((8, 8, 3), (30, 90, 200), np.float32) / 255.0,
                        cv2.COLOR_RGB2Lab)
     assert logo_like(lab, pal) is None
+
+
+def _catalog_poster(seed: int, brand_i: int, pseed: int, defect: str):
+    style = ("flat", "textured")[brand_i % 2]
+    brand = make_brand(f"brand{seed}x{brand_i}", seed * 1000 + brand_i, logo_style=style)
+    poster = make_poster(brand, pseed, logo_defect=defect)
+    return brand, poster, next(t for t in poster.truth if t.kind == "logo")
+
+
+@pytest.mark.parametrize("seed,brand_i,pseed", [(12, 0, 1200147), (12, 1, 1200133)])
+def test_a_recoloured_logo_is_not_another_logo_at_a_feature_quad_twice_its_size(
+        det, seed, brand_i, pseed):
+    # SIFT's homography lands at twice the logo's size and reads "another logo"; a
+    # template reading of the same place registers well (ECC >= 0.7) and its gradients
+    # correlate (>= 0.45): that reading, the recoloured logo, is reported
+    brand, poster, truth = _catalog_poster(seed, brand_i, pseed, "color_shift")
+    defects = det.detect(poster.image, brand.logo_rgba, required=True)
+    assert len(defects) == 1
+    assert "color_shift" in defects[0].reasons and "wrong_logo" not in defects[0].reasons
+    assert defects[0].box.iou(truth.box) >= 0.5
+
+
+def test_a_registered_logo_failing_three_measures_stays_where_it_is(det):
+    # a recoloured logo found at IoU 0.92 (ECC 0.83, grad_corr 0.69) fails three measures;
+    # it is not moved to the logo-like slot overlapping it (IoU 0.49 with the logo)
+    brand, poster, truth = _catalog_poster(10, 7, 1000131, "color_shift")
+    defects = det.detect(poster.image, brand.logo_rgba, required=True)
+    assert len(defects) == 1
+    assert defects[0].box.iou(truth.box) >= 0.5
+    assert "color_shift" in defects[0].reasons
+
+
+def test_a_defect_box_stays_on_the_poster():
+    from detectors.logo import LogoCheck
+
+    det = LogoDetector()
+    quad = ((900.0, 50.0), (1300.0, 50.0), (1300.0, 250.0), (900.0, 250.0))
+    check = LogoCheck(False, 0.0, ("wrong_logo",))
+    d = det._defect("deformed", quad, "logo", check, hw=(200, 1000))
+    assert (d.box.x0, d.box.y0, d.box.x1, d.box.y1) == (900, 50, 1000, 200)
+    assert d.quad == quad  # the quad itself is not cut
