@@ -665,3 +665,14 @@ def test_a_line_ocr_boxed_only_in_part_is_read_again_past_its_ends(detector, mon
     assert any(ln.text == "Autumn Collect" for ln in lines)
     (d,) = detector.detect_lines(erased, lines, expected, font_path=ALL_FONTS)
     assert d.category == "mismatch" and d.observed.replace(" ", "") == "AutumnCollect"
+
+
+def test_a_rendered_match_lies_on_a_small_lines_wide_quad() -> None:
+    # seed 18's '¥199' (22 px tall, drawn wrong, read 'YI9h'): the rendering lies inside
+    # the OCR box, which has wide margins, at IoU 0.39
+    from detectors.text import _lies_on
+
+    match, line = Box(76, 483, 140, 505), Box(68, 474, 150, 518)
+    assert match.iou(line) < 0.4 and _lies_on(match, line)
+    assert not _lies_on(Box(120, 483, 184, 505), line)  # half outside
+    assert not _lies_on(Box(76, 483, 96, 505), line)  # a sliver of a long line
