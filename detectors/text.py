@@ -142,6 +142,7 @@ from detectors.text_align import (
     _substring_align,
     align,
     reading_order,
+    side_by_side,
     similar_height,
 )
 from detectors.text_search import edge_width, search_near, search_rendered
@@ -544,8 +545,8 @@ class TextDetector:
     def wordmarks(self, logo: np.ndarray) -> tuple[Wordmark, ...]:
         """The text a reference logo reads (its wordmark), from an RGB or RGBA ``uint8``
         image: read over white and over black (the wordmark may be light or dark), lines
-        with >= 2 letters or digits and confidence >= ``LOGO_TEXT_SCORE``. Cached per
-        logo."""
+        with >= 2 letters or digits and confidence >= ``LOGO_TEXT_SCORE``, and the reads of
+        one row joined (an emblem's letter beside the name). Cached per logo."""
         from detectors.logo_reference import prepare_reference
 
         logo = np.asarray(logo)
@@ -564,10 +565,17 @@ class TextDetector:
                 pad = max(8, img.shape[0] // 8)
                 img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
                                          value=(back, back, back))
-                for ln in self.engine(img):
+                reads = [ln for ln in reading_order(self.engine(img))
+                         if ln.score >= LOGO_TEXT_SCORE and normalize(ln.text)]
+                if len(reads) > 1 and all(side_by_side(reads[0].box, ln.box) for ln in reads):
+                    # reads side by side (an emblem letter and the name) may be one line on
+                    # the poster: 'K' + 'Kalioto' read 'KKalioto' at 45 px wide
+                    reads.append(OcrLine(
+                        quad=Box.from_points([p for ln in reads for p in ln.quad]).as_quad(),
+                        text="".join(ln.text for ln in reads), score=1.0))
+                for ln in reads:
                     norm = normalize(ln.text)
-                    if ln.score < LOGO_TEXT_SCORE or sum(ch.isalnum() for ch in norm) < 2 \
-                            or any(wm.text == norm for wm in found):
+                    if sum(ch.isalnum() for ch in norm) < 2 or any(wm.text == norm for wm in found):
                         continue
                     b = ln.box
                     box = (b.x0 - pad, b.y0 - pad, b.x1 - pad, b.y1 - pad)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from detectors.normalize import Normalized, is_cjk, normalize, normalize_with_map
 from detectors.ocr import OcrLine
+from detectors.types import Box
 
 MAX_COST_RATIO = 0.5
 MIN_KEPT_RATIO = 0.4
@@ -254,12 +255,14 @@ def _trim_foreign_edges(ops: list[AlignOp], doc: Sequence[DocChar],
     return [o for o in out if o.op]
 
 
+def side_by_side(a: Box, b: Box) -> bool:
+    """Two line boxes in one row: they overlap by more than half the lower one's height."""
+    return min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5 * min(a.height, b.height)
+
+
 def _same_row(lines: Sequence[OcrLine], a: int, b: int) -> bool:
-    """Lines ``a`` and ``b`` (-1: a separator) overlap by half the lower one's height."""
-    if a < 0 or b < 0 or a == b:
-        return True
-    ba, bb = lines[a].box, lines[b].box
-    return min(ba.y1, bb.y1) - max(ba.y0, bb.y0) > 0.5 * min(ba.height, bb.height)
+    """Lines ``a`` and ``b`` (-1: a separator) lie in one row."""
+    return a < 0 or b < 0 or a == b or side_by_side(lines[a].box, lines[b].box)
 
 
 def _cost(ops: Sequence[AlignOp], norm: str, doc: Sequence[DocChar]) -> int:
@@ -277,8 +280,8 @@ def _joinable(a: OcrLine, b: OcrLine) -> bool:
     """Whether a string may run on from line ``a`` to ``b``, the next in reading order
     (see the module docstring)."""
     ba, bb = a.box, b.box
-    if min(ba.y1, bb.y1) - max(ba.y0, bb.y0) > 0.5 * min(ba.height, bb.height):
-        return True  # side by side in one row
+    if side_by_side(ba, bb):
+        return True
     lo, hi = sorted((max(ba.height, 1), max(bb.height, 1)))
     return hi <= WRAP_HEIGHT_RATIO * lo and bb.y0 - ba.y1 <= hi \
         and min(ba.x1, bb.x1) > max(ba.x0, bb.x0)

@@ -551,7 +551,7 @@ def test_the_wordmark_is_recognised_when_ocr_boxes_it_with_its_plate(detector) -
     # glyphs' height and 1.4x their width. The reference is still found over the line
     # (scales from the quad's width reach down to the glyphs'), a headline is not
     logo = _belnyra_logo()
-    (wm,) = detector.wordmarks(logo)
+    wm = detector.wordmarks(logo)[0]  # the name alone (then its emblem's letter with it)
     image, _ = _poster(CLEAN)
     lh, y0, x0 = 70, 560, 400
     lw = logo.shape[1] * lh // logo.shape[0]
@@ -676,3 +676,15 @@ def test_a_rendered_match_lies_on_a_small_lines_wide_quad() -> None:
     assert match.iou(line) < 0.4 and _lies_on(match, line)
     assert not _lies_on(Box(120, 483, 184, 505), line)  # half outside
     assert not _lies_on(Box(76, 483, 96, 505), line)  # a sliver of a long line
+
+
+def test_a_logo_read_with_its_emblems_letter_is_recognised(detector) -> None:
+    # the reference reads as its emblem ('B') and its name side by side; a small logo
+    # on a poster reads as one line, 'BBelnyra' (seed 18: 'KKalioto', 45 px wide): it
+    # is the logo, not the brand name as copy
+    logo = _belnyra_logo()
+    assert [wm.text for wm in detector.wordmarks(logo)] == ["belnyra", "bbelnyra"]
+    image, _ = _poster(CLEAN)
+    lw = _overlay(image, logo, 60, 480, 560)
+    line = OcrLine(quad=Box(476, 556, 484 + lw, 624).as_quad(), text="BBelnyra", score=0.98)
+    assert detector._logo_lines(image, [line], logo) == {0}
