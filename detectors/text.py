@@ -962,7 +962,8 @@ class TextDetector:
     def _reread_cut_line(self, image: np.ndarray, r: _Region) -> OcrLine | None:
         """The line of a region whose read is the expected string cut short (characters
         absent only at its ends, all others right), read again by detection and
-        recognition on the line's quad grown over the absent characters (by
+        recognition (recognition alone first) on the line's quad grown over the absent
+        characters (by
         ``CUT_READ_GROWTH`` of their estimated width and half the line height), when that
         finds one line reading as the whole string with confidence >= ``CUT_READ_SCORE``;
         else None.
@@ -982,8 +983,12 @@ class TextDetector:
         box = Box.from_points(g.subquad(c0, c1)).pad(int(0.25 * g.height)).clamp(w, h)
         if box.area == 0:
             return None
-        lines = [ln for ln in self.engine(np.ascontiguousarray(image[box.slice()]))
-                 if ln.text.strip()]
+        crop = np.ascontiguousarray(image[box.slice()])
+        # recognition alone first (a few ms): an erased end reads cut again
+        rec = self.engine.recognize([_upscale(crop)])
+        if not rec or normalize(rec[0].text) != normalize(r.expected):
+            return None
+        lines = [ln for ln in self.engine(crop) if ln.text.strip()]
         if len(lines) != 1 or normalize(lines[0].text) != normalize(r.expected) \
                 or lines[0].score < CUT_READ_SCORE:
             return None
