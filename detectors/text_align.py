@@ -7,9 +7,9 @@ claimed by another string: an exact substring first, else the cheapest approxima
 substring (edit distance with a free start and end; a hanzi read for a Latin letter, or
 the reverse, costs 2, like an absent and an extra character; wrong characters at the
 ends of a match taken from another row become absent ones; crossing a line separator
-inside the match is free, so an expected string may run over several lines, and several strings may
-share a line). A string runs on from one line to the next only where the next sits beside
-it in its row, or starts the row below at the same size (height within
+inside the match is free, so an expected string may run over several lines, and several
+strings may share a line). A string runs on from one line to the next only where the
+next sits beside it in its row, or starts the row below at the same size (height within
 ``WRAP_HEIGHT_RATIO``), overlapping it in x, no more than a line height below: a
 headline does not run on into the smaller copy under it. A match is accepted when its
 cost is at most ``MAX_COST_RATIO`` of the expected length and it keeps at least
@@ -243,7 +243,7 @@ def _trim_foreign_edges(ops: list[AlignOp], doc: Sequence[DocChar],
         edge = range(anchor) if leading else range(anchor + 1, len(out))
         line = doc[out[anchor].doc].line
         own = [k for k in edge if out[k].op != "D" and doc[out[k].doc].line >= 0
-               and _same_row(lines, doc[out[k].doc].line, line)]
+               and side_by_side(lines[doc[out[k].doc].line].box, lines[line].box)]
         # the absent characters precede the first kept one (or follow the last)
         inner = (min(own) if own else anchor) if leading else (max(own) if own else anchor)
         at = out[inner].doc if leading else out[inner].doc + 1
@@ -258,11 +258,6 @@ def _trim_foreign_edges(ops: list[AlignOp], doc: Sequence[DocChar],
 def side_by_side(a: Box, b: Box) -> bool:
     """Two line boxes in one row: they overlap by more than half the lower one's height."""
     return min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5 * min(a.height, b.height)
-
-
-def _same_row(lines: Sequence[OcrLine], a: int, b: int) -> bool:
-    """Lines ``a`` and ``b`` (-1: a separator) lie in one row."""
-    return a < 0 or b < 0 or a == b or side_by_side(lines[a].box, lines[b].box)
 
 
 def _cost(ops: Sequence[AlignOp], norm: str, doc: Sequence[DocChar]) -> int:
