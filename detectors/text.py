@@ -67,8 +67,10 @@ looked for elsewhere.
 Placement and confirmation rules (rendering, wordmark, focused re-reads) were tuned on
 200-poster runs of seeds 1, 2, 7 and 101 (2026-11-27); soft edges, the weaker soft
 rendered match, the partial rendering and the wordmark's width-based scales on the
-misses of seeds 11, 12 and 13 and the region figures of all seven seeds (same day); see
-the benchmark's docstring for the report seeds.
+misses of seeds 11, 12 and 13 and the region figures of all seven seeds (same day); the
+logo's outline, runs of erased pieces, cut reads and the row rules of the alignment on
+every miss and false positive of seeds 1, 2, 7, 101 and 11-19 (cached OCR); see the
+benchmark's docstring for the report seeds.
 
 Collapsed-detail signals. Each turns a figure ``x`` into evidence
 ``p = clip((suspect - x) / (suspect - sure), 0, 1)`` (0 at the *suspect* threshold, 1 at
