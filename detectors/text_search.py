@@ -274,6 +274,18 @@ NEAR_HEIGHTS = (0.5, 1.15)  # rendered ink height / anchor box height searched n
 NEAR_STEP = 1.08
 
 
+def _covers(px0: np.ndarray, py0: np.ndarray, iw: float, ih: float,
+            box: tuple[int, int, int, int], area: float) -> np.ndarray:
+    """Which placements (columns starting at ``px0``, rows at ``py0``, ``iw`` x ``ih``)
+    cover at least half of ``box`` (of ``area``) or of themselves, whichever is smaller:
+    a boolean ``[rows, columns]`` map (the overlap's width depends on the column only,
+    its height on the row only)."""
+    x0, y0, x1, y1 = box
+    ox = np.clip(np.minimum(px0 + iw, x1) - np.maximum(px0, x0), 0, None)
+    oy = np.clip(np.minimum(py0 + ih, y1) - np.maximum(py0, y0), 0, None)
+    return oy[:, None] * ox[None, :] >= 0.5 * min(area, iw * ih)
+
+
 def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
                 box: tuple[int, int, int, int], *, mask: np.ndarray | None = None,
                 pieces: Sequence[tuple[int, int, int, int]] = (),
@@ -326,18 +338,12 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
             if res is None:
                 continue
             m = (tmpl.shape[0] - th_) / 2.0
-            # placements that cover at least half of the box (the overlap's width depends
-            # on the column only, its height on the row only)
+            # placements that cover at least half of the box and of each piece
             px0 = cx0 + (np.arange(res.shape[1]) + m) / lv.f
             py0 = cy0 + (np.arange(res.shape[0]) + m) / lv.f
-            ox = np.clip(np.minimum(px0 + iw, x1) - np.maximum(px0, x0), 0, None)
-            oy = np.clip(np.minimum(py0 + ih, y1) - np.maximum(py0, y0), 0, None)
-            ok = oy[:, None] * ox[None, :] >= 0.5 * min((x1 - x0) * bh, iw * ih)
-            for qx0, qy0, qx1, qy1 in pieces:
-                qx = np.clip(np.minimum(px0 + iw, qx1) - np.maximum(px0, qx0), 0, None)
-                qy = np.clip(np.minimum(py0 + ih, qy1) - np.maximum(py0, qy0), 0, None)
-                ok &= qy[:, None] * qx[None, :] >= 0.5 * min((qx1 - qx0) * (qy1 - qy0),
-                                                            iw * ih)
+            ok = _covers(px0, py0, iw, ih, (x0, y0, x1, y1), (x1 - x0) * bh)
+            for q in pieces:
+                ok &= _covers(px0, py0, iw, ih, q, (q[2] - q[0]) * (q[3] - q[1]))
             if spans:
                 ok &= ((px0 >= x0 - 0.5 * bh) & (px0 + iw <= x1 + 0.5 * bh))[None, :]
             a = np.where(ok, np.abs(res), 0.0)
