@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.logo_reference import LogoReference
+from detectors.logo_reference import LogoReference, composite
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,6 @@ def _scale_h(h: np.ndarray, ref_scale: float, img_scale: float) -> np.ndarray:
     return s_img_inv @ h @ s_ref
 
 
-def _composite(ref: LogoReference, bg: float | np.ndarray) -> np.ndarray:
-    a = ref.alpha[..., None]
-    out = ref.rgb.astype(np.float32) * a + np.asarray(bg, np.float32) * (1 - a)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
 def _gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
@@ -135,7 +129,7 @@ class FeatureMatcher:
         ref_pts_list, poster_idx_list = [], []
         matcher = cv2.BFMatcher(cv2.NORM_L2)
         for bg in (255.0, 0.0):
-            gray = _gray(_composite(small, bg))
+            gray = _gray(composite(small, bg))
             kps, desc = self.sift.detectAndCompute(gray, feat_mask)
             if desc is None or len(kps) < 2:
                 continue
@@ -218,7 +212,7 @@ def template_candidates(image: np.ndarray, ref: LogoReference, max_count: int,
     g_img0 = _grad_map(small, 1.0)
     g_img = g_img0
     lum = float(_gray(ref.rgb)[ref.mask > 0].mean())
-    ref_comp = _composite(ref, 255.0 if lum < 128 else 0.0)
+    ref_comp = composite(ref, 255.0 if lum < 128 else 0.0)
     aspect = ref.height / ref.width
     peaks: list[Peak] = []  # score, x, y, width (work px)
     lo, hi = width_range if width_range is not None else (MIN_WIDTH_FRAC * w_img,
@@ -353,7 +347,7 @@ def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
     pad = max(int(0.1 * max(cw, ch)), 4)
     small = ref.resized(cw, ch)
     bg = local_background(image, quad)
-    tpl_rgb = _composite(small, bg)
+    tpl_rgb = composite(small, bg)
     tpl_rgb = cv2.copyMakeBorder(tpl_rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
                                  value=[float(v) for v in bg])
     tpl = _gray(tpl_rgb).astype(np.float32)

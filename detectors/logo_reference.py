@@ -147,6 +147,13 @@ def check_reference_fits(ref_hw: tuple[int, int], image_hw: tuple[int, int], *,
         )
 
 
+def composite(ref: LogoReference, bg: float | np.ndarray) -> np.ndarray:
+    """The reference over a ground ``bg`` (a grey level or an RGB colour), RGB uint8."""
+    a = ref.alpha[..., None]
+    out = ref.rgb.astype(np.float32) * a + np.asarray(bg, np.float32) * (1 - a)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 WORDMARK_MIN_SCORE = 0.9
 """OCR confidence a line needs to count as (part of) a wordmark, on the reference and on
 the poster."""
@@ -170,8 +177,7 @@ def read_wordmark(ref: LogoReference, engine: OcrEngine) -> str | None:
     """
     lum = float(cv2.cvtColor(ref.rgb, cv2.COLOR_RGB2GRAY)[ref.mask > 0].mean())
     bg = 255.0 if lum < 160 else 0.0
-    a = ref.alpha[..., None]
-    comp = np.clip(ref.rgb.astype(np.float32) * a + bg * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+    comp = composite(ref, bg)
     m = max(4, ref.height // 10)
     comp = cv2.copyMakeBorder(comp, m, m, m, m, cv2.BORDER_CONSTANT, value=(bg, bg, bg))
     reads = [wordmark_text(line.text) for line in engine(comp)
