@@ -154,10 +154,12 @@ from detectors.text_signals import (
     glyph_similarity,
     ink_proposals,
     prepare_line,
+    render_text,
     stroke_sharpness,
 )
 from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
 from posterqa.errors import InputError
+from posterqa.fonts import covers_char
 from posterqa.imaging import ensure_rgb_uint8
 from posterqa.settings import Settings, get_settings
 
@@ -182,7 +184,7 @@ PART_GONE = 0.55  # ... and the rest of its box holds at most this share of the 
 # at 0.70; clean lines half over a background shape 0.61-0.91)
 PART_MIN_WIDTH = 48  # px: half of a narrower rendering is too little ink to tell
 PART_KEEPS = ((0.0, 0.0, 1.0, 0.45), (0.0, 0.55, 1.0, 1.0), (0.0, 0.0, 0.5, 1.0),
-              (0.5, 0.0, 1.0, 1.0))
+              (0.5, 0.0, 1.0, 1.0), ((0.0, 0.0, 0.15, 1.0), (0.85, 0.0, 1.0, 1.0)))
 WEAK_MARGIN = 0.1  # a sharp match elsewhere beats a weak host's rendering by this NCC
 RENDER_MATCH_SOFT = 0.70  # a weaker match counts where its edges are very soft:
 SOFT_EDGE_REL_LOW = 0.10  # ... >= this share of its ink height (crisp ink: <= 0.08)
@@ -741,7 +743,7 @@ class TextDetector:
                     r.observed = grown.text
                     regions.append(r)
                 else:
-                    out.append(self._mismatch(r, w, h))
+                    out.append(self._mismatch(r, w, h, font_path))
         leftovers = [li for li in range(len(al.lines)) if al.line_claimed_ratio(li) < 0.5]
         used: set[int] = set()
         unplaced: list[str] = []
@@ -1002,7 +1004,8 @@ class TextDetector:
         quad = normalize_quad([[x + box.x0, y + box.y0] for x, y in ln.quad])
         return OcrLine(quad=quad, text=ln.text, score=ln.score)
 
-    def _mismatch(self, r: _Region, w: int, h: int) -> Defect:
+    def _mismatch(self, r: _Region, w: int, h: int,
+                  font_path: str | Sequence[str] | None = None) -> Defect:
         g = r.geom
         n_bad = r.n_bad + r.lead + r.trail
         score = min(1.0, 0.5 + 0.5 * n_bad / max(len(normalize(r.expected or "")), 1))
@@ -1017,6 +1020,11 @@ class TextDetector:
             observed = "".join(g.line.text[s] for s in inside)
         else:
             c0, c1 = r.columns()
+        if (r.lead or r.trail) and font_path:
+            grown = _absent_columns(r, _font_list(font_path))
+            if grown is not None:
+                c0 = min(c0, grown[0]) if r.lead else c0
+                c1 = max(c1, grown[1]) if r.trail else c1
         details = (("edit_distance", float(n_bad)), ("ocr_score", g.line.score))
         return self._span_defect(g, "mismatch", c0, c1, expected, observed, score,
                                  ("ocr_mismatch",), details, w, h,
@@ -1600,10 +1608,10 @@ class TextDetector:
         return sims[keep], [src_of[k] for k in keep]
 
 
-def _edge_share(image: np.ndarray, box: tuple[int, int, int, int],
-                keep: tuple[float, float, float, float]) -> float:
-    """Mean grey gradient in the part of ``box`` outside ``keep`` (shares of the box) over
-    that inside it: ~1 where the whole string is there, low where the rest was erased."""
+def _edge_share(image: np.ndarray, box: tuple[int, int, int, int], keep) -> float:
+    """Mean grey gradient in the part of ``box`` outside ``keep`` (shares of the box, one
+    rectangle or several) over that inside it: ~1 where the whole string is there, low
+    where the rest was erased."""
     x0, y0, x1, y1 = box
     crop = image[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)]
     if crop.shape[0] < 4 or crop.shape[1] < 4:
@@ -1612,8 +1620,9 @@ def _edge_share(image: np.ndarray, box: tuple[int, int, int, int],
     mag = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))
     h, w = mag.shape
     inside = np.zeros((h, w), bool)
-    inside[int(keep[1] * h):int(math.ceil(keep[3] * h)),
-           int(keep[0] * w):int(math.ceil(keep[2] * w))] = True
+    for k in ([keep] if isinstance(keep[0], (int, float)) else keep):
+        inside[int(k[1] * h):int(math.ceil(k[3] * h)),
+               int(k[0] * w):int(math.ceil(k[2] * w))] = True
     if inside.all() or not inside.any():
         return 1.0
     return float(mag[~inside].mean() / max(float(mag[inside].mean()), 1e-6))
@@ -1688,6 +1697,31 @@ def _font_list(font_path: str | Sequence[str] | None) -> list[str]:
     """The brand font file(s) as a list of path strings (empty without fonts)."""
     fonts = [font_path] if isinstance(font_path, str) else list(font_path or ())
     return [str(f) for f in fonts]
+
+
+def _absent_columns(r: _Region, fonts: Sequence[str]) -> tuple[float, float] | None:
+    """The columns a region's string would take, its absent characters at the ends
+    included, from their width in the first font that draws the string relative to the
+    read part's: the average character undercounts wide letters and the space beside
+    them ('Now ' of a 17 px 'Now $19.99' read '$19.99': 24 px by the average, 40 px
+    drawn)."""
+    exp = r.expected or ""
+    nm = normalize_with_map(exp)
+    n = len(nm.text)
+    if n == 0 or r.lead + r.trail >= n:
+        return None
+    font = next((f for f in fonts if all(covers_char(f, c) for c in exp if not c.isspace())),
+                None)
+    if font is None:
+        return None
+    _ink, bounds = render_text(exp, font)
+    k0, k1 = nm.source_span(r.lead, n - r.trail)
+    read = bounds[k1] - bounds[k0]
+    s0, s1 = r.geom.span(r.sources)
+    if read <= 0 or s1 <= s0:
+        return None
+    scale = (s1 - s0) / read
+    return s0 - (bounds[k0] - bounds[0]) * scale, s1 + (bounds[-1] - bounds[k1]) * scale
 
 
 def _reads_wordmark(read: str, mark: str) -> bool:

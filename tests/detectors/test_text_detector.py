@@ -782,3 +782,35 @@ def test_a_passed_over_place_that_reads_as_nothing_is_no_defect(detector) -> Non
     ghost = Box(346, 317, 394, 338)
     defects = _detect_catalog(detector, kit, poster, lines)
     assert not [d for d in defects if d.box.iou(ghost) > 0.3], [d.to_json() for d in defects]
+
+
+def test_a_line_ocr_missed_with_its_middle_erased_is_found_by_its_ends(detector):
+    # a vertical band over the middle 60 % of a line (seed 15's 'Only $5' kept 'O' and
+    # '$5'), and OCR passing over both ends: neither half of the rendering fits, its
+    # two ends do; the defect spans the whole string
+    image, boxes = _poster(CLEAN)
+    full = boxes[3]
+    a, b = full.x0 + int(0.2 * full.width), full.x0 + int(0.8 * full.width)
+    image[full.y0 - 3:full.y1 + 3, a:b] = image[full.y0 - 3:full.y1 + 3, 880:881]
+    lines = [ln for ln in detector.engine(image) if ln.box.iou(full) < 0.1
+             and ln.box.intersection(full) < 0.2 * ln.box.area]
+    (d,) = detector.detect_lines(image, lines, EXPECTED, font_path=ALL_FONTS)
+    assert d.category == "missing" and d.expected == "Free shipping today"
+    assert d.reasons == ("missing_text", "rendered_match", "partly_erased")
+    assert d.box.iou(full) >= 0.8
+
+
+def test_a_read_missing_its_first_word_grows_by_that_words_drawn_width(detector):
+    # seed 11: 'Now $19.99' (17 px) read '$19.99': grown by three average characters
+    # of the read ('$', digits, '.') the box stopped short of 'Now ' (IoU 0.48)
+    items = [*CLEAN, ("Now $19.99", "roboto", 22, (420, 560), None, 0.0)]
+    image, boxes = _poster(items)
+    cut = boxes[-1].x0 + int(0.40 * boxes[-1].width)
+    image[boxes[-1].y0 - 3:boxes[-1].y1 + 3, boxes[-1].x0 - 3:cut] = \
+        image[boxes[-1].y0 - 3:boxes[-1].y1 + 3, 880:881]
+    lines = detector.engine(image)
+    (read,) = [ln for ln in lines if ln.box.iou(boxes[-1]) > 0.2]
+    assert read.text.replace(" ", "") == "$19.99"
+    (d,) = detector.detect_lines(image, lines, [*EXPECTED, "Now $19.99"], font_path=ALL_FONTS)
+    assert d.category == "mismatch"
+    assert abs(d.box.x0 - boxes[-1].x0) <= 0.3 * boxes[-1].height

@@ -56,3 +56,21 @@ def test_a_masked_line_is_not_matched() -> None:
     mask[near.slice()] = 255
     f = search_near(image, "Grand Opening", [_roboto()], tuple(near.as_list()), mask=mask)
     assert f is None or f.score == 0.0
+
+
+def test_matching_on_several_parts_equals_opencvs_masked_ncc() -> None:
+    import cv2
+
+    from detectors.text_search import _match_parts
+
+    rng = np.random.default_rng(0)
+    img = rng.random((120, 160)).astype(np.float32)
+    tmpl = img[30:50, 20:90].copy()
+    rects = [(0, 20, 0, 15), (0, 20, 55, 70), (5, 15, 10, 30)]  # two ends, one overlap
+    mask = np.zeros_like(tmpl)
+    for y0, y1, x0, x1 in rects:
+        mask[y0:y1, x0:x1] = 1.0
+    ref = cv2.matchTemplate(img, tmpl, cv2.TM_CCOEFF_NORMED, mask=mask)
+    got = _match_parts(img, tmpl, rects)
+    assert got.shape == ref.shape and float(np.abs(got - ref).max()) < 1e-4
+    assert np.unravel_index(int(got.argmax()), got.shape) == (30, 20)
