@@ -232,6 +232,7 @@ def ink_box(ink: np.ndarray, thresh: float = 0.5) -> tuple[int, int, int, int] |
 
 
 GLYPH_PEAK = 0.7  # a glyph blob's ink reaches this share of the line's contrast
+SOFT_REACH = 0.1  # ink boxes reach this share of the glyph blobs' height past them
 
 
 def core_ink_box(line: LineImage, thresh: float = 0.2) -> tuple[int, int, int, int] | None:
@@ -279,7 +280,18 @@ def core_ink_box(line: LineImage, thresh: float = 0.2) -> tuple[int, int, int, i
     touched[0] = False
     if not touched.any():
         return None
-    return ink_box(np.where(touched[labels], line.ink, 0.0), thresh)
+    ink = np.where(touched[labels], line.ink, 0.0)
+    box, strong = ink_box(ink, thresh), ink_box(ink, 0.5)
+    if box is None or strong is None:
+        return box
+    # the soft edge reaches a little past the strong ink (a blurred glyph's halo), not
+    # over a background shape of mid-tone ink that touches the glyphs (a disc behind
+    # 'Xenbo' doubled a 117 px line's box)
+    sx0, sy0, sx1, sy1 = strong
+    reach = max(2, int(round(SOFT_REACH * (sy1 - sy0))))
+    x0, y0, x1, y1 = box
+    return (max(x0, sx0 - reach), max(y0, sy0 - reach), min(x1, sx1 + reach),
+            min(y1, sy1 + reach))
 
 
 def _member(labels: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:

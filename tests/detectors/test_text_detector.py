@@ -814,3 +814,17 @@ def test_a_read_missing_its_first_word_grows_by_that_words_drawn_width(detector)
     (d,) = detector.detect_lines(image, lines, [*EXPECTED, "Now $19.99"], font_path=ALL_FONTS)
     assert d.category == "mismatch"
     assert abs(d.box.x0 - boxes[-1].x0) <= 0.3 * boxes[-1].height
+
+
+def test_a_mismatch_box_stays_on_the_glyphs_over_a_background_disc(detector) -> None:
+    # seed 1: a mid-tone disc behind 'Xenbo' (drawn wrong for 'Xenmo') touched its
+    # glyphs; the ink box took the disc in and doubled the box's height (IoU 0.48)
+    image, boxes = _with(1, text="Summer Sale 50% 0FF")
+    b = boxes[1]
+    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    disc = (yy - (b.y1 + 10)) ** 2 + (xx - (b.x0 + 60)) ** 2 <= (1.6 * b.height) ** 2
+    ground = np.abs(image.astype(int) - np.asarray(BG)).sum(axis=2) < 40
+    image[disc & ground] = (150, 150, 190)
+    (d,) = detector.detect_lines(image, detector.engine(image), EXPECTED, font_path=ALL_FONTS)
+    assert d.category == "mismatch" and d.box.iou(b) >= 0.3
+    assert d.box.y1 - b.y1 <= 0.2 * b.height and b.y0 - d.box.y0 <= 0.2 * b.height
