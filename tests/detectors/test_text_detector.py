@@ -816,6 +816,22 @@ def test_a_read_missing_its_first_word_grows_by_that_words_drawn_width(detector)
     assert abs(d.box.x0 - boxes[-1].x0) <= 0.3 * boxes[-1].height
 
 
+def test_reads_of_one_row_merge_along_the_widest_reads_direction() -> None:
+    # seed 14: '每' read apart, in an upright quad, from '一天都更好' tilted by 3.6
+    # degrees; merged upright, the clean line's glyphs compared 0.56-0.68 (a false
+    # glyph mismatch), merged along the tilt 0.96-1.0
+    from detectors.text import _merge_lines
+
+    one = OcrLine(quad=Box(335, 1092, 388, 1138).as_quad(), text="每", score=1.0)
+    rest = OcrLine(quad=((392, 1082), (629, 1067), (633, 1130), (396, 1144)), text="一天都更好",
+                   score=1.0)
+    merged, offsets = _merge_lines([one, rest])
+    (x0, y0), (x1, y1) = merged.quad[0], merged.quad[1]
+    assert merged.text == "每一天都更好" and offsets == [0, 1]
+    assert (y1 - y0) / (x1 - x0) == pytest.approx((1067 - 1082) / (629 - 392), abs=0.01)
+    assert Box.from_points(merged.quad).intersection(one.box) >= 0.9 * one.box.area
+
+
 def test_a_mismatch_box_stays_on_the_glyphs_over_a_background_disc(detector) -> None:
     # seed 1: a mid-tone disc behind 'Xenbo' (drawn wrong for 'Xenmo') touched its
     # glyphs; the ink box took the disc in and doubled the box's height (IoU 0.48)
