@@ -1,6 +1,6 @@
 """Benchmark of the text defect detector against plain OCR mismatch, on generated posters.
 
-    python benchmarks/bench_text_detector.py --posters 200 --seed 20
+    python benchmarks/bench_text_detector.py --posters 200 --seed 22
 
 Seeds: 1, 2, 7 and 101 were used for tuning (2 was the first report seed, then its
 failures were studied); 11, 12 and 13 were report seeds on 2026-11-27 whose failures
@@ -10,7 +10,10 @@ its plate); 14, 15, 16 and 17 were run as report seeds in that round and then st
 too (erased fragments, partial matches on clean lines); 18 and 19 had not been run
 before the figures reported at the end of the third round (2026-11-27). The fourth round
 (2026-11-27: the logo's outline, runs of erased pieces, OCR cuts) was tuned on all of
-1-19 above; 20 (the default) and 21 had not been run before its final figures.
+1-19 above; 20 and 21 had not been run before its final figures. The fifth round
+(2026-11-27: the wordmark read with a stray sign, passed-over lines read again, erased
+middles, ink boxes over background shapes) was tuned on all of 1-21; 22 (the default)
+and 23 had not been run before its final figures.
 
 Posters come from the synthetic catalog (``catalog.make_brand`` / ``catalog.make_poster``).
 Poster ``i`` carries one text defect type (cycling through ``catalog.TEXT_DEFECTS``) on one
@@ -191,7 +194,7 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posters", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--clean-every", type=int, default=6,
                         help="every N-th poster carries no defect (0 = none)")
     parser.add_argument("--verbose", action="store_true", help="list misses and false positives")
