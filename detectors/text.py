@@ -12,10 +12,15 @@ category      when (reasons)
 mismatch      an expected string is found with wrong, extra or absent characters, and a
               focused re-read of the line (crop, upscaled, recognition only) does not
               read it right either (``ocr_mismatch``); absent characters at an end grow
-              the box by that many average character widths. Also a left-over line
-              that nearly repeats a string matched elsewhere (edit distance 1 ..
-              ``NEAR_COPY`` (34 %) of its length, >= 3 characters; ``ocr_mismatch``,
-              ``near_copy``), e.g. the brand name right in the logo, wrong in a headline
+              the box by their width in the brand font (else by average character
+              widths). Also a left-over line that nearly repeats a string matched
+              elsewhere (edit distance 1 .. ``NEAR_COPY`` (34 %) of its length, >= 3
+              characters; ``ocr_mismatch``, ``near_copy``), e.g. the brand name right in
+              the logo, wrong in a headline; and a confident read of other text that no
+              rule explains, paired with the one missing string placed nowhere that has
+              as many characters and its proportions (:func:`_pair_by_length`;
+              ``missing_text``, ``ocr_mismatch``, ``same_length``: every character
+              wrong)
 missing       an expected string is not found (``missing_text``). With the brand fonts
               it is put where its rendering fits near a left-over line or a run of 2-3
               side by side (:meth:`TextDetector._host_by_rendering`,
@@ -173,6 +178,8 @@ UNREADABLE_SCORE = 0.5
 REPAIR_MARGIN = 0.15  # of the line height
 PROPOSAL_PAD = 0.35  # an ink blob grows by this share of its height (blur halo)
 MAX_ASPECT_MISFIT = 1.6  # a blob hosts a missing string if their aspect ratios differ less
+PAIR_ASPECT_MISFIT = 2.0  # ... a left-over read pairs with a string of its length (the
+# quad's margins: a 3-letter read's quad is 1.27 wide per height, its ink ~2)
 HOST_MAX_SCORE = 0.9  # a left-over line sharing no character hosts one only if read worse
 MIN_SHARED = 0.4  # share of a missing string's characters a left-over line must hold
 PART_READ = 0.75  # a missing string's host read this short is only part of it
@@ -871,6 +878,14 @@ class TextDetector:
                     g, "missing", -lead * g.avg_char, g.width + trail * g.avg_char, exp,
                     ln.text, 1.0, ("missing_text", "ocr_mismatch"),
                     (("ocr_score", ln.score),), w, h, grown=(lead > 0, trail > 0)))
+        for exp, li in _pair_by_length(al, unplaced, [li for li in leftovers if li not in used]):
+            # a confident read of other text where nothing else explains either: the
+            # string with every character wrong ('€25' drawn as what reads 'aZj')
+            used.add(li)
+            unplaced.remove(exp)
+            out.append(self._whole_line(_LineGeom(al.lines[li]), "mismatch", exp,
+                                        ("missing_text", "ocr_mismatch", "same_length"), 1.0,
+                                        w, h))
         if unplaced:
             out += self._place_missing(image, al, unplaced)
         for li in leftovers:
@@ -1696,6 +1711,28 @@ def _near_copy(al: Alignment, li: int) -> str | None:
         if n >= 3 and 0 < edit_distance(text, m.normalized) <= NEAR_COPY * n:
             return m.expected
     return None
+
+
+def _pair_by_length(al: Alignment, unplaced: Sequence[str],
+                    free: Sequence[int]) -> list[tuple[str, int]]:
+    """Missing strings placed nowhere and left-over lines no rule explains (readable,
+    no near copy of matched text), paired when the line is the only one that fits the
+    string and the string the only one that fits the line: as many characters (+-1, or
+    15 %) and the quad's aspect within ``PAIR_ASPECT_MISFIT`` of the string's ink."""
+    lines = [li for li in free if not _unreadable(al.lines[li]) and _near_copy(al, li) is None]
+
+    def fits(exp: str, li: int) -> bool:
+        n, m = len(normalize(exp)), len(al.line_norms[li].text)
+        g = _LineGeom(al.lines[li])
+        misfit = abs(math.log(g.width / g.height) - math.log(_aspect_guess(exp)))
+        return abs(n - m) <= max(1, round(0.15 * n)) and misfit <= math.log(PAIR_ASPECT_MISFIT)
+
+    out = []
+    for exp in unplaced:
+        cand = [li for li in lines if fits(exp, li)]
+        if len(cand) == 1 and [e for e in unplaced if fits(e, cand[0])] == [exp]:
+            out.append((exp, cand[0]))
+    return out
 
 
 def _font_list(font_path: str | Sequence[str] | None) -> list[str]:

@@ -844,3 +844,25 @@ def test_a_mismatch_box_stays_on_the_glyphs_over_a_background_disc(detector) -> 
     (d,) = detector.detect_lines(image, detector.engine(image), EXPECTED, font_path=ALL_FONTS)
     assert d.category == "mismatch" and d.box.iou(b) >= 0.3
     assert d.box.y1 - b.y1 <= 0.2 * b.height and b.y0 - d.box.y0 <= 0.2 * b.height
+
+
+def test_a_string_drawn_as_other_characters_is_paired_with_its_line(detector) -> None:
+    # seeds 15 and 23: '€25' drawn as characters that read 'aiS' / 'aZj' (0.98-0.99):
+    # no character shared, the rendering no fit; the string was reported without a box.
+    # The one left-over read of its length and proportions is its line
+    from detectors.text import _pair_by_length
+    from detectors.text_align import align
+
+    items = [*CLEAN, ("aZj", "roboto", 40, (420, 560), None, 0.0)]
+    image, boxes = _poster(items)
+    expected = [*EXPECTED, "€25"]
+    lines = detector.engine(image)
+    d = _hit(detector.detect_lines(image, lines, expected, font_path=ALL_FONTS), boxes[-1])
+    assert d.category == "mismatch" and d.expected == "€25"
+    assert d.reasons == ("missing_text", "ocr_mismatch", "same_length")
+    # two strings that fit one line, or two lines that fit one string: no pairing
+    al = align(lines, [*expected, "€99"])
+    free = [k for k, ln in enumerate(al.lines) if ln.text == "aZj"]
+    assert _pair_by_length(al, ["€25"], free) == [("€25", free[0])]
+    assert _pair_by_length(al, ["€25", "€99"], free) == []
+    assert _pair_by_length(al, ["Grand Opening Today"], free) == []
