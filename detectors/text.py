@@ -77,8 +77,8 @@ logo's outline, runs of erased pieces, cut reads and the row rules of the alignm
 every miss and false positive of seeds 1, 2, 7, 101 and 11-19 (cached OCR); the
 wordmark read with a stray sign, passed-over lines read again, both ends of the partial
 rendering, drawn widths of absent words, the ink box's reach and the widest read's
-direction on those of seeds 1, 2, 7, 101 and 11-21 (same day); see the benchmark's
-docstring for the report seeds.
+direction on those of seeds 1, 2, 7, 101 and 11-21, pairing by length on seeds 15 and
+23 (same day); see the benchmark's docstring for the report seeds.
 
 Collapsed-detail signals. Each turns a figure ``x`` into evidence
 ``p = clip((suspect - x) / (suspect - sure), 0, 1)`` (0 at the *suspect* threshold, 1 at
