@@ -350,7 +350,8 @@ def _covers(px0: np.ndarray, py0: np.ndarray, iw: float, ih: float,
 def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
                 box: tuple[int, int, int, int], *, mask: np.ndarray | None = None,
                 pieces: Sequence[tuple[int, int, int, int]] = (),
-                spans: bool = False) -> Found | None:
+                spans: bool = False, starts: bool = False, ends: bool = False
+                ) -> Found | None:
     """Best place of ``text`` rendered in one of ``fonts`` that overlaps ``box`` (an OCR
     line that may hold only part of the string, or a garbled read of it).
 
@@ -361,8 +362,9 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
     placements covering less than half of the box, or of any of ``pieces`` (the lines
     of a run that ``box`` joins: each holds part of the string); with ``spans`` (the
     pieces hold the string's first and last characters) also placements reaching more
-    than half the box height beyond its ends. Returns None when no font draws every
-    character.
+    than half the box height beyond its ends; with ``starts`` / ``ends`` (the box's read
+    begins / ends as the string does) beyond its start / end only. Returns None when no
+    font draws every character.
     """
     text = " ".join(text.split())
     fonts = [f for f in fonts if all(covers_char(f, ch) for ch in text)]
@@ -405,8 +407,10 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
             ok = _covers(px0, py0, iw, ih, (x0, y0, x1, y1), (x1 - x0) * bh)
             for q in pieces:
                 ok &= _covers(px0, py0, iw, ih, q, (q[2] - q[0]) * (q[3] - q[1]))
-            if spans:
-                ok &= ((px0 >= x0 - 0.5 * bh) & (px0 + iw <= x1 + 0.5 * bh))[None, :]
+            if spans or starts:
+                ok &= (px0 >= x0 - 0.5 * bh)[None, :]
+            if spans or ends:
+                ok &= (px0 + iw <= x1 + 0.5 * bh)[None, :]
             a = np.where(ok, np.abs(res), 0.0)
             y, x = np.unravel_index(int(np.argmax(a)), a.shape)
             sc = float(a[y, x])

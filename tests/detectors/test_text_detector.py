@@ -866,3 +866,36 @@ def test_a_string_drawn_as_other_characters_is_paired_with_its_line(detector) ->
     assert _pair_by_length(al, ["€25"], free) == [("€25", free[0])]
     assert _pair_by_length(al, ["€25", "€99"], free) == []
     assert _pair_by_length(al, ["Grand Opening Today"], free) == []
+
+
+def test_one_place_holds_one_string_and_the_others_look_again(detector) -> None:
+    # seed 24, poster 2400133: OCR read two lines only. Erased '开业大吉' and '夏季大促'
+    # both matched sharply (0.87) on a clean '全场五折' OCR had passed over (0.99), and
+    # were reported there. The best match keeps the place; '开业大吉', searched again
+    # without it, is found where it was erased
+    reads = [("App 专享价", (73, 814, 395, 913), 0.942),
+             ("家居焕新季", (77, 1157, 338, 1224), 0.993)]
+    kit, poster, lines = _catalog_case("brand1", 24, 2400133, {0: "erasure", 2: "erasure"},
+                                       reads)
+    defects = _detect_catalog(detector, kit, poster, lines)
+    (truth,) = [t for t in poster.truth if t.expected == "开业大吉"]
+    assert _hit(defects, truth.box).expected == "开业大吉"
+    clean = Box(81, 1055, 312, 1110)  # '全场五折', where its rendering fits at 0.99
+    assert not [d for d in defects if d.box.iou(clean) > 0.3], [d.to_json() for d in defects]
+
+
+def test_a_read_ending_as_its_string_holds_the_strings_end(detector) -> None:
+    # seed 24, poster 2400163: '冬日暖心价' lost its left part; OCR read '爱心价'. The
+    # rendering of the whole string went past the read's right end (IoU 0.44); it
+    # must end where the read ends
+    reads = [("爱心价", (394, 291, 714, 428), 0.886),
+             ("NEW ARRIVAL", ((276, 575), (576, 561), (578, 612), (278, 625)), 1.0),
+             ("Live Better Everv Dav", (208, 727, 650, 775), 0.959),
+             ("Save $100", (376, 868, 485, 895), 0.998),
+             ("¥199", ((356, 976), (494, 982), (491, 1046), (354, 1041)), 0.984),
+             ("限时特惠 50% OFF", ((301, 1152), (585, 1165), (583, 1206), (299, 1192)), 0.989)]
+    kit, poster, lines = _catalog_case("brand1", 24, 2400163, {0: "erasure", 2: "erasure"},
+                                       reads)
+    (truth,) = [t for t in poster.truth if t.expected == "冬日暖心价"]
+    d = _hit(_detect_catalog(detector, kit, poster, lines), truth.box)
+    assert d.category == "missing" and "rendered_match" in d.reasons
