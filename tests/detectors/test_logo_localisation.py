@@ -64,6 +64,13 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # them (dewarp_corr 0.30 / 0.45), so they are reported deformed where they are
     (13, 4, "flat", 1300128, "warp"),
     (13, 5, "textured", 1300114, "warp"),
+    # another logo judged at a match overlapping the slot that ECC does not register
+    # (0.0-0.33): the match is our reference's quad over the other logo (box IoU
+    # 0.37-0.46), the slot is the other logo's own extent (0.93-0.98)
+    (13, 7, "textured", 1300189, "wrong_logo"),
+    (1, 5, "textured", 100186, "wrong_logo"),
+    (4, 5, "textured", 400183, "wrong_logo"),
+    (13, 3, "textured", 1300185, "wrong_logo"),
 ]
 
 
