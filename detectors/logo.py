@@ -99,12 +99,13 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    the slot the other logo's own extent; when nothing on the poster looks like a logo,
    such a match (unless features found it or ECC registers it, >= ``WRONG_GONE_ECC``)
    is dropped and the logo is missing, and so is a template or shape match failing
-   ``color_shift`` that ECC
-   registers poorly (< ``STRAY_ECC``; a recoloured logo keeps its outline and registers
-   well) - moved to the slot like a match failing many measures when there is one. A
-   match failing many measures that the reference is recognised at stays, unless it is
-   a small part of the slot (at most half of it, >= 80% inside: a small copy of the
-   emblem registered on a part of the logo).
+   ``color_shift`` that ECC registers poorly (< ``STRAY_ECC``; a recoloured logo keeps
+   its outline and registers well) - moved to the slot like a match failing many
+   measures when there is one. A match failing many measures that the reference is
+   recognised at stays, unless it is a small part of the slot (at most half of it,
+   >= 80% inside: a small copy of the emblem registered on a part of the logo).
+   Any failing best match that is a fragment of the slot (>= 80% inside it, at most
+   ``FRAGMENT_SHARE`` = 1/4 of its area) is reported at the slot, judged there.
    When ``required`` and no logo is found:
 
    * with a region hint of kind ``"logo"``: if the hinted slot has content (grey std >
@@ -244,6 +245,7 @@ REASON_OF = {
 }
 WRONG_TILE_MATCH = 0.45
 DEWARP_CORR = 0.3
+FRAGMENT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -638,6 +640,10 @@ class LogoDetector:
         (< ``WRONG_GONE_ECC``) goes to the slot also where the slot overlaps it (IoU >=
         0.3; 872cdf8, reverted in 6215e00, moved it whatever ECC said, and so moved warped
         logos our reference registers; warps are now mostly recovered by ``dewarp_corr``).
+        Whatever the match was judged, when it is a fragment of the slot (>= 80% inside,
+        at most ``FRAGMENT_SHARE`` of its area: an emblem, a smaller copy registered
+        inside the logo) the defect is the slot's, judged there (unless a faithful logo
+        is there).
         There it is judged again (:meth:`compare`) unless it is another logo; a faithful
         logo there keeps the report where it was. A match failing many measures at which
         the reference is recognised (:func:`_recognised`) stays, unless it is a small part
@@ -655,6 +661,18 @@ class LogoDetector:
         stray = lm.method in ("template", "soft-template", "shape") \
             and lm.score < STRAY_ECC and "color_shift" in check.reasons \
             and not _dewarped(check)
+        slot = find_slot(image, ref)
+        if slot is not None and _fragment_of(lm.box, slot[0]):
+            # the match is a fragment of the most logo-like object (an emblem, a copy of
+            # it at a smaller scale, a few letters): the object is the logo, deformed or
+            # another one. Seeds 1-14: such matches (<= 1/4 of the slot) had box IoU
+            # 0.00-0.22 with the logo, their slots 0.65-0.99 (one 0.48, one 0.0);
+            # matches covering 0.34-0.48 of the slot were mostly the logo itself
+            if wrong:
+                return slot[0].as_quad(), check
+            there = self.compare(image, ref, slot[0].as_quad())
+            if not there.matches:
+                return slot[0].as_quad(), there
         if not (wrong or many or stray):
             return lm.quad, check
         if lm.method == "shape":
@@ -667,12 +685,10 @@ class LogoDetector:
                 # ... there, another logo that ECC does not register still goes to a
                 # slot overlapping it (the other logo's own extent; seed 13: a small
                 # colour match inside the other logo "agreed", box IoU 0.37 -> 0.95)
-                slot = find_slot(image, ref) if wrong and lm.score < WRONG_GONE_ECC \
-                    else None
-                if slot is not None and slot[0].iou(lm.box) >= 0.3:
+                if wrong and lm.score < WRONG_GONE_ECC and slot is not None \
+                        and slot[0].iou(lm.box) >= 0.3:
                     return slot[0].as_quad(), check
                 return lm.quad, check
-        slot = find_slot(image, ref)
         if slot is None:
             # "another logo" or a stray match where nothing on the poster looks like a
             # logo (solid, contrasted, with a motif): the match was copy or decoration,
@@ -791,6 +807,13 @@ def _part_of(inner: Box, outer: Box) -> bool:
     """``inner`` lies (>= 80%) inside ``outer`` and covers at most half of it."""
     return inner.area > 0 and inner.intersection(outer) >= 0.8 * inner.area \
         and inner.area <= 0.5 * outer.area
+
+
+def _fragment_of(inner: Box, outer: Box) -> bool:
+    """``inner`` lies (>= 80%) inside ``outer`` and covers at most ``FRAGMENT_SHARE`` of it:
+    a part of the object, not the object at another registration."""
+    return inner.area > 0 and inner.intersection(outer) >= 0.8 * inner.area \
+        and inner.area <= FRAGMENT_SHARE * outer.area
 
 
 def _check_key(check: LogoCheck) -> tuple[float, float]:

@@ -71,6 +71,13 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     (1, 5, "textured", 100186, "wrong_logo"),
     (4, 5, "textured", 400183, "wrong_logo"),
     (13, 3, "textured", 1300185, "wrong_logo"),
+    # the best match is a fragment of the logo (<= 1/4 of the most logo-like object:
+    # the emblem, a smaller copy registered inside it), box IoU 0.05-0.22; the object is
+    # the logo
+    (2, 0, "flat", 200135, "color_shift"),
+    (2, 0, "flat", 200157, "erasure"),
+    (5, 2, "flat", 500152, "erasure"),
+    (13, 4, "flat", 1300182, "wrong_logo"),
 ]
 
 
