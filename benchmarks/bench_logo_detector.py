@@ -1,6 +1,6 @@
 """Benchmark of the logo detector on generated posters (one command).
 
-    python benchmarks/bench_logo_detector.py [--seed 13] [--per-type 20] [--faithful 80]
+    python benchmarks/bench_logo_detector.py [--seed 15] [--per-type 20] [--faithful 80]
                                             [--missing 10] [--brands 8] [--wordmark-ocr]
 
 Posters come from :mod:`catalog` (brands with flat and textured logos; logo width 5%-40%
@@ -36,7 +36,13 @@ held-out report seeds, run once at the end on the final code and on the code bef
 needs fresh seeds (15 and up). One rule of that final code (another logo reported at a
 slot overlapping the match) cost three posters of seeds 13/14 and fixed one; it was
 reverted and both seeds run again, so they were not clean held-out seeds for that one
-decision.
+decision. The next round (warped logos recovered by a dense alignment - ``dewarp_corr``
+and ``dewarp_de`` - instead of being judged another logo and dropped as missing; another
+logo that ECC does not register reported at a slot overlapping the match; a failing match
+that is a fragment of the slot reported at the slot) was tuned on the failures of
+seeds 1, 2, 4, 5, 6, 9, 10, 12, 13 and 14, all studied now; seeds 15 and 16 are its
+held-out report seeds, run once at the end on the final code and on the code before it
+(15 is the default and the README's); the next report needs fresh seeds (17 and up).
 """
 
 from __future__ import annotations
@@ -99,7 +105,7 @@ def poster_plan(seed: int, per_type: int, faithful: int, missing: int, n_brands:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--per-type", type=int, default=20)
     ap.add_argument("--faithful", type=int, default=80)
     ap.add_argument("--missing", type=int, default=10)

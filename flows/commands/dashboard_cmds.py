@@ -57,9 +57,9 @@ def dashboard(
 ) -> None:
     """Serve the review dashboard (and the embedded S3 while it runs)."""
     import uvicorn
-    from storage.runtime import open_store
 
     from dashboard.app import create_app
+    from storage.runtime import open_store
 
     settings, secret_file = ensure_secret(get_settings())
     if secret_file:

@@ -219,6 +219,22 @@ def test_another_logo_in_place_is_a_wrong_logo(det):
     assert check.reasons == ("wrong_logo",) and not check.matches
 
 
+@pytest.mark.parametrize("logo,seed", [("flat", 4), ("textured", 1)])
+def test_an_elastically_warped_logo_is_a_warped_logo_not_another_logo(det, logo, seed):
+    # strokes displaced by 7% of the width: rigidly, gradients and tiles correlate like
+    # another logo's; a dense local alignment makes it the reference again
+    from catalog.graphics import elastic_maps
+
+    ref = textured_logo() if logo == "textured" else flat_logo()
+    h, w = ref.shape[:2]
+    mx, my = elastic_maps(np.random.default_rng(seed), h, w, 0.07 * w, 0.3 * w)
+    warped = cv2.remap(ref, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    img, quad = place(background("plain"), warped, 150, 300, 220)
+    check = det.compare(img, ref, tight_quad(ref, quad))
+    assert not check.matches
+    assert "wrong_logo" not in check.reasons and "shape_warp" in check.reasons
+
+
 def test_compare_accepts_a_faithful_logo_a_few_pixels_off(det):
     ref = flat_logo()
     img, quad = place(background("busy"), ref, 150, 300, 220)

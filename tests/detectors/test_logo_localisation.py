@@ -59,6 +59,25 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # diamond (ECC 0.86, grad_corr 0.90) and fails three measures: a part of the slot,
     # it moves to the slot although it "recognises" the reference
     (12, 3, "textured", 1200163, "erasure"),
+    # heavily warped logos judged another logo (grad_corr 0.15-0.22, tile_match 0.23-0.32)
+    # and dropped as such, the poster then said "missing": the dense alignment recovers
+    # them (dewarp_corr 0.30 / 0.45), so they are reported deformed where they are
+    (13, 4, "flat", 1300128, "warp"),
+    (13, 5, "textured", 1300114, "warp"),
+    # another logo judged at a match overlapping the slot that ECC does not register
+    # (0.0-0.33): the match is our reference's quad over the other logo (box IoU
+    # 0.37-0.46), the slot is the other logo's own extent (0.93-0.98)
+    (13, 7, "textured", 1300189, "wrong_logo"),
+    (1, 5, "textured", 100186, "wrong_logo"),
+    (4, 5, "textured", 400183, "wrong_logo"),
+    (13, 3, "textured", 1300185, "wrong_logo"),
+    # the best match is a fragment of the logo (<= 1/4 of the most logo-like object:
+    # the emblem, a smaller copy registered inside it), box IoU 0.05-0.22; the object is
+    # the logo
+    (2, 0, "flat", 200135, "color_shift"),
+    (2, 0, "flat", 200157, "erasure"),
+    (5, 2, "flat", 500152, "erasure"),
+    (13, 4, "flat", 1300182, "wrong_logo"),
 ]
 
 
