@@ -156,7 +156,7 @@ from detectors.text_align import (
     side_by_side,
     similar_height,
 )
-from detectors.text_search import edge_width, search_near, search_rendered
+from detectors.text_search import edge_width, keep_rects, search_near, search_rendered
 from detectors.text_signals import (
     core_ink_box,
     crop_line,
@@ -1667,7 +1667,7 @@ def _edge_share(image: np.ndarray, box: tuple[int, int, int, int], keep) -> floa
     mag = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))
     h, w = mag.shape
     inside = np.zeros((h, w), bool)
-    for k in ([keep] if isinstance(keep[0], (int, float)) else keep):
+    for k in keep_rects(keep):
         inside[int(k[1] * h):int(math.ceil(k[3] * h)),
                int(k[0] * w):int(math.ceil(k[2] * w))] = True
     if inside.all() or not inside.any():

@@ -109,6 +109,11 @@ def _template(ref: np.ndarray, height: float) -> np.ndarray | None:
 Rect = tuple[float, float, float, float]
 
 
+def keep_rects(keep: Rect | Sequence[Rect]) -> list[Rect]:
+    """``keep`` (one rectangle x0, y0, x1, y1 of shares, or several) as a list."""
+    return [keep] if isinstance(keep[0], (int, float)) else list(keep)
+
+
 def _keep_part(tmpl: np.ndarray, height: float,
                keep: Rect | Sequence[Rect] | None) -> list[tuple[int, int, int, int]] | None:
     """Rows and columns ``(y0, y1, x0, x1)`` of a template made by :func:`_template` that
@@ -116,7 +121,7 @@ def _keep_part(tmpl: np.ndarray, height: float,
     such rectangles) and the margin beyond its outer sides."""
     if keep is None:
         return None
-    rects = [keep] if isinstance(keep[0], (int, float)) else list(keep)
+    rects = keep_rects(keep)
     th, tw = tmpl.shape
     m = _margin(height)
     ih, iw = th - 2 * m, tw - 2 * m
