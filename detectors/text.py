@@ -1370,9 +1370,9 @@ class TextDetector:
                 # that end of it: '爱心价' of an erased '冬日暖心价' put its rendering past
                 # its right end (box IoU 0.36-0.44)
                 f = search_near(image, exp, fonts, (b.x0, b.y0, b.x1, b.y1), mask=mask,
-                                pieces=pieces, spans=spans,
-                                starts=len(read) >= 2 and norm.startswith(read[:2]),
-                                ends=len(read) >= 2 and norm.endswith(read[-2:]))
+                                pieces=pieces,
+                                starts=spans or (len(read) >= 2 and norm.startswith(read[:2])),
+                                ends=spans or (len(read) >= 2 and norm.endswith(read[-2:])))
                 if f is None:
                     continue
                 shares = _shares(norm, read)
@@ -1746,17 +1746,18 @@ def _pair_by_length(al: Alignment, unplaced: Sequence[str],
     no near copy of matched text), paired when the line is the only one that fits the
     string and the string the only one that fits the line: as many characters (+-1, or
     15 %) and the quad's aspect within ``PAIR_ASPECT_MISFIT`` of the string's ink."""
-    lines = [li for li in free if not _unreadable(al.lines[li]) and _near_copy(al, li) is None]
+    aspect = {li: math.log(g.width / g.height) for li in free
+              if not _unreadable(al.lines[li]) and _near_copy(al, li) is None
+              for g in (_LineGeom(al.lines[li]),)}
 
     def fits(exp: str, li: int) -> bool:
         n, m = len(normalize(exp)), len(al.line_norms[li].text)
-        g = _LineGeom(al.lines[li])
-        misfit = abs(math.log(g.width / g.height) - math.log(_aspect_guess(exp)))
+        misfit = abs(aspect[li] - math.log(_aspect_guess(exp)))
         return abs(n - m) <= max(1, round(0.15 * n)) and misfit <= math.log(PAIR_ASPECT_MISFIT)
 
     out = []
     for exp in unplaced:
-        cand = [li for li in lines if fits(exp, li)]
+        cand = [li for li in aspect if fits(exp, li)]
         if len(cand) == 1 and [e for e in unplaced if fits(e, cand[0])] == [exp]:
             out.append((exp, cand[0]))
     return out
@@ -1779,8 +1780,7 @@ def _absent_columns(r: _Region, fonts: Sequence[str]) -> tuple[float, float] | N
     n = len(nm.text)
     if n == 0 or r.lead + r.trail >= n:
         return None
-    font = next((f for f in fonts if all(covers_char(f, c) for c in exp if not c.isspace())),
-                None)
+    font = next((f for f in fonts if all(covers_char(f, c) for c in exp)), None)
     if font is None:
         return None
     _ink, bounds = render_text(exp, font)

@@ -355,8 +355,7 @@ def _covers(px0: np.ndarray, py0: np.ndarray, iw: float, ih: float,
 def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
                 box: tuple[int, int, int, int], *, mask: np.ndarray | None = None,
                 pieces: Sequence[tuple[int, int, int, int]] = (),
-                spans: bool = False, starts: bool = False, ends: bool = False
-                ) -> Found | None:
+                starts: bool = False, ends: bool = False) -> Found | None:
     """Best place of ``text`` rendered in one of ``fonts`` that overlaps ``box`` (an OCR
     line that may hold only part of the string, or a garbled read of it).
 
@@ -365,11 +364,10 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
     still overlaps the box (so a fragment's match reaches over its erased neighbours).
     Windows overlapping ``mask`` by more than ``MAX_MASKED`` are ignored, and so are
     placements covering less than half of the box, or of any of ``pieces`` (the lines
-    of a run that ``box`` joins: each holds part of the string); with ``spans`` (the
-    pieces hold the string's first and last characters) also placements reaching more
-    than half the box height beyond its ends; with ``starts`` / ``ends`` (the box's read
-    begins / ends as the string does) beyond its start / end only. Returns None when no
-    font draws every character.
+    of a run that ``box`` joins: each holds part of the string); with ``starts`` /
+    ``ends`` (the box's read, or its run of pieces, begins / ends as the string does)
+    also placements reaching more than half the box height beyond its start / end.
+    Returns None when no font draws every character.
     """
     text = " ".join(text.split())
     fonts = [f for f in fonts if all(covers_char(f, ch) for ch in text)]
@@ -412,9 +410,9 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
             ok = _covers(px0, py0, iw, ih, (x0, y0, x1, y1), (x1 - x0) * bh)
             for q in pieces:
                 ok &= _covers(px0, py0, iw, ih, q, (q[2] - q[0]) * (q[3] - q[1]))
-            if spans or starts:
+            if starts:
                 ok &= (px0 >= x0 - 0.5 * bh)[None, :]
-            if spans or ends:
+            if ends:
                 ok &= (px0 + iw <= x1 + 0.5 * bh)[None, :]
             a = np.where(ok, np.abs(res), 0.0)
             y, x = np.unravel_index(int(np.argmax(a)), a.shape)

@@ -232,7 +232,7 @@ def ink_box(ink: np.ndarray, thresh: float = 0.5) -> tuple[int, int, int, int] |
 
 
 GLYPH_PEAK = 0.7  # a glyph blob's ink reaches this share of the line's contrast
-SOFT_REACH = 0.1  # ink boxes reach this share of the glyph blobs' height past them
+SOFT_REACH = 0.1  # ink boxes reach this share of the strong ink's height past it
 
 
 def core_ink_box(line: LineImage, thresh: float = 0.2) -> tuple[int, int, int, int] | None:
