@@ -667,7 +667,7 @@ class LogoDetector:
             and lm.score < STRAY_ECC and "color_shift" in check.reasons \
             and not _dewarped(check)
         slot = find_slot(image, ref)
-        if slot is not None and _fragment_of(lm.box, slot[0]):
+        if slot is not None and _part_of(lm.box, slot[0], FRAGMENT_SHARE):
             # the match is a fragment of the most logo-like object (an emblem, a copy of
             # it at a smaller scale, a few letters): the object is the logo, deformed or
             # another one. Tuning seeds 1-14 at a4877fb: 9 such matches (<= 1/4 of the
@@ -810,17 +810,12 @@ def _recognised(check: LogoCheck, ecc: float) -> bool:
             and dict(check.details).get("grad_corr", 0.0) >= RECOGNISED_GRAD_CORR)
 
 
-def _part_of(inner: Box, outer: Box) -> bool:
-    """``inner`` lies (>= 80%) inside ``outer`` and covers at most half of it."""
+def _part_of(inner: Box, outer: Box, share: float = 0.5) -> bool:
+    """``inner`` lies (>= 80%) inside ``outer`` and covers at most ``share`` of it (with
+    ``FRAGMENT_SHARE``: a fragment of the object, not the object at another
+    registration)."""
     return inner.area > 0 and inner.intersection(outer) >= 0.8 * inner.area \
-        and inner.area <= 0.5 * outer.area
-
-
-def _fragment_of(inner: Box, outer: Box) -> bool:
-    """``inner`` lies (>= 80%) inside ``outer`` and covers at most ``FRAGMENT_SHARE`` of it:
-    a part of the object, not the object at another registration."""
-    return inner.area > 0 and inner.intersection(outer) >= 0.8 * inner.area \
-        and inner.area <= FRAGMENT_SHARE * outer.area
+        and inner.area <= share * outer.area
 
 
 def _check_key(check: LogoCheck) -> tuple[float, float]:
