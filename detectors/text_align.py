@@ -126,6 +126,25 @@ def _other_script(a: str, b: str) -> bool:
         (is_cjk(b) and a.isascii() and a.isalpha())
 
 
+def _trace(back: list[list[str]], i: int, j: int) -> tuple[list[AlignOp], int]:
+    """The operations of the alignment ending at ``back[i][j]``, in order, and the doc
+    index where it starts."""
+    ops: list[AlignOp] = []
+    while i > 0:
+        how = back[i][j]
+        if how in ("M", "S"):
+            ops.append(AlignOp(how, i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif how == "I":
+            ops.append(AlignOp("I", -1, j - 1))
+            j -= 1
+        else:
+            ops.append(AlignOp("D", i - 1, j))
+            i -= 1
+    ops.reverse()
+    return ops, j
+
+
 def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignOp]]:
     """Cheapest alignment of all of ``pattern`` with some substring of ``doc``."""
     m, n = len(pattern), len(doc)
@@ -154,23 +173,23 @@ def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignO
             row[j] = best
             brow[j] = how
     last = cost[m]
-    end = min(range(n + 1), key=lambda j: (last[j], j))
-    total = last[end]
-    ops: list[AlignOp] = []
-    i, j = m, end
-    while i > 0:
-        how = back[i][j]
-        if how in ("M", "S"):
-            ops.append(AlignOp(how, i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif how == "I":
-            ops.append(AlignOp("I", -1, j - 1))
-            j -= 1
-        else:
-            ops.append(AlignOp("D", i - 1, j))
-            i -= 1
-    ops.reverse()
-    start = j
+    total = min(last)
+    # of equally cheap ends, the latest one reached without deleting a character of the
+    # string: a wrong last character ('¥199' read '¥196') costs one substitution, or one
+    # deletion ending before it; the deletion left the read's last character unclaimed
+    # and its box short (a start takes the substitution already: the back-pointers
+    # prefer it). Where the string lost characters anyway ('Member:' for an erased
+    # 'Members Only', read to the end with 'y' -> ':'), the earliest end stands
+    ends = [j for j in range(n + 1) if last[j] == total]
+    end = ends[0]
+    ops, start = _trace(back, m, end)
+    for j in reversed(ends[1:]):
+        if doc[j - 1] in (_SEP, _BREAK):
+            continue
+        cand, cand_start = _trace(back, m, j)
+        if all(op.op != "D" for op in cand):
+            end, ops, start = j, cand, cand_start
+            break
     # drop separators / extras at the edges of the span (free or not part of the copy)
     while ops and ops[0].op == "I" and doc[ops[0].doc] == _SEP:
         ops.pop(0)

@@ -113,3 +113,21 @@ def test_a_wrong_first_character_is_not_taken_from_the_row_above() -> None:
     assert {al.doc[op.doc].line for op in sale.ops if op.op in "MSI"} == {2}
     assert sale.cost == 2  # '全' absent, '场' read as '矛'
     assert not any(al.doc[d].line == 1 for d in al.claimed)
+
+
+def test_a_wrong_last_character_is_a_substitution_claiming_the_whole_read() -> None:
+    # seed 11: '¥199' read '¥196'. Ending before the '6' (one '9' deleted) costs as much
+    # as substituting it; the deletion left the '6' unclaimed and the box short (IoU 0.45)
+    al = align([_line("¥196", 0, 0, 64, 30)], ["¥199"])
+    (m,) = al.matches
+    assert m.cost == 1 and [op.op for op in m.ops] == ["M", "M", "M", "S"]
+    assert al.line_claimed_ratio(0) == 1.0
+    # a line's break is no character to end on: the string ends before it
+    al = align([_line("Save $10", 0, 0, 200, 30), _line("Members only", 0, 300, 200, 330)],
+               ["Save $100", "Members only"])
+    assert [m.cost for m in al.matches] == [1, 0]
+    # a string that lost its end keeps its deletions: 'Member:' for an erased
+    # 'Members Only' ends before the ':' (which could stand for the 'y' at equal cost)
+    al = align([_line("Member:", 0, 0, 700, 170)], ["Members Only"])
+    (m,) = al.matches
+    assert [op.op for op in m.ops][-5:] == ["D"] * 5 and m.end == m.start + 6
