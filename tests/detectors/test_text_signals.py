@@ -184,3 +184,25 @@ def test_a_line_cropped_along_a_leaning_quad_is_levelled_before_the_comparison()
     img, _box = _drawn(text, _roboto(), 44, 15, (30, 40, 80), (230, 220, 90))
     sims, _cells = glyph_similarity(prepare_line(img), text, _roboto())
     assert float(np.sort(sims)[:3].mean()) > 0.9
+
+
+def test_a_short_tilted_line_is_levelled_by_where_its_glyphs_match() -> None:
+    # seed 25: clean '全场五折' and '¥59.90' cropped along upright quads showed the text
+    # leaning ~2 degrees; too short for the ends' rule (ink box < 4x its height), they
+    # were compared stretched to the tilted box (0.67-0.76) and flagged as collapsed.
+    # Levelled by the slope of where each character's rendering matched: > 0.9
+    import pylopdf_fonts_zh_cn
+
+    from detectors.text_signals import _glyph_slope
+
+    sc = str(Path(pylopdf_fonts_zh_cn.__file__).parent / "NotoSansSC-Regular.otf")
+    for text, font in (("全场五折", sc), ("¥59.90", _roboto())):
+        img, _box = _drawn(text, font, 44, 14, (200, 225, 220), (25, 25, 30))
+        h, w = img.shape[:2]
+        tilted = np.asarray(Image.fromarray(img).rotate(2.2, resample=Image.Resampling.BICUBIC,
+                                                        fillcolor=(200, 225, 220)))
+        sims, _cells = glyph_similarity(prepare_line(tilted), text, font)
+        assert float(np.sort(sims)[:3].mean()) > 0.9, (text, sims)
+    # places that disagree (glyphs shifted at random, as in a warp) give no slope
+    assert _glyph_slope(np.ones(5), [(0, 0), (10, 3), (20, -2), (30, 4), (40, -3)]) is None
+    assert abs(_glyph_slope(np.ones(4), [(0, 0), (10, 0.4), (20, 0.8), (30, 1.2)]) - 0.04) < 1e-9
