@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -901,3 +902,79 @@ def test_a_read_ending_as_its_string_holds_the_strings_end(detector) -> None:
     (truth,) = [t for t in poster.truth if t.expected == "冬日暖心价"]
     d = _hit(_detect_catalog(detector, kit, poster, lines), truth.box)
     assert d.category == "missing" and "rendered_match" in d.reasons
+
+
+def test_a_weak_host_stays_when_the_sharp_match_elsewhere_reads_nothing(detector) -> None:
+    # seed 25, poster 2500091: the erased 'Yolufi' headline, read "Yc'.f", hosts its
+    # string (rendering 0.64). A 50 px pattern elsewhere matched the rendering sharply
+    # (0.79) and took the string away from its host; read focused, it reads ''
+    reads = [("Yolufi", (1112, 102, 1363, 180), 0.999),
+             ("Yc'.f", ((513, 467), (938, 460), (941, 646), (516, 653)), 0.76),
+             ("新品 NEW", (545, 862, 836, 944), 0.943), ("0", (4, 1048, 380, 1442), 0.542),
+             ("双11狂欢节", (477, 1271, 910, 1366), 1.0)]
+    kit, poster, lines = _catalog_case("brand0", 25, 2500091, {0: "erasure"}, reads)
+    (truth,) = [t for t in poster.truth if t.kind == "text" and t.expected == "Yolufi"]
+    d = _hit(_detect_catalog(detector, kit, poster, lines), truth.box)
+    assert d.category == "missing" and "rendered_match" in d.reasons
+    pattern = Box(936, 827, 986, 843)  # where the sharp match was
+    assert detector._match_reads_nothing(poster.image, SimpleNamespace(
+        box=tuple(pattern.as_list())), "Yolufi")
+
+
+def test_a_rendering_lying_on_its_read_outranks_one_half_off_an_empty_read(detector):
+    # seed 25, poster 2500191: the erased 'Yolufi' matched 0.65 inside its read 'Yc i',
+    # and 0.69 half off a 463 px empty read beside it, which hosted it: the defect
+    # spanned both (IoU 0.17)
+    reads = [("_", ((463, 0), (633, 255), (493, 336), (323, 40)), 0.607),
+             ("Yolufi", (164, 69, 300, 126), 0.995), ("Yc i", (381, 392, 706, 547), 0.834),
+             ("", ((30, 518), (307, 311), (493, 560), (216, 767)), 0.0),
+             ("_", ((677, 516), (750, 383), (808, 415), (735, 548)), 0.898),
+             ("¥1299 起", ((394, 647), (704, 650), (703, 739), (393, 736)), 0.946),
+             ("一", ((141, 763), (465, 843), (400, 1087), (77, 1021)), 0.161),
+             ("Limited time only", ((445, 900), (671, 903), (670, 947), (444, 943)), 0.982)]
+    kit, poster, lines = _catalog_case("brand0", 25, 2500191, {0: "erasure"}, reads)
+    (truth,) = [t for t in poster.truth if t.kind == "text" and t.expected == "Yolufi"]
+    d = _hit(_detect_catalog(detector, kit, poster, lines), truth.box)
+    assert d.expected == "Yolufi" and d.observed == "Yc i"
+
+
+@pytest.mark.parametrize("drawn", ["Save $1O0", "Save $l00"])
+def test_a_digit_drawn_as_its_look_alike_letter_is_a_wrong_character(detector, drawn):
+    # seeds 23 and 25: small prices with '0' drawn as 'O' or '1' as 'l' read as the
+    # expected digits (OCR's language model fixes them); the string rendered with the
+    # look-alike fits the drawn glyph better. Clean digits at 20 and 24 px stay clean
+    items = [*CLEAN, (drawn, "roboto", 24, (40, 560), None, 0.0),
+             ("From $109", "roboto", 24, (400, 560), None, 0.0),
+             ("2 for $10", "roboto", 20, (40, 620), None, 0.0)]
+    image, boxes = _poster(items)
+    lines = detector.engine(image)
+    assert "Save $100" in [ln.text for ln in lines]  # read as the expected text
+    (d,) = detector.detect_lines(image, lines, [*EXPECTED, "Save $100", "From $109",
+                                                "2 for $10"], font_path=ALL_FONTS)
+    assert (d.category, d.reasons[0]) == ("mismatch", "look_alike")
+    assert d.observed == drawn.replace(" ", "") and d.box.iou(boxes[5]) >= 0.5
+
+
+def test_a_doubtful_part_match_counts_where_its_place_reads_other_text(detector) -> None:
+    # seed 22, poster 2200262: OCR read nothing of an erased 'Clearance'. What is left of
+    # its rendering matches 0.907, under PART_MATCH; the place reads "C'ooronce": erased
+    from detectors.text import PART_MATCH
+
+    reads = [("$299", (656, 563, 754, 609), 0.999),
+             ("特价¥168", ((497, 765), (869, 769), (868, 875), (496, 870)), 0.994),
+             ("2 for $30", (545, 908, 824, 996), 0.998), ("全场8折", (582, 1148, 828, 1234), 1.0),
+             ("Open daily 9am-9pm", ((518, 1269), (892, 1267), (892, 1322), (518, 1324)), 1.0),
+             ("详情请咨询门店", (548, 1449, 806, 1510), 1.0),
+             ("Order online, pick up in store", (441, 1550, 921, 1604), 0.988)]
+    kit, poster, lines = _catalog_case("brand0", 22, 2200262, {0: "erasure"}, reads)
+    (truth,) = [t for t in poster.truth if t.expected == "Clearance"]
+    d = _hit(_detect_catalog(detector, kit, poster, lines), truth.box)
+    assert d.reasons == ("missing_text", "rendered_match", "partly_erased")
+    assert dict(d.details)["render_ncc"] < PART_MATCH
+    # seed 17, poster 1700197: the erased '天和食品' is not found, but its rendering's
+    # bottom matched 0.889 on the logo's plate, which reads '': no text, no defect there
+    reads = [("Wi-Fi全覆盖", (322, 765, 646, 837), 1.0), ("3D 立体环绕", (327, 1046, 614, 1111), 0.975)]
+    kit, poster, lines = _catalog_case("brand0", 17, 1700197, {0: "erasure"}, reads)
+    plate = Box(37, 205, 215, 248)
+    assert not [d for d in _detect_catalog(detector, kit, poster, lines)
+                if d.box.iou(plate) > 0.3]
