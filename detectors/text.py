@@ -23,7 +23,8 @@ mismatch      an expected string is found with wrong, extra or absent characters
               wrong). And a line read right whose digit is drawn as its look-alike
               letter ('0' as 'O', '1' as 'l': OCR's language model reads a number):
               the string rendered with the letter fits that character better by
-              ``LOOK_ALIKE_GAIN`` (0.1 glyph similarity; lines under
+              ``LOOK_ALIKE_GAIN`` (0.1 glyph similarity) and well (``LOOK_ALIKE_FIT``,
+              0.8; lines under
               ``LOOK_ALIKE_MAX_HEIGHT``, 45 px; ``look_alike``)
 missing       an expected string is not found (``missing_text``). With the brand fonts
               it is put where its rendering fits near a left-over line or a run of 2-3
@@ -253,6 +254,8 @@ SIMILAR_HEIGHT = (0.6, 1.6)
 LOOK_ALIKES: dict[str, str] = {"0": "O", "1": "l"}
 LOOK_ALIKE_GAIN = 0.1  # a look-alike's rendering fits the character better by this (clean
 # characters of seeds 11, 23, 25: at most 0.06; '¥l299', '$1O0', '11.O1': 0.17-0.47)
+LOOK_ALIKE_FIT = 0.8  # ... and fits it this well (a failed ink map fits neither: seed 15,
+# a clean '0' compared 0.39 and as 'O' 0.51; drawn look-alikes fit 0.86-0.99)
 LOOK_ALIKE_MAX_HEIGHT = 45.0  # px, OCR line: larger look-alikes read as what they are
 REREAD_HEIGHT = 48
 GLYPH_FAILED = 0.1  # glyph similarity this low on a line read this surely (below) ...
@@ -1687,7 +1690,8 @@ class TextDetector:
     def _look_alikes(self, prep, r: _Region, font: str, sims: np.ndarray) -> dict[int, str]:
         """Characters of ``LOOK_ALIKES`` drawn as one of their look-alikes: the string
         rendered with the look-alike in their place fits them better by
-        ``LOOK_ALIKE_GAIN`` (glyph similarity). Only on a read with as many characters
+        ``LOOK_ALIKE_GAIN`` (glyph similarity), and well (``LOOK_ALIKE_FIT``). Only on a
+        read with as many characters
         as the string (one to one). Returns {source index: the look-alike that fits
         best}."""
         text = r.render
@@ -1709,7 +1713,8 @@ class TextDetector:
                 for k in at:
                     gain = float(got[0][k] - sims[k])
                     s = read[k]  # the read's k-th character stands for the string's
-                    if gain >= LOOK_ALIKE_GAIN and gain > gains.get(s, 0.0):
+                    if gain >= LOOK_ALIKE_GAIN and got[0][k] >= LOOK_ALIKE_FIT \
+                            and gain > gains.get(s, 0.0):
                         log.debug("%r of %r is drawn as %r (%.3f vs %.3f)", ch, text, alike,
                                   got[0][k], sims[k])
                         out[s], gains[s] = alike, gain
