@@ -1,6 +1,6 @@
 """Benchmark of the text defect detector against plain OCR mismatch, on generated posters.
 
-    python benchmarks/bench_text_detector.py --posters 200 --seed 25
+    python benchmarks/bench_text_detector.py --posters 200 --seed 27
 
 Seeds: 1, 2, 7 and 101 were used for tuning (2 was the first report seed, then its
 failures were studied); 11, 12 and 13 were report seeds on 2026-11-27 whose failures
@@ -16,8 +16,11 @@ middles, ink boxes over background shapes) was tuned on all of 1-21; 22 and 23 w
 then run as its report seeds: 22 met every target, 23 missed wrong characters (0.957),
 and its two misses were studied (one led to pairing a string with a left-over read of
 its length). 24 was then run on that code: erasure 0.870, its misses studied (sharp
-matches of two strings on one place, a read ending as its string). 25 (the default)
-and 26 had not been run before that round's final figures.
+matches of two strings on one place, a read ending as its string). 25 and 26 had not
+been run before that round's final figures. The sixth round (2026-11-27: look-alike
+digits, hosts kept on their read, doubtful part matches, short tilted lines levelled,
+the alignment's end on a wrong last character) was tuned on all of 1-26; 27 (the
+default) and 28 had not been run before its final figures.
 
 Posters come from the synthetic catalog (``catalog.make_brand`` / ``catalog.make_poster``).
 Poster ``i`` carries one text defect type (cycling through ``catalog.TEXT_DEFECTS``) on one
@@ -198,7 +201,7 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posters", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--clean-every", type=int, default=6,
                         help="every N-th poster carries no defect (0 = none)")
     parser.add_argument("--verbose", action="store_true", help="list misses and false positives")
