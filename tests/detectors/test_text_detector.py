@@ -989,3 +989,20 @@ def test_a_digit_is_no_look_alike_where_neither_rendering_fits_its_glyph(detecto
     assert "满100元送20元" in [ln.text for ln in lines]
     defects = _detect_catalog(detector, kit, poster, lines)
     assert not [d for d in defects if "look_alike" in d.reasons], [d.to_json() for d in defects]
+
+
+def test_a_doubtful_part_match_read_nearly_as_its_string_is_left_to_the_image_signals(
+        detector) -> None:
+    # seed 23, poster 2300203: OCR passed over a clean 20 px '全国包邮 七天无理由'; part
+    # of its rendering matched 0.94 with ink in the rest; read focused '...理田': nearly
+    # the string, so no erasure, and its glyphs are intact. Seed 15's erased 'MEGA SALE',
+    # read 'MEGACALE', is collapsed by the same signals
+    kit, poster, _ = _catalog_case("brand0", 23, 2300203, {0: "broken_strokes"}, [])
+    lines = detector.engine(poster.image)
+    clean = Box(81, 1446, 272, 1466)
+    assert not [d for d in _detect_catalog(detector, kit, poster, lines)
+                if d.box.iou(clean) > 0.3]
+    kit, poster, _ = _catalog_case("brand0", 15, 1500181, {0: "erasure"}, [])
+    (truth,) = [t for t in poster.truth if t.expected == "MEGA SALE"]
+    d = _hit(_detect_catalog(detector, kit, poster, detector.engine(poster.image)), truth.box)
+    assert d.category == "collapsed" and "glyph_mismatch" in d.reasons
