@@ -321,6 +321,8 @@ MIN_TILT_ASPECT = 4.0  # ... on ink boxes at least this many times wider than ta
 TILT_AGREE = 0.006  # the slopes of the tops and of the bottoms differ by at most this
 SLOPE_MIN_SIM = 0.5  # characters matched at least this well place a line's slope ...
 LEVEL_GAIN = 0.05  # mean glyph similarity a levelled comparison must add to count
+LEVEL_BELOW = 0.9  # ... tried where the 3 lowest similarities average under this only
+# (a line that fits this well raises no evidence at any height)
 SLOPE_RESIDUAL = 1.5  # ... when 3 in 4 lie within this of it (px at comparison scale)
 
 
@@ -385,7 +387,8 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     A tilted line's ink box is taller than its glyphs, which stretches the rendering: a
     line :func:`_level` leaves alone (short, or its ends' tops and bottoms disagree) is
     levelled by where its characters' renderings matched (:func:`_glyph_slope`), and
-    compared again; that fit counts where it is better by ``LEVEL_GAIN`` (tilted clean
+    compared again (where its 3 lowest similarities average under ``LEVEL_BELOW``); that
+    fit counts where it is better by ``LEVEL_GAIN`` (tilted clean
     lines of seed 25: +0.2; broken strokes gain a little by chance).
     Returns (similarity per character of ``text``, each character's column range in
     the line crop) or None when the line has no ink box to compare or the font lacks a
@@ -403,7 +406,8 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     if got is None:
         return None
     sims, cells, places = got
-    if ink is line.ink and (slope := _glyph_slope(sims, places)) is not None:
+    if ink is line.ink and float(np.sort(sims)[:3].mean()) < LEVEL_BELOW \
+            and (slope := _glyph_slope(sims, places)) is not None:
         sheared = _shear(ink, slope, box)
         box2 = ink_box(sheared)
         again = _compare_glyphs(sheared, box2, text, font_path) if box2 is not None else None
@@ -418,17 +422,18 @@ def _glyph_slope(sims: np.ndarray, places: list[tuple[float, float] | None]) -> 
     matched at >= ``SLOPE_MIN_SIM``; None unless there are >= 3 of them, 3 in 4 lie
     within ``SLOPE_RESIDUAL`` px (comparison scale) of it, and it is a tilt
     (``MIN_TILT``-``MAX_TILT``)."""
-    pts = [pt for sim, pt in zip(sims.tolist(), places, strict=True)
-           if pt is not None and sim >= SLOPE_MIN_SIM]
+    pts = np.array([pt for sim, pt in zip(sims.tolist(), places, strict=True)
+                    if pt is not None and sim >= SLOPE_MIN_SIM], np.float64).reshape(-1, 2)
     if len(pts) < 3:
         return None
-    pairs = [(y1 - y0) / (x1 - x0) for k, (x0, y0) in enumerate(pts)
-             for x1, y1 in pts[k + 1:] if x1 - x0 > 1e-6]
-    if not pairs:
+    i, j = np.triu_indices(len(pts), 1)
+    dx, dy = pts[j, 0] - pts[i, 0], pts[j, 1] - pts[i, 1]
+    run = dx > 1e-6
+    if not run.any():
         return None
-    slope = float(np.median(pairs))
-    off = float(np.median([y - slope * x for x, y in pts]))
-    res = [abs(y - slope * x - off) for x, y in pts]
+    slope = float(np.median(dy[run] / dx[run]))
+    off = pts[:, 1] - slope * pts[:, 0]
+    res = np.abs(off - np.median(off))
     if float(np.percentile(res, 75)) > SLOPE_RESIDUAL or not MIN_TILT <= abs(slope) <= MAX_TILT:
         return None
     return slope
