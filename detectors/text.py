@@ -1213,7 +1213,9 @@ class TextDetector:
         string ('SCJ' for an erased 'Sollu'; seed 17: a logo's plate read ''), that
         shares characters with it (:func:`_shares`) or reads poorly (confidence <
         ``HOST_MAX_SCORE``); a read nearly the string (edit distance <= 15 %) leaves the
-        place to the image signals, as where the whole fits."""
+        place to the image signals, as where the whole fits. A part match of NCC >=
+        ``RENDER_MATCH`` whose edges are soft (as in :meth:`_search_missing`) is the
+        string blurred: *collapsed*, boxed like a blurred whole match."""
         h, w = image.shape[:2]
         best, best_keep = None, None
         for keep in PART_KEEPS:
@@ -1226,6 +1228,20 @@ class TextDetector:
         gone = _edge_share(image, best.box, best_keep)
         log.debug("rendered %r, partly kept, matches %.3f at %s (edges %.1f px, the rest "
                   "holds %.2f of the kept part's edges)", exp, best.score, best.box, soft, gone)
+        if best.score >= RENDER_MATCH and soft >= SOFT_EDGE_PX \
+                and soft >= SOFT_EDGE_REL * (best.box[3] - best.box[1]):
+            # soft edges: the string blurred beyond the whole search's reach (seed 28:
+            # 'Best Sellers' by its half at 0.96, edges 13 px), as in _search_missing
+            box = Box(*best.box).pad(int(round(BLUR_HALO * best.size))).clamp(w, h)
+            if box.area == 0:
+                return None, None
+            return Defect(kind="text", category="collapsed", box=box, quad=box.as_quad(),
+                          expected=exp, observed="", score=float(best.score),
+                          reasons=("missing_text", "rendered_match", "low_sharpness"),
+                          repair_quad=box.as_quad(),
+                          details=(("render_ncc", float(best.score)),
+                                   ("edge_width_px", float(soft)),
+                                   ("font_size_px", float(best.size)))), None
         if best.score < PART_MATCH_DOUBT or soft >= SOFT_EDGE_PX or soft == 0.0 \
                 or best.box[2] - best.box[0] < PART_MIN_WIDTH or gone > PART_GONE_DOUBT:
             return None, None

@@ -1006,3 +1006,15 @@ def test_a_doubtful_part_match_read_nearly_as_its_string_is_left_to_the_image_si
     (truth,) = [t for t in poster.truth if t.expected == "MEGA SALE"]
     d = _hit(_detect_catalog(detector, kit, poster, detector.engine(poster.image)), truth.box)
     assert d.category == "collapsed" and "glyph_mismatch" in d.reasons
+
+
+def test_a_string_blurred_past_the_whole_search_is_found_by_a_part_with_soft_edges(
+        detector) -> None:
+    # seed 28, poster 2800176: OCR found nothing of a blurred 157 px 'MEGA SALE' and its
+    # whole rendering matched nowhere; part of it matched 0.85 at its place, with edges
+    # 21.7 px soft: the string blurred, not erased (that part search wants crisp edges)
+    kit, poster, _ = _catalog_case("brand0", 28, 2800176, {0: "blur"}, [])
+    (truth,) = [t for t in poster.truth if t.expected == "MEGA SALE"]
+    d = _hit(_detect_catalog(detector, kit, poster, detector.engine(poster.image)), truth.box)
+    assert (d.category, d.reasons) == ("collapsed", ("missing_text", "rendered_match",
+                                                     "low_sharpness"))
