@@ -1,6 +1,6 @@
 """Benchmark of the text defect detector against plain OCR mismatch, on generated posters.
 
-    python benchmarks/bench_text_detector.py --posters 200 --seed 27
+    python benchmarks/bench_text_detector.py --posters 200 --seed 29
 
 Seeds: 1, 2, 7 and 101 were used for tuning (2 was the first report seed, then its
 failures were studied); 11, 12 and 13 were report seeds on 2026-11-27 whose failures
@@ -19,8 +19,10 @@ its length). 24 was then run on that code: erasure 0.870, its misses studied (sh
 matches of two strings on one place, a read ending as its string). 25 and 26 had not
 been run before that round's final figures. The sixth round (2026-11-27: look-alike
 digits, hosts kept on their read, doubtful part matches, short tilted lines levelled,
-the alignment's end on a wrong last character) was tuned on all of 1-26; 27 (the
-default) and 28 had not been run before its final figures.
+the alignment's end on a wrong last character) was tuned on all of 1-26; 27 and 28
+were then run as its report seeds (27: wrong characters 0.957; 28: erasure 0.957, blur
+0.870) and studied (a part of a blurred string's rendering matched with soft edges);
+29 (the default) and 30 had not been run before that round's final figures.
 
 Posters come from the synthetic catalog (``catalog.make_brand`` / ``catalog.make_poster``).
 Poster ``i`` carries one text defect type (cycling through ``catalog.TEXT_DEFECTS``) on one
@@ -201,7 +203,7 @@ def run(n_posters: int, seed: int, clean_every: int, verbose: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posters", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=27)
+    parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--clean-every", type=int, default=6,
                         help="every N-th poster carries no defect (0 = none)")
     parser.add_argument("--verbose", action="store_true", help="list misses and false positives")

@@ -65,7 +65,9 @@ collapsed     the text reads right but its detail collapsed (blur, warp, broken 
               NCC >= ``PART_MATCH`` (0.91) is the string, *missing* where erased,
               boxed by the whole rendering (``missing_text``, ``rendered_match``,
               ``partly_erased``); a weaker one (>= ``PART_MATCH_DOUBT``, 0.88, or more
-              ink left in the rest) where that place, read focused, reads as other text
+              ink left in the rest) where that place, read focused, reads as other
+              text; and a part match with soft edges (as above) is the string blurred
+              (*collapsed*, ``missing_text``, ``rendered_match``, ``low_sharpness``)
 ============  ===========================================================================
 
 With the brand's reference logo (``logo=``), a line that reads as the logo's wordmark
@@ -87,7 +89,8 @@ direction on those of seeds 1, 2, 7, 101 and 11-21, pairing by length on seeds 1
 23, one place per sharp match and reads holding a string's end on seed 24 (same day);
 look-alike digits, hosts off their anchor or displaced by a place that reads nothing,
 doubtful part matches and short tilted lines levelled on those of seeds 1, 2, 7, 101
-and 11-26 (same day);
+and 11-26, and blurred strings found by a part of their rendering on seed 28 (checked
+on 1, 2, 7, 101 and 11-28; same day);
 see the benchmark's docstring for the report seeds.
 
 Collapsed-detail signals. Each turns a figure ``x`` into evidence

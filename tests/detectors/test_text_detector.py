@@ -973,7 +973,8 @@ def test_a_doubtful_part_match_counts_where_its_place_reads_other_text(detector)
     assert dict(d.details)["render_ncc"] < PART_MATCH
     # seed 17, poster 1700197: the erased '天和食品' is not found, but its rendering's
     # bottom matched 0.889 on the logo's plate, which reads '': no text, no defect there
-    reads = [("Wi-Fi全覆盖", (322, 765, 646, 837), 1.0), ("3D 立体环绕", (327, 1046, 614, 1111), 0.975)]
+    reads = [("Wi-Fi全覆盖", (322, 765, 646, 837), 1.0),
+             ("3D 立体环绕", (327, 1046, 614, 1111), 0.975)]
     kit, poster, lines = _catalog_case("brand0", 17, 1700197, {0: "erasure"}, reads)
     plate = Box(37, 205, 215, 248)
     assert not [d for d in _detect_catalog(detector, kit, poster, lines)
