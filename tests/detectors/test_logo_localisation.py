@@ -78,6 +78,13 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     (2, 0, "flat", 200157, "erasure"),
     (5, 2, "flat", 500152, "erasure"),
     (13, 4, "flat", 1300182, "wrong_logo"),
+    # nothing on the poster looks like a logo (no slot) and the best match reads
+    # "another logo" (a warped logo the dense alignment does not recover, a band-erased
+    # logo at a quarter of its size): it was dropped and the logo said missing; the shape
+    # search's decisive winner, in the logo's colours once aligned, is the logo
+    (10, 5, "textured", 1000120, "warp"),
+    (15, 3, "textured", 1500122, "warp"),
+    (2, 1, "textured", 200163, "erasure"),
 ]
 
 
