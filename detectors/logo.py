@@ -112,7 +112,11 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    is a small part of the slot (at most half of it, >= 80% inside: a small copy of the
    emblem registered on a part of the logo).
    Any failing best match that is a fragment of the slot (>= 80% inside it, at most
-   ``FRAGMENT_SHARE`` = 1/4 of its area) is reported at the slot, judged there.
+   ``FRAGMENT_SHARE`` = 1/4 of its area) is reported at the slot, judged there; so is
+   one apart from the slot (not touching it) in other colours (``color_shift``) that
+   nothing vouches for as our logo - not found by features or the colour search, ECC
+   < ``SHAPE_KEEP_ECC``, ``dewarp_de`` > ``COLOURS_KEPT_DE`` - unless a faithful logo
+   is there.
    When ``required`` and no logo is found:
 
    * with a region hint of kind ``"logo"``: if the hinted slot has content (grey std >
@@ -655,7 +659,8 @@ class LogoDetector:
         Whatever the match was judged, when it is a fragment of the slot (>= 80% inside,
         at most ``FRAGMENT_SHARE`` of its area: an emblem, a smaller copy registered
         inside the logo) the defect is the slot's, judged there (unless a faithful logo
-        is there).
+        is there); so is that of a match apart from the slot in other colours that nothing
+        vouches for as our logo (:func:`_elsewhere_in_other_colours`).
         There it is judged again (:meth:`compare`) unless it is another logo; a faithful
         logo there keeps the report where it was. A match failing many measures at which
         the reference is recognised (:func:`_recognised`) stays, unless it is a small part
@@ -683,6 +688,12 @@ class LogoDetector:
             # the slot were the logo itself about as often as not (19 posters)
             if wrong:
                 return slot[0].as_quad(), check
+            there = self.compare(image, ref, slot[0].as_quad())
+            if not there.matches:
+                return slot[0].as_quad(), there
+        if slot is not None and _elsewhere_in_other_colours(lm, check, slot[0]):
+            # copy or a decoration that the gradients echo; the logo, another one or ours
+            # deformed, is in the slot (a recoloured logo of ours is the slot itself)
             there = self.compare(image, ref, slot[0].as_quad())
             if not there.matches:
                 return slot[0].as_quad(), there
@@ -831,6 +842,21 @@ def _gradients_convince(lm: LogoMatch, check: LogoCheck) -> bool:
         return True
     return (lm.score >= RECOLOUR_ECC and "color_shift" in check.reasons
             and dict(check.details).get("edge_f1", 0.0) >= RECOLOUR_EDGE_F1)
+
+
+def _elsewhere_in_other_colours(lm: LogoMatch, check: LogoCheck, slot: Box) -> bool:
+    """A failing match apart from the slot (not touching it) in other colours
+    (``color_shift``) that nothing vouches for as our logo: found by gradients or the
+    silhouette (not features, not the colour search), registered below
+    ``SHAPE_KEEP_ECC`` (a recoloured logo of ours registers well) and not in the logo's
+    colours once densely aligned (``dewarp_de`` > ``COLOURS_KEPT_DE``: a warped logo's
+    colours come back). Tuning seeds 1-16 at 05b3064: 11 such matches were copy or
+    decoration (ΔE after alignment 17-90, ECC <= 0.82) with the other / deformed logo in
+    the slot (box IoU 0.55-0.98); matches of our warped, blurred or recoloured logos
+    failed ``color_shift`` too, found by colour, ECC 0.99, or ΔE 0-9 after alignment."""
+    return slot.intersection(lm.box) == 0 and "color_shift" in check.reasons \
+        and lm.method not in ("features", "colour") and lm.score < SHAPE_KEEP_ECC \
+        and dict(check.details).get("dewarp_de", 0.0) > COLOURS_KEPT_DE
 
 
 def _dewarped(check: LogoCheck) -> bool:
