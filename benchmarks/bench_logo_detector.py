@@ -43,6 +43,13 @@ that is a fragment of the slot reported at the slot) was tuned on the failures o
 seeds 1, 2, 4, 5, 6, 9, 10, 12, 13 and 14, all studied now; seeds 15 and 16 are its
 held-out report seeds, run once at the end on the final code and on the code before it
 (15 is the default and the README's); the next report needs fresh seeds (17 and up).
+The next round (copy panels are not logo slots; a decisive silhouette in the logo's
+colours instead of "missing" when nothing looks like a logo; a match elsewhere in other
+colours that nothing vouches for moved to the slot) was tuned on seeds 1-16, all studied
+(missing / warp / wrong_logo posters of all sixteen, per poster; faithful, blur,
+color_shift and erasure posters of 2, 4, 10, 12, 13, 14, 15 and 16); seeds 17 and 18 are
+its held-out report seeds, run once at the end on the final code and on the code before
+it; the next report needs fresh seeds (19 and up).
 """
 
 from __future__ import annotations

@@ -104,11 +104,19 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    is dropped and the logo is missing, and so is a template or shape match failing
    ``color_shift`` that ECC registers poorly (< ``STRAY_ECC``; a recoloured logo keeps
    its outline and registers well) - moved to the slot like a match failing many
-   measures when there is one. A match failing many measures that the reference is
-   recognised at stays, unless it is a small part of the slot (at most half of it,
-   >= 80% inside: a small copy of the emblem registered on a part of the logo).
+   measures when there is one; unless the shape search has a decisive winner (strength
+   >= ``SHAPE_STRONG``, ``SHAPE_SURE_MARGIN`` above the runner-up) in the logo's colours
+   once densely aligned (``dewarp_de`` <= ``DEWARP_DE``): the defect is reported there,
+   judged there (a warped or erased logo whose comparison read "another logo").
+   A match failing many measures that the reference is recognised at stays, unless it
+   is a small part of the slot (at most half of it, >= 80% inside: a small copy of the
+   emblem registered on a part of the logo).
    Any failing best match that is a fragment of the slot (>= 80% inside it, at most
-   ``FRAGMENT_SHARE`` = 1/4 of its area) is reported at the slot, judged there.
+   ``FRAGMENT_SHARE`` = 1/4 of its area) is reported at the slot, judged there; so is
+   one apart from the slot (not touching it) in other colours (``color_shift``) that
+   nothing vouches for as our logo - not found by features or the colour search, ECC
+   < ``SHAPE_KEEP_ECC``, ``dewarp_de`` > ``COLOURS_KEPT_DE`` - unless a faithful logo
+   is there.
    When ``required`` and no logo is found:
 
    * with a region hint of kind ``"logo"``: if the hinted slot has content (grey std >
@@ -211,6 +219,9 @@ SLOT_AWAY_IOU = 0.5
 COLOUR_MARGIN = 0.05
 SHAPE_STRONG = 0.8
 SHAPE_MARGIN = 0.03
+# a silhouette winner this far above the runner-up is decisive: where nothing looks like
+# a logo (no slot), the defect is reported there instead of "missing"
+SHAPE_SURE_MARGIN = 0.06
 SHAPE_KEEP_ECC = 0.85
 PREFER_IOU = 0.5
 CONTAIN_ECC = 0.7
@@ -648,7 +659,8 @@ class LogoDetector:
         Whatever the match was judged, when it is a fragment of the slot (>= 80% inside,
         at most ``FRAGMENT_SHARE`` of its area: an emblem, a smaller copy registered
         inside the logo) the defect is the slot's, judged there (unless a faithful logo
-        is there).
+        is there); so is that of a match apart from the slot in other colours that nothing
+        vouches for as our logo (:func:`_elsewhere_in_other_colours`).
         There it is judged again (:meth:`compare`) unless it is another logo; a faithful
         logo there keeps the report where it was. A match failing many measures at which
         the reference is recognised (:func:`_recognised`) stays, unless it is a small part
@@ -679,6 +691,12 @@ class LogoDetector:
             there = self.compare(image, ref, slot[0].as_quad())
             if not there.matches:
                 return slot[0].as_quad(), there
+        if slot is not None and _elsewhere_in_other_colours(lm, check, slot[0]):
+            # copy or a decoration that the gradients echo; the logo, another one or ours
+            # deformed, is in the slot (a recoloured logo of ours is the slot itself)
+            there = self.compare(image, ref, slot[0].as_quad())
+            if not there.matches:
+                return slot[0].as_quad(), there
         if not (wrong or many or stray):
             return lm.quad, check
         if lm.method == "shape":
@@ -698,9 +716,14 @@ class LogoDetector:
         if slot is None:
             # "another logo" or a stray match where nothing on the poster looks like a
             # logo (solid, contrasted, with a motif): the match was copy or decoration,
-            # the logo is missing (None); a deformed match stays where it is
+            # the logo is missing (None) - unless the shape search has a decisive winner
+            # (:meth:`_silhouette`): then the deformed logo is there; a deformed match
+            # stays where it is
             gone = (wrong and lm.score < WRONG_GONE_ECC) or stray
-            return (None if gone and lm.method != "features" else lm.quad), check
+            if not gone or lm.method == "features":
+                return lm.quad, check
+            sure = self._silhouette(image, ref)
+            return sure if sure is not None else (None, check)
         box = slot[0]
         if many and _recognised(check, lm.score) and not _part_of(lm.box, box):
             # ECC registers the reference there and the gradients correlate: our logo,
@@ -725,6 +748,35 @@ class LogoDetector:
         if there.matches:
             return lm.quad, check
         return box.as_quad(), there
+
+    def _silhouette(self, image: np.ndarray, ref: LogoReference
+                    ) -> tuple[Quad, LogoCheck] | None:
+        """Where nothing on the poster looks like a logo (no slot) and the best match was
+        copy or decoration ("another logo" or a stray match): the shape search's winner
+        (:func:`detectors.logo_locate.shape_candidates`) when it is decisive - strength
+        >= ``SHAPE_STRONG`` and ``SHAPE_SURE_MARGIN`` above the runner-up - and the poster
+        there holds the logo's colours once densely aligned (median ΔE ``dewarp_de`` <=
+        ``DEWARP_DE``; the rigid ``delta_e`` where no alignment was needed) but is not a
+        faithful logo: its quad and the check there (:meth:`compare`). Else None.
+
+        A warped or partly erased logo whose comparison reads "another logo" keeps its
+        silhouette in its own colours. Tuning seeds 1-16: on the 160 posters without a
+        logo, 5 silhouettes were that decisive (margins 0.067-0.111), copy or decoration
+        in brand colours whose ΔE stayed 34-54; warped / erased logos dropped as
+        "missing" had 3-28 (margins 0.07-0.16).
+        """
+        shape = shape_candidates(image, ref, 2)
+        if not shape or shape[0].strength < SHAPE_STRONG or (
+                len(shape) > 1 and shape[0].strength - shape[1].strength < SHAPE_SURE_MARGIN):
+            return None
+        q = quad_of(shape[0].h_ref_to_img, ref)
+        if not plausible_quad(q, ref, image.shape[:2]):
+            return None
+        quad = _quad_tuple(q)
+        there = self.compare(image, ref, quad)
+        if there.matches or dict(there.details).get("dewarp_de", 1e9) > DEWARP_DE:
+            return None
+        return quad, there
 
     def _defect(self, category: str, quad: Quad, expected: str, check: LogoCheck,
                 extra: tuple[str, ...] = (), hw: tuple[int, int] | None = None,
@@ -790,6 +842,21 @@ def _gradients_convince(lm: LogoMatch, check: LogoCheck) -> bool:
         return True
     return (lm.score >= RECOLOUR_ECC and "color_shift" in check.reasons
             and dict(check.details).get("edge_f1", 0.0) >= RECOLOUR_EDGE_F1)
+
+
+def _elsewhere_in_other_colours(lm: LogoMatch, check: LogoCheck, slot: Box) -> bool:
+    """A failing match apart from the slot (not touching it) in other colours
+    (``color_shift``) that nothing vouches for as our logo: found by gradients or the
+    silhouette (not features, not the colour search), registered below
+    ``SHAPE_KEEP_ECC`` (a recoloured logo of ours registers well) and not in the logo's
+    colours once densely aligned (``dewarp_de`` > ``COLOURS_KEPT_DE``: a warped logo's
+    colours come back). Tuning seeds 1-16 at 05b3064: 11 such matches were copy or
+    decoration (ΔE after alignment 17-90, ECC <= 0.82) with the other / deformed logo in
+    the slot (box IoU 0.55-0.98); matches of our warped, blurred or recoloured logos
+    failed ``color_shift`` too, found by colour, ECC 0.99, or ΔE 0-9 after alignment."""
+    return slot.intersection(lm.box) == 0 and "color_shift" in check.reasons \
+        and lm.method not in ("features", "colour") and lm.score < SHAPE_KEEP_ECC \
+        and dict(check.details).get("dewarp_de", 0.0) > COLOURS_KEPT_DE
 
 
 def _dewarped(check: LogoCheck) -> bool:

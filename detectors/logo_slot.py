@@ -22,10 +22,16 @@ is an elongated row of thin glyphs. On a coarse copy of the poster (width
    blends with the background everywhere; a logo has a motif, a wordmark, a texture; a
    translucent circle or a bare panel is one flat colour).
 
-The best object's box, widened to the reference's aspect around its centre (another logo
-is fitted inside the same box) unless its aspect is already within :data:`KEEP_ASPECT`
-of the reference's, is the slot; below :data:`MIN_SLOT_SCORE` nothing on the
-poster looks like a logo (``None``).
+4. a **copy panel** is not a logo (:func:`copy_panel`): a plain plate (a backing panel
+   under a line of copy) holding a row of thin glyphs across it scores like a logo on a
+   plate (solid, contrasted, two colours) but has no emblem. Tuning seeds 1-16: 8 of
+   the 24 posters without a logo that were reported "another logo" (at 7b648a9) had such
+   a panel as their slot and are now "missing"; no poster with a logo lost its slot.
+
+The best object that is not a copy panel, its box widened to the reference's aspect
+around its centre (another logo is fitted inside the same box) unless its aspect is
+already within :data:`KEEP_ASPECT` of the reference's, is the slot; below
+:data:`MIN_SLOT_SCORE` nothing on the poster looks like a logo (``None``).
 """
 
 from __future__ import annotations
@@ -46,6 +52,14 @@ MAX_ASPECT = 3.2
 STRUCTURE_STD = 10.0
 MIN_SLOT_SCORE = 0.35
 KEEP_ASPECT = 0.75  # an object within this factor of the reference's aspect is not widened
+PANEL_FILL = 0.9  # a plate fills (hole-filled) at least this share of its box
+PANEL_SOLID = 0.85  # ... and is foreground (differs from the background) over this share
+PANEL_INSET = 0.06  # the plate's rim left out of its inside, fraction of its short side
+PANEL_INK_DE = 20.0  # ΔE from the plate's colour above which a pixel inside it is ink
+PANEL_FLAT_DE = 3.0  # 90th percentile ΔE of the plate's non-ink pixels: a plain plate
+PANEL_MIN_PART = 0.002  # ink components under this share of the inside are specks
+PANEL_SPAN = 0.75  # the ink of a line of copy spans at least this share of its panel
+PANEL_GLYPH = 0.36  # largest ink part / ink height²: below, thin glyphs (no emblem)
 
 
 def find_slot(image: np.ndarray, ref: LogoReference) -> tuple[Box, float] | None:
@@ -68,7 +82,7 @@ def find_slot(image: np.ndarray, ref: LogoReference) -> tuple[Box, float] | None
     ref_aspect = ref.width / ref.height
     max_aspect = max(MAX_ASPECT, 1.2 * ref_aspect)
     gap = max(3, int(0.02 * sw))
-    best: tuple[float, Box] | None = None
+    found: list[tuple[float, Box, bool]] = []  # score, box (work px), plate-shaped
     for threshold in FG_DELTA_ES:
         ink = (de > threshold).astype(np.uint8)
         fg = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((3, 2 * gap + 1), np.uint8))
@@ -98,9 +112,23 @@ def find_slot(image: np.ndarray, ref: LogoReference) -> tuple[Box, float] | None
             colour_std = float(lab[y:y + h, x:x + w][core].std(axis=0).mean())
             score = solid * solid * min(contrast / 60.0, 1.0) * min(colour_std / STRUCTURE_STD,
                                                                     1.0)
-            if best is None or score > best[0]:
-                best = (score, Box(x, y, x + w, y + h))
-    if best is None or best[0] < MIN_SLOT_SCORE:
+            if score >= MIN_SLOT_SCORE:
+                found.append((score, Box(x, y, x + w, y + h),
+                              solid >= PANEL_SOLID and area / float(w * h) >= PANEL_FILL))
+    best: tuple[float, Box] | None = None
+    panels: dict[tuple[int, int, int, int], bool] = {}
+    for score, b, plate in sorted(found, key=lambda t: -t[0]):
+        if plate:
+            full = Box(int(b.x0 / s), int(b.y0 / s), int(np.ceil(b.x1 / s)),
+                       int(np.ceil(b.y1 / s))).clamp(w_img, h_img)
+            key = (full.x0, full.y0, full.x1, full.y1)
+            if key not in panels:
+                panels[key] = copy_panel(image[full.slice()])
+            if panels[key]:
+                continue  # a backing panel under a line of copy, not a logo
+        best = (score, b)
+        break
+    if best is None:
         return None
     score, b = best
     # another logo sits centred in the slot: widen the short side to the reference aspect
@@ -116,3 +144,44 @@ def find_slot(image: np.ndarray, ref: LogoReference) -> tuple[Box, float] | None
     box = Box(int(round(cx - w / 2)), int(round(cy - h / 2)), int(round(cx + w / 2)),
               int(round(cy + h / 2))).clamp(w_img, h_img)
     return box, float(score)
+
+
+def copy_panel(crop: np.ndarray) -> bool:
+    """Is this plate-shaped object (RGB uint8 ``[h, w, 3]``, cropped to its box) a backing
+    panel under a line of copy rather than a logo?
+
+    Inside the plate (its rim of :data:`PANEL_INSET` left out) the plate's colour is the
+    median; pixels further than :data:`PANEL_INK_DE` from it are ink. A copy panel is a
+    plain plate (its other pixels within :data:`PANEL_FLAT_DE`: no texture, no gradient
+    fill) holding two or more ink parts (not touching the inside's edge, where a rounded
+    plate's corners show the background) that span :data:`PANEL_SPAN` of its width, the
+    largest of them thin: its area under :data:`PANEL_GLYPH` x the ink's height² (a glyph;
+    an emblem is a solid shape about as high as the ink). Tuning seeds: copy panels
+    0.17-0.35; logos on a plate 0.42-0.98 (one warped logo 0.33), and their emblem
+    spans less of a plate made for a wider logo."""
+    h, w = crop.shape[:2]
+    m = max(2, int(round(PANEL_INSET * min(h, w))))
+    core = crop[m:h - m, m:w - m]
+    if core.shape[0] < 8 or core.shape[1] < 8:
+        return False
+    lab = cv2.cvtColor(core.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    plate = np.median(lab.reshape(-1, 3), axis=0)
+    de = np.sqrt(((lab - plate) ** 2).sum(axis=2))
+    ink = (de > PANEL_INK_DE).astype(np.uint8)
+    rest = de[ink == 0]
+    if rest.size == 0 or float(np.percentile(rest, 90)) > PANEL_FLAT_DE:
+        return False
+    ch, cw = ink.shape
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    parts = [st for st in stats[1:] if st[4] >= PANEL_MIN_PART * ink.size
+             and st[0] > 0 and st[1] > 0 and st[0] + st[2] < cw and st[1] + st[3] < ch]
+    if len(parts) < 2:
+        return False
+    x0 = min(int(st[0]) for st in parts)
+    x1 = max(int(st[0] + st[2]) for st in parts)
+    y0 = min(int(st[1]) for st in parts)
+    y1 = max(int(st[1] + st[3]) for st in parts)
+    if (x1 - x0) < PANEL_SPAN * cw:
+        return False
+    largest = max(int(st[4]) for st in parts)
+    return largest < PANEL_GLYPH * float(y1 - y0) ** 2

@@ -78,6 +78,25 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     (2, 0, "flat", 200157, "erasure"),
     (5, 2, "flat", 500152, "erasure"),
     (13, 4, "flat", 1300182, "wrong_logo"),
+    # nothing on the poster looks like a logo (no slot) and the best match reads
+    # "another logo" (a warped logo the dense alignment does not recover, a band-erased
+    # logo at a quarter of its size): it was dropped and the logo said missing; the shape
+    # search's decisive winner, in the logo's colours once aligned, is the logo
+    (10, 5, "textured", 1000120, "warp"),
+    (15, 3, "textured", 1500122, "warp"),
+    (2, 1, "textured", 200163, "erasure"),
+    # another logo in the slot; the best match is copy elsewhere (not touching the slot)
+    # in other colours, registered by ECC (0.76-0.77) but not vouched for as our logo:
+    # the defect goes to the slot
+    (10, 4, "flat", 1000172, "wrong_logo"),
+    (16, 1, "textured", 1600187, "wrong_logo"),
+    (11, 5, "textured", 1100188, "wrong_logo"),
+    # ... while our own logo in other colours apart from the slot stays where it is: a
+    # warped one (its colours come back under the dense alignment), a recoloured one
+    # (ECC 0.99), one found by the colour search
+    (4, 1, "textured", 400121, "warp"),
+    (2, 7, "textured", 200138, "color_shift"),
+    (11, 3, "textured", 1100122, "warp"),
 ]
 
 

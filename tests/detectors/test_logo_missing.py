@@ -16,7 +16,7 @@ import pytest
 from catalog import make_brand, make_poster
 from detectors.logo import LogoDetector
 from detectors.logo_reference import LogoReference, prepare_reference
-from detectors.logo_slot import find_slot
+from detectors.logo_slot import copy_panel, find_slot
 from detectors.types import Box
 
 
@@ -83,6 +83,12 @@ NO_LOGO = [  # (brand id, brand seed, style, poster seed): what the detector sai
     # a 60 px match on copy that a dense alignment fits in part (dewarp_corr 0.33), not
     # in the logo's colours (ΔE 67 after it): not a warped logo
     ("brand2x6", 2006, "flat", 200082),
+    # wrong_logo at a backing panel under a line of copy (a plain plate, thin glyphs
+    # across it): no emblem, not a logo
+    ("brand15x6", 15006, "flat", 1500084),
+    ("brand15x3", 15003, "textured", 1500085),
+    ("brand4x4", 4004, "flat", 400081),
+    ("brand13x6", 13006, "flat", 1300087),
 ]
 
 
@@ -135,3 +141,40 @@ def test_slot_finder_ignores_an_object_cut_by_the_poster_edge():
     found = find_slot(img, _reference())
     assert found is not None
     assert abs((found[0].x0 + found[0].x1) / 2 - 300) <= 6
+
+
+def _panel_poster(content: str) -> np.ndarray:
+    """A dark poster with one light rounded plate holding ``content``: a line of copy
+    ("copy") or a green emblem with a white letter ("emblem")."""
+    img = np.full((800, 600, 3), (40, 30, 60), np.uint8)
+    cv2.rectangle(img, (150, 290), (390, 380), (245, 245, 240), -1)
+    for cx in (150, 390):
+        for cy in (290, 380):
+            cv2.circle(img, (cx, cy), 10, (40, 30, 60), -1)
+    if content == "copy":
+        cv2.putText(img, "Sale ends July", (162, 345), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
+                    (30, 30, 30), 2, cv2.LINE_AA)
+    else:
+        cv2.circle(img, (270, 335), 32, (30, 150, 60), -1, cv2.LINE_AA)
+        cv2.putText(img, "Q", (254, 351), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (255, 255, 255),
+                    3, cv2.LINE_AA)
+    return img
+
+
+def test_copy_panel_is_a_plate_with_a_line_of_thin_glyphs_not_an_emblem():
+    copy, emblem = _panel_poster("copy"), _panel_poster("emblem")
+    assert copy_panel(copy[290:381, 150:391])
+    assert not copy_panel(emblem[290:381, 150:391])
+    # a plate with a texture or gradient fill is no plain panel
+    grad = copy[290:381, 150:391].copy()
+    grad[..., 1] = np.linspace(120, 250, grad.shape[1]).astype(np.uint8)[None, :]
+    assert not copy_panel(grad)
+
+
+def test_slot_finder_skips_a_backing_panel_under_copy():
+    # the same plate is the slot when it holds an emblem, none when it holds copy
+    ref = _reference()
+    assert find_slot(_panel_poster("copy"), ref) is None
+    found = find_slot(_panel_poster("emblem"), ref)
+    assert found is not None
+    assert abs((found[0].x0 + found[0].x1) / 2 - 270) <= 8
