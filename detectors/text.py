@@ -24,8 +24,7 @@ mismatch      an expected string is found with wrong, extra or absent characters
               letter ('0' as 'O', '1' as 'l': OCR's language model reads a number):
               the string rendered with the letter fits that character better by
               ``LOOK_ALIKE_GAIN`` (0.1 glyph similarity) and well (``LOOK_ALIKE_FIT``,
-              0.8; lines under
-              ``LOOK_ALIKE_MAX_HEIGHT``, 45 px; ``look_alike``)
+              0.8; lines under ``LOOK_ALIKE_MAX_HEIGHT``, 45 px; ``look_alike``)
 missing       an expected string is not found (``missing_text``). With the brand fonts
               it is put where its rendering fits near a left-over line or a run of 2-3
               side by side (:meth:`TextDetector._host_by_rendering`,
@@ -1186,17 +1185,11 @@ class TextDetector:
                 crisp[exp] = (max(on, key=lambda li: al.lines[li].box.iou(fb)) if on else None,
                               f)
                 continue
-            box = Box(x0, y0, x1, y1).pad(int(round(BLUR_HALO * f.size))).clamp(w, h)
-            if box.area == 0:
+            d = _blurred(exp, f, soft, w, h)
+            if d is None:
                 continue
-            cv2.rectangle(mask, (box.x0, box.y0), (box.x1, box.y1), 255, -1)
-            out.append(Defect(kind="text", category="collapsed", box=box, quad=box.as_quad(),
-                              expected=exp, observed="", score=float(f.score),
-                              reasons=("missing_text", "rendered_match", "low_sharpness"),
-                              repair_quad=box.as_quad(),
-                              details=(("render_ncc", float(f.score)),
-                                       ("edge_width_px", float(soft)),
-                                       ("font_size_px", float(f.size)))))
+            cv2.rectangle(mask, (d.box.x0, d.box.y0), (d.box.x1, d.box.y1), 255, -1)
+            out.append(d)
         return out, crisp
 
     def _partly_erased(self, image: np.ndarray, exp: str, fonts: Sequence[str],
@@ -1235,16 +1228,7 @@ class TextDetector:
                 and soft >= SOFT_EDGE_REL * (best.box[3] - best.box[1]):
             # soft edges: the string blurred beyond the whole search's reach (seed 28:
             # 'Best Sellers' by its half at 0.96, edges 13 px), as in _search_missing
-            box = Box(*best.box).pad(int(round(BLUR_HALO * best.size))).clamp(w, h)
-            if box.area == 0:
-                return None, None
-            return Defect(kind="text", category="collapsed", box=box, quad=box.as_quad(),
-                          expected=exp, observed="", score=float(best.score),
-                          reasons=("missing_text", "rendered_match", "low_sharpness"),
-                          repair_quad=box.as_quad(),
-                          details=(("render_ncc", float(best.score)),
-                                   ("edge_width_px", float(soft)),
-                                   ("font_size_px", float(best.size)))), None
+            return _blurred(exp, best, soft, w, h), None
         if best.score < PART_MATCH_DOUBT or soft >= SOFT_EDGE_PX or soft == 0.0 \
                 or best.box[2] - best.box[0] < PART_MIN_WIDTH or gone > PART_GONE_DOUBT:
             return None, None
@@ -1257,8 +1241,7 @@ class TextDetector:
             return None, None
         sure = best.score >= PART_MATCH and gone <= PART_GONE
         if not sure:
-            b = box.pad(int(round(0.15 * box.height))).clamp(w, h)
-            rr = self.engine.recognize([_upscale(np.ascontiguousarray(image[b.slice()]))])[0]
+            rr = self.engine.recognize([_place_crop(image, box)])[0]
             log.debug("... doubtful; its place reads %r (%.3f)", rr.text, rr.score)
             norm, read = normalize(exp), normalize(rr.text)
             if _reads_as(rr.text, exp) or _reads_nothing(rr.text, norm) \
@@ -1284,11 +1267,10 @@ class TextDetector:
         """Whether the place of a rendering's match (padded by 15 % of its height,
         upscaled, recognition only) reads next to nothing (:func:`_reads_nothing`)."""
         h, w = image.shape[:2]
-        b = Box(*f.box)
-        b = b.pad(int(round(0.15 * b.height))).clamp(w, h)
-        if b.area == 0:
+        crop = _place_crop(image, Box(*f.box))
+        if crop is None:
             return True
-        rr = self.engine.recognize([_upscale(np.ascontiguousarray(image[b.slice()]))])[0]
+        rr = self.engine.recognize([crop])[0]
         log.debug("the match of %r at %s reads %r", exp, f.box, rr.text)
         return _reads_nothing(rr.text, normalize(exp))
 
@@ -1321,9 +1303,7 @@ class TextDetector:
         for exp, li in items:
             ln = al.lines[li]
             if exp in rendered:
-                b = Box(*rendered[exp].box)
-                b = b.pad(int(round(0.15 * b.height))).clamp(w, h)
-                crops.append(_upscale(np.ascontiguousarray(image[b.slice()])))
+                crops.append(_place_crop(image, Box(*rendered[exp].box)))
             else:
                 crops.append(_upscale(crop_quad(image, ln.quad, pad=0.1 * ln.height)))
         for (exp, li), rr in zip(items, self.engine.recognize(crops), strict=False):
@@ -1716,9 +1696,8 @@ class TextDetector:
         """Characters of ``LOOK_ALIKES`` drawn as one of their look-alikes: the string
         rendered with the look-alike in their place fits them better by
         ``LOOK_ALIKE_GAIN`` (glyph similarity), and well (``LOOK_ALIKE_FIT``). Only on a
-        read with as many characters
-        as the string (one to one). Returns {source index: the look-alike that fits
-        best}."""
+        read with as many characters as the string (one to one). Returns {source index:
+        the look-alike that fits best}."""
         text = r.render
         chars = [ch for ch in text if not ch.isspace()]
         read = [k for k, ch in enumerate(r.geom.line.text) if not ch.isspace()]
@@ -1829,6 +1808,29 @@ def _upscale(crop: np.ndarray) -> np.ndarray:
     s = REREAD_HEIGHT / max(h, 1)
     return cv2.resize(crop, (max(int(round(crop.shape[1] * s)), 1), REREAD_HEIGHT),
                       interpolation=cv2.INTER_CUBIC)
+
+
+def _blurred(exp: str, f, soft: float, w: int, h: int) -> Defect | None:
+    """The *collapsed* defect of a string whose rendering matched (``f``) where the ink's
+    edges are ``soft`` px: blurred beyond OCR detection; the box grows by ``BLUR_HALO``
+    of the matched font size (None where nothing is left of it in the image)."""
+    box = Box(*f.box).pad(int(round(BLUR_HALO * f.size))).clamp(w, h)
+    if box.area == 0:
+        return None
+    return Defect(kind="text", category="collapsed", box=box, quad=box.as_quad(),
+                  expected=exp, observed="", score=float(f.score),
+                  reasons=("missing_text", "rendered_match", "low_sharpness"),
+                  repair_quad=box.as_quad(),
+                  details=(("render_ncc", float(f.score)), ("edge_width_px", float(soft)),
+                           ("font_size_px", float(f.size))))
+
+
+def _place_crop(image: np.ndarray, box: Box) -> np.ndarray | None:
+    """A rendering's place read focused: ``box`` padded by 15 % of its height, clamped
+    to the image, upscaled (:func:`_upscale`); None where nothing is left of it."""
+    h, w = image.shape[:2]
+    b = box.pad(int(round(0.15 * box.height))).clamp(w, h)
+    return None if b.area == 0 else _upscale(np.ascontiguousarray(image[b.slice()]))
 
 
 def _reads_nothing(read: str, norm: str) -> bool:

@@ -320,10 +320,10 @@ MIN_TILT = 0.01
 MIN_TILT_ASPECT = 4.0  # ... on ink boxes at least this many times wider than tall
 TILT_AGREE = 0.006  # the slopes of the tops and of the bottoms differ by at most this
 SLOPE_MIN_SIM = 0.5  # characters matched at least this well place a line's slope ...
+SLOPE_RESIDUAL = 1.5  # ... when 3 in 4 lie within this of it (px at comparison scale)
 LEVEL_GAIN = 0.05  # mean glyph similarity a levelled comparison must add to count
 LEVEL_BELOW = 0.9  # ... tried where the 3 lowest similarities average under this only
 # (a line that fits this well raises no evidence at any height)
-SLOPE_RESIDUAL = 1.5  # ... when 3 in 4 lie within this of it (px at comparison scale)
 
 
 def _level(ink: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -388,8 +388,8 @@ def glyph_similarity(line: LineImage, text: str, font_path: str
     line :func:`_level` leaves alone (short, or its ends' tops and bottoms disagree) is
     levelled by where its characters' renderings matched (:func:`_glyph_slope`), and
     compared again (where its 3 lowest similarities average under ``LEVEL_BELOW``); that
-    fit counts where it is better by ``LEVEL_GAIN`` (tilted clean
-    lines of seed 25: +0.2; broken strokes gain a little by chance).
+    fit counts where it is better by ``LEVEL_GAIN`` (tilted clean lines of seed 25: +0.2;
+    broken strokes gain a little by chance).
     Returns (similarity per character of ``text``, each character's column range in
     the line crop) or None when the line has no ink box to compare or the font lacks a
     character of ``text``.
