@@ -34,9 +34,11 @@ The backend turns a focus crop into a refined crop with diffusers'
   costs exactly one base forward; ``fuse_lora=False`` keeps them as switchable adapters
   (:meth:`RefineAnythingBackend.set_adapter_weights`).
 - **device and memory**: bf16 on CUDA. ``..._OFFLOAD``: ``none`` (everything on the
-  GPU, ~58 GB peak at 1024²), ``model`` (diffusers' model CPU offload: one model on the
-  GPU at a time, the transformer's ~38 GiB being the largest; a little slower per
-  region), ``sequential`` (layer by layer; fits small GPUs, many times slower). Without
+  GPU: 57.8 GB of weights, 62.3 GB peak at 1024², 8.2 s a region at 8 steps on an H200),
+  ``model`` (diffusers' model CPU offload: one model on the GPU at a time, 42.9 GB peak,
+  but 47 s a region, since every region copies the models to the GPU again),
+  ``sequential`` (layer by layer; fits small GPUs, 44 s for 2 steps). Figures from
+  ``benchmarks/check_refineanything_offload_gpu.py`` (random weights, one run). Without
   a GPU the backend refuses with :class:`ConfigError` unless ``..._ALLOW_CPU=true``
   (float32 on the CPU: for tests and tiny models). CUDA out of memory retries the
   region once with model CPU offload (kept on for the rest of the process), then raises
