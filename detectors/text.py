@@ -1244,10 +1244,12 @@ class TextDetector:
             rr = self.engine.recognize([_place_crop(image, box)])[0]
             log.debug("... doubtful; its place reads %r (%.3f)", rr.text, rr.score)
             norm, read = normalize(exp), normalize(rr.text)
-            if _reads_as(rr.text, exp) or _reads_nothing(rr.text, norm) \
+            if _reads_as(rr.text, exp) \
+                    or (_reads_nothing(rr.text, norm) and not _piece_of(norm, read)) \
                     or not (_shares(norm, read) or rr.score < HOST_MAX_SCORE):
-                # the string itself; no text (a logo's plate); or other text read
-                # surely, sharing nothing ('aZj' where '€25' was drawn as other letters)
+                # the string itself; no text (a logo's plate; but a piece of the string
+                # is what an erasure leaves: 'y Day', 'On'); or other text read surely,
+                # sharing nothing ('aZj' where '€25' was drawn as other letters)
                 return None, None
             if edit_distance(read, norm) <= max(1, round(0.15 * len(norm))):
                 # nearly the string: a clean small line OCR passed over ('...理田' for
@@ -1478,7 +1480,9 @@ class TextDetector:
             if li in used:
                 continue
             ln = al.lines[li]
-            common = _lcs_len(norm, al.line_norms[li].text)
+            # a digit read for its look-alike letter ('0 $5' for an erased 'O   $5' of
+            # 'Only $5') shares it
+            common = _lcs_len(_fold_alikes(norm), _fold_alikes(al.line_norms[li].text))
             shared_cjk = {c for c in norm if is_cjk(c)} & set(al.line_norms[li].text)
             if common < MIN_SHARED * len(norm) and not shared_cjk:
                 common = 0  # a Latin letter or two in common is chance, a hanzi is not
@@ -1858,8 +1862,14 @@ def _absent_ends(expected: str, read: str) -> tuple[int, int]:
     """Characters of ``expected`` (normalised) before and after the part that ``read``
     (normalised) holds: where the read's best alignment with a substring of it starts and
     ends. (0, 0) unless the read holds at most ``PART_READ`` of the string's characters
-    (a read about as long as the string is a misread of all of it)."""
+    (a read about as long as the string is a misread of all of it). A digit read for its
+    look-alike letter holds that letter (``_fold_alikes``). A read that begins and ends
+    as the string does lost its middle: nothing is absent at its ends ('0 $5' of an
+    erased 'O   $5', 'Only $5', aligns best as '$5' after a substitution)."""
     if not expected or not read or len(read) > PART_READ * len(expected):
+        return 0, 0
+    read, expected = _fold_alikes(read), _fold_alikes(expected)
+    if len(read) >= 2 and read[0] == expected[0] and read[-1] == expected[-1]:
         return 0, 0
     _cost, start, end, _ops = _substring_align(read, expected)
     return start, max(len(expected) - end, 0)
@@ -1956,13 +1966,28 @@ def _shares(norm: str, read: str) -> bool:
     read = "".join(ch for ch in read if ch.isalnum())  # a stray bracket or dot read in
     if not norm or not read:
         return False
-    if len(read) >= 2 and read in norm:
+    if _piece_of(norm, read):
         return True
     if len(read) >= 3 and len(norm) >= 3 and (read[:2] == norm[:2] or read[-2:] == norm[-2:]):
         return True
     if {c for c in norm if is_cjk(c)} & set(read):
         return True
     return _lcs_len(norm, read) >= MIN_SHARED * len(norm)
+
+
+_ALIKE_FOLD = str.maketrans({d: normalize(a) for d, a in LOOK_ALIKES.items()})
+
+
+def _fold_alikes(norm: str) -> str:
+    """A normalised string with each ``LOOK_ALIKES`` digit as its letter."""
+    return norm.translate(_ALIKE_FOLD)
+
+
+def _piece_of(norm: str, read: str) -> bool:
+    """The read (its letters and digits, >= 2 of them) is a piece of the normalised
+    string ``norm``."""
+    read = "".join(ch for ch in read if ch.isalnum())
+    return len(read) >= 2 and read in norm
 
 
 def _lcs_len(a: str, b: str) -> int:

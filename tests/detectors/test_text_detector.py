@@ -981,6 +981,50 @@ def test_a_doubtful_part_match_counts_where_its_place_reads_other_text(detector)
                 if d.box.iou(plate) > 0.3]
 
 
+def test_a_doubtful_part_match_counts_where_its_place_reads_a_piece_of_the_string(
+        detector) -> None:
+    # seed 31, poster 3100339: OCR found nothing of 'Live Better Every Day', the tops of
+    # its first three words erased. What is left matches 0.887 (the doubtful band) and
+    # its place reads 'y Day': under half its characters, which counted as reading
+    # nothing (a logo's plate), yet a piece of it, as an erasure leaves. Poster 3100429:
+    # an erased 'Only $5' (OCR: 's us') whose place reads 'On'
+    from detectors.text import PART_MATCH
+
+    for poster_id, expected, ocr in ((3100339, "Live Better Every Day", []),
+                                     (3100429, "Only $5", ["s us"])):
+        kit, poster, _ = _catalog_case("brand0", 31, poster_id, {1: "erasure"}, [])
+        (truth,) = [t for t in poster.truth if t.expected == expected]
+        lines = detector.engine(poster.image)
+        assert [ln.text for ln in lines if ln.box.iou(truth.box) > 0.1] == ocr
+        d = _hit(_detect_catalog(detector, kit, poster, lines), truth.box)
+        assert d.reasons == ("missing_text", "rendered_match", "partly_erased")
+        assert dict(d.details)["render_ncc"] < PART_MATCH
+
+
+def test_a_read_of_the_ends_of_a_string_with_a_digit_for_a_letter_hosts_it(detector) -> None:
+    # seed 31, poster 3100484: 'Only $5' lost 'nly'; OCR read what is left, 'O   $5', as
+    # '0 $5' (0.96). Sharing only '$5' (2 of 6 characters) it hosted nothing, and the
+    # string was not localised; read with '0' as 'O' it shares 3 and holds both ends of
+    # the string, so nothing is absent at its ends: the box is the line's
+    kit, poster, _ = _catalog_case("brand1", 31, 3100484, {0: "erasure", 2: "erasure"}, [])
+    (truth,) = [t for t in poster.truth if t.expected == "Only $5"]
+    lines = detector.engine(poster.image)
+    assert "0 $5" in [ln.text for ln in lines]
+    d = _hit(_detect_catalog(detector, kit, poster, lines), truth.box)
+    assert (d.category, d.observed) == ("missing", "0 $5")
+    assert d.box.iou(truth.box) >= 0.8
+
+
+def test_absent_ends_fold_look_alikes_and_keep_a_read_holding_both_ends() -> None:
+    from detectors.text import _absent_ends, _piece_of
+
+    assert _absent_ends("only$5", "0$5") == (0, 0)  # its middle erased
+    assert _absent_ends("membersonly", "member:") == (0, 4)  # its tail erased
+    assert _absent_ends("only$5", "$5") == (4, 0)
+    assert _piece_of("livebettereveryday", "y.day") and _piece_of("only$5", "on")
+    assert not _piece_of("only$5", "O") and not _piece_of("only$5", "no")
+
+
 def test_a_digit_is_no_look_alike_where_neither_rendering_fits_its_glyph(detector) -> None:
     # seed 15, poster 1500157: over a disc the ink map of a clean '每满100元送20元' failed
     # (glyphs 0.29); a '0' compared 0.39, as 'O' 0.51: better, yet no fit. (The OCR
