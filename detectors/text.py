@@ -174,6 +174,7 @@ from detectors.text_signals import (
     glyph_similarity,
     ink_proposals,
     prepare_line,
+    prepare_line_local,
     render_text,
     stroke_sharpness,
 )
@@ -260,6 +261,8 @@ LOOK_ALIKE_FIT = 0.8  # ... and fits it this well (a failed ink map fits neither
 # a clean '0' compared 0.39 and as 'O' 0.51; drawn look-alikes fit 0.86-0.99)
 LOOK_ALIKE_MAX_HEIGHT = 45.0  # px, OCR line: larger look-alikes read as what they are
 REREAD_HEIGHT = 48
+LOCAL_INK_BELOW = 0.75  # glyph similarity under this is measured again on an ink map
+LOCAL_INK_GAIN = 0.1  # ... against the local background, which counts where this better
 GLYPH_FAILED = 0.1  # glyph similarity this low on a line read this surely (below) ...
 GLYPH_FAILED_READ = 0.97  # ... is a failed ink map, not collapsed glyphs
 REREAD_GATE = 0.25  # a region is re-read when another signal gives at least this evidence
@@ -1602,6 +1605,15 @@ class TextDetector:
                         char_ev[s] = max(char_ev.get(s, 0.0), e)
             if fonts and r.render.strip():
                 sim = self._glyph(prep, r, fonts)
+                if sim is not None and _low3(sim[0]) < LOCAL_INK_BELOW:
+                    # a poor fit may be the ink map's: compare against the local
+                    # background too (a backdrop of two tones under the line)
+                    crop = crop_line(image, g.line.quad)
+                    for dark in (True, False):
+                        alt_prep = prepare_line_local(crop, ink_dark=dark)
+                        alt = self._glyph(alt_prep, r, fonts)
+                        if alt is not None and _low3(alt[0]) >= _low3(sim[0]) + LOCAL_INK_GAIN:
+                            sim, prep = alt, alt_prep
                 if sim is not None:
                     sims, src_of, font = sim
                     if g.height < LOOK_ALIKE_MAX_HEIGHT:
@@ -1611,7 +1623,7 @@ class TextDetector:
                             char_ev.update({s: 1.0 for s in alike})
                             fig["look_alikes"] = float(len(alike))
                             alikes[id(r)] = alike
-                    low3 = float(np.sort(sims)[:3].mean())
+                    low3 = _low3(sims)
                     fig["glyph_similarity"] = low3
                     fig["glyph_min"] = float(sims.min())
                     if low3 < GLYPH_FAILED and g.line.score >= GLYPH_FAILED_READ:
@@ -1981,6 +1993,11 @@ _ALIKE_FOLD = str.maketrans({d: normalize(a) for d, a in LOOK_ALIKES.items()})
 def _fold_alikes(norm: str) -> str:
     """A normalised string with each ``LOOK_ALIKES`` digit as its letter."""
     return norm.translate(_ALIKE_FOLD)
+
+
+def _low3(sims: np.ndarray) -> float:
+    """The mean of the three lowest character similarities."""
+    return float(np.sort(sims)[:3].mean())
 
 
 def _piece_of(norm: str, read: str) -> bool:

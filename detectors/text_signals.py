@@ -112,27 +112,37 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     band = slice(h // 5, max(h - h // 5, h // 5 + 1))
     top = _hist_percentile(level_diff, _histogram(grey8[band]), 99)
     binary = cv2.LUT(grey8, (level_diff > max(16.0, 0.35 * top)).astype(np.uint8))
-    if binary[0].any() or binary[-1].any():
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        keep = np.ones(n, dtype=bool)
-        keep[0] = False
-        y_top = stats[:, cv2.CC_STAT_TOP]
-        y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
-        # a blob at the top or bottom edge is a panel border or a neighbour's stroke,
-        # unless it is glyph-sized and reaches the line's middle (a descender such as
-        # y's or j's that the detector's quad cut)
-        edge = (y_top <= 0) | (y_bot >= h)
-        own = (y_top < h // 2) & (y_bot > h // 2) & (stats[:, cv2.CC_STAT_WIDTH] < 1.2 * h) \
-            & ~((y_top <= 0) & (y_bot >= h))
-        keep &= ~(edge & ~own)
-        mask = keep[labels]
-    else:  # no blob touches the top or bottom edge: all are kept
-        mask = binary.astype(bool)
+    mask = _own_blobs(binary)
     contrast = _hist_percentile(level_diff, _histogram(grey8, mask.view(np.uint8)), 95) \
         if mask.any() else top
     contrast = max(contrast, 8.0)
     near = cv2.dilate(mask.view(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
     ink = np.where(near, cv2.LUT(grey8, np.clip(level_diff / contrast, 0.0, 1.0)), 0.0)
+    return _line_image(grey8, ink, mask, near, contrast)
+
+
+def _own_blobs(binary: np.ndarray) -> np.ndarray:
+    """The blobs of a line's binary ink map that are its own (bool ``[h, w]``): a blob at
+    the crop's top or bottom edge is a panel border or a neighbour's stroke, unless it is
+    glyph-sized and reaches the line's middle (a descender such as y's or j's that the
+    detector's quad cut)."""
+    h = binary.shape[0]
+    if not (binary[0].any() or binary[-1].any()):
+        return binary.astype(bool)  # no blob touches the top or bottom edge: all are kept
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    keep = np.ones(n, dtype=bool)
+    keep[0] = False
+    y_top = stats[:, cv2.CC_STAT_TOP]
+    y_bot = y_top + stats[:, cv2.CC_STAT_HEIGHT]
+    edge = (y_top <= 0) | (y_bot >= h)
+    own = (y_top < h // 2) & (y_bot > h // 2) & (stats[:, cv2.CC_STAT_WIDTH] < 1.2 * h) \
+        & ~((y_top <= 0) & (y_bot >= h))
+    keep &= ~(edge & ~own)
+    return keep[labels]
+
+
+def _line_image(grey8: np.ndarray, ink: np.ndarray, mask: np.ndarray, near: np.ndarray,
+                contrast: float) -> LineImage:
     # whole grey levels: the float32 Sobel of the uint8 crop is that of its float copy,
     # and its quarter (a power of two) is exact either way
     gx = cv2.Sobel(grey8, cv2.CV_32F, 1, 0, ksize=3, scale=0.25)
@@ -140,6 +150,32 @@ def prepare_line(crop_rgb: np.ndarray, *, halo: int = 2) -> LineImage:
     grad = np.where(near, np.sqrt(gx * gx + gy * gy) / contrast, 0.0)
     return LineImage(ink=ink.astype(np.float32, copy=False),
                      grad=grad.astype(np.float32, copy=False), contrast=contrast, core=mask)
+
+
+LOCAL_BG_KERNEL = 0.5  # the local background's square, a share of the crop height
+
+
+def prepare_line_local(crop_rgb: np.ndarray, *, ink_dark: bool, halo: int = 2) -> LineImage:
+    """:func:`prepare_line` against the local background instead of one grey level: the
+    crop closed (dark ink) or opened (light ink) with a square of ``LOCAL_BG_KERNEL`` x
+    its height, which removes strokes and keeps larger shapes, such as the two tones of
+    a backdrop split under the line (one grey level makes the darker tone "ink" there).
+    Ink is what differs from that towards the ink's side; blobs as in
+    :func:`prepare_line`."""
+    grey8 = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2GRAY)
+    h = grey8.shape[0]
+    k = max(3, int(round(LOCAL_BG_KERNEL * h)) | 1)
+    op = cv2.MORPH_CLOSE if ink_dark else cv2.MORPH_OPEN
+    bg = cv2.morphologyEx(grey8, op, np.ones((k, k), np.uint8))
+    diff = (bg.astype(np.float32) - grey8) if ink_dark else (grey8.astype(np.float32) - bg)
+    diff = np.maximum(diff, 0.0)
+    band = diff[h // 5:max(h - h // 5, h // 5 + 1)]
+    top = float(np.percentile(band, 99)) if band.size else 0.0
+    mask = _own_blobs((diff > max(16.0, 0.35 * top)).astype(np.uint8))
+    contrast = max(float(np.percentile(diff[mask], 95)) if mask.any() else top, 8.0)
+    near = cv2.dilate(mask.view(np.uint8), np.ones((2 * halo + 1, 2 * halo + 1), np.uint8)) > 0
+    ink = np.where(near, np.clip(diff / contrast, 0.0, 1.0), 0.0)
+    return _line_image(grey8, ink, mask, near, contrast)
 
 
 _LEVELS = np.arange(256, dtype=np.float32)  # the grey levels (shared: read-only)

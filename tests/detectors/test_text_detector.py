@@ -1025,6 +1025,22 @@ def test_absent_ends_fold_look_alikes_and_keep_a_read_holding_both_ends() -> Non
     assert not _piece_of("only$5", "O") and not _piece_of("only$5", "no")
 
 
+def test_a_clean_line_over_a_backdrop_of_two_tones_is_not_collapsed(detector) -> None:
+    # seed 34: a clean 'Now $19.99' over a backdrop split diagonally in two tones (poster
+    # 3400140) and 'Visit us in store or online' with a green shape under its end
+    # (3400425): their glyphs compared 0.36 on an ink map with one background level
+    # (glyph_mismatch); on the local background's they compare as clean lines
+    for name, poster_id, defects, expected in (
+            ("brand0", 3400140, {0: "warp"}, "Now $19.99"),
+            ("brand1", 3400425, {}, "Visit us in store or online")):
+        kit, poster, _ = _catalog_case(name, 34, poster_id, defects, [])
+        (truth,) = [t for t in poster.truth if t.expected == expected]
+        assert truth.defect is None
+        defects_found = _detect_catalog(detector, kit, poster, detector.engine(poster.image))
+        assert not [d for d in defects_found if d.box.iou(truth.box) > 0.3], \
+            [d.to_json() for d in defects_found]
+
+
 def test_a_digit_is_no_look_alike_where_neither_rendering_fits_its_glyph(detector) -> None:
     # seed 15, poster 1500157: over a disc the ink map of a clean '每满100元送20元' failed
     # (glyphs 0.29); a '0' compared 0.39, as 'O' 0.51: better, yet no fit. (The OCR

@@ -18,6 +18,7 @@ from detectors.text_signals import (
     ink_box,
     nan_to_zero,
     prepare_line,
+    prepare_line_local,
     std_above,
 )
 
@@ -206,3 +207,30 @@ def test_a_short_tilted_line_is_levelled_by_where_its_glyphs_match() -> None:
     # places that disagree (glyphs shifted at random, as in a warp) give no slope
     assert _glyph_slope(np.ones(5), [(0, 0), (10, 3), (20, -2), (30, 4), (40, -3)]) is None
     assert abs(_glyph_slope(np.ones(4), [(0, 0), (10, 0.4), (20, 0.8), (30, 1.2)]) - 0.04) < 1e-9
+
+
+def test_a_backdrop_of_two_tones_under_the_line_fails_one_grey_level_not_the_local_one(
+) -> None:
+    # seed 34, poster 3400140: a clean 'Now $19.99' over a backdrop split diagonally in
+    # two tones. With one background level, the darker tone joins the ink and the glyphs
+    # compare 0.36; against the local background (the crop closed with a square of half
+    # its height) they compare as a clean line's
+    text, size, m = "Now $19.99", 40, 12
+    img, _ = _drawn(text, _roboto(), size, m, (235, 190, 170), (40, 30, 40))
+    img = img.copy()
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    split = xx < 0.45 * w + 0.8 * (yy - h / 2)  # a diagonal edge across the line
+    dark_tone = np.array([150, 120, 190], np.uint8)
+    drawn_ink = img.astype(int).sum(axis=2) < 300
+    img[split & ~drawn_ink] = dark_tone
+
+    def low3(line) -> float:
+        sims, _cells = glyph_similarity(line, text, _roboto())
+        return float(np.sort(sims)[:3].mean())
+
+    assert low3(prepare_line(img)) < 0.6
+    assert low3(prepare_line_local(img, ink_dark=True)) > 0.8
+    # on a flat ground both agree
+    flat, _ = _drawn(text, _roboto(), size, m, (235, 190, 170), (40, 30, 40))
+    assert abs(low3(prepare_line(flat)) - low3(prepare_line_local(flat, ink_dark=True))) < 0.1
