@@ -32,11 +32,13 @@ missing       an expected string is not found (``missing_text``). With the brand
               spans the rendering, erased ends included), or on a left-over line that a
               sharp rendered match of it covers and that reads as text of about its
               length (look-alike characters). Otherwise on a left-over line that holds
-              >= 40 % of its characters (or one of its CJK characters), or that reads
+              >= 40 % of its characters (a digit read for its ``LOOK_ALIKES`` letter
+              counts as it: '0 $5' for 'Only $5') or one of its CJK characters, or reads
               poorly (junk or confidence < 0.9) and has its proportions (aspect ratio
               within ``MAX_ASPECT_MISFIT``), else reported without a box: whole image,
               reason ``not_localised``. A host read of at most ``PART_READ`` (75 %) of the
-              string's characters grows over the absent ones at its ends (erasure). A
+              string's characters grows over the absent ones at its ends (erasure),
+              unless it begins and ends as the string does (its middle erased). A
               host that reads as its string when read again, focused, was OCR noise: no
               defect; its line goes to the collapsed-detail signals
 unreadable    a text-like region whose read is junk (confidence < 0.5, or no letter,
@@ -65,7 +67,8 @@ collapsed     the text reads right but its detail collapsed (blur, warp, broken 
               boxed by the whole rendering (``missing_text``, ``rendered_match``,
               ``partly_erased``); a weaker one (>= ``PART_MATCH_DOUBT``, 0.88, or more
               ink left in the rest) where that place, read focused, reads as other
-              text; and a part match with soft edges (as above) is the string blurred
+              text or as a piece of the string ('y Day'); and a part match with soft
+              edges (as above) is the string blurred
               (*collapsed*, ``missing_text``, ``rendered_match``, ``low_sharpness``)
 ============  ===========================================================================
 
@@ -89,7 +92,9 @@ direction on those of seeds 1, 2, 7, 101 and 11-21, pairing by length on seeds 1
 look-alike digits, hosts off their anchor or displaced by a place that reads nothing,
 doubtful part matches and short tilted lines levelled on those of seeds 1, 2, 7, 101
 and 11-26, and blurred strings found by a part of their rendering on seed 28 (checked
-on 1, 2, 7, 101 and 11-28; same day);
+on 1, 2, 7, 101 and 11-28; same day); a piece of the string read at a part match,
+look-alike digits in hosts and reads holding both ends of their string on seed 31, and
+the local-background ink on seed 34 (checked on 1, 2, 7, 101, 11-28, 31 and 33);
 see the benchmark's docstring for the report seeds.
 
 Collapsed-detail signals. Each turns a figure ``x`` into evidence
@@ -131,7 +136,12 @@ soft_edges            edge width (px) of the line's box: ink contrast /  2.0 px 
 Stroke sharpness: the 90th percentile of the gradient magnitude near the ink, divided by
 the ink contrast (crisp edges step in a pixel or two at any size or colour; blur spreads
 them). Ink: the two Otsu classes of the crop's centre, the class made of thin strokes (less of it
-survives an erosion) against the median of the other.
+survives an erosion) against the median of the other. A glyph fit under
+``LOCAL_INK_BELOW`` (0.75) is measured again on ink against the local background (the
+crop closed or opened with a square of half its height,
+:func:`detectors.text_signals.prepare_line_local`), which counts where it fits better by
+``LOCAL_INK_GAIN`` (0.1): one grey level makes the darker tone of a backdrop split under
+the line "ink" (seed 34: clean lines at 0.36).
 
 Localisation: ``box``/``quad`` are tight on the region's ink (the OCR quad carries a
 margin); character cells come from the engine's per-character boxes (else an even split);
