@@ -97,6 +97,10 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     (4, 1, "textured", 400121, "warp"),
     (2, 7, "textured", 200138, "color_shift"),
     (11, 3, "textured", 1100122, "warp"),
+    # an erased logo on a plate, nothing left of its emblem but a thin arc: the plate was
+    # taken for a panel under copy (no slot) and the logo said missing; one part dwarfing
+    # the letters is an emblem, the plate is the slot
+    (18, 5, "textured", 1800165, "erasure"),
 ]
 
 
