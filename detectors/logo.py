@@ -885,8 +885,9 @@ def _outline_kept(lm: LogoMatch, check: LogoCheck) -> bool:
     moved to a slot (box IoU 0.37), or the shape search preferred brand-coloured copy
     over them, while their template peaks were 0.90-0.96 and edge F1 0.86-0.93. Seeds
     1-18 at d558e1e: every failing match of either pass with a peak >= 0.9 and edge F1
-    >= 0.8 lay on the logo (box IoU >= 0.59; some 140, mostly recoloured logos); off the
-    logo the peak reached 0.87 where edge F1 did 0.81, and 0.91 with edge F1 0.44."""
+    >= 0.8 lay on the logo (box IoU >= 0.59; 141 posters, mostly recoloured logos); off
+    the logo, with edge F1 >= 0.8 the peak reached 0.87 (0.86 with edge F1 0.97), and 0.91
+    with edge F1 0.44."""
     return lm.ncc >= OUTLINE_NCC and dict(check.details).get("edge_f1", 0.0) >= OUTLINE_EDGE_F1
 
 

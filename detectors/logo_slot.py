@@ -164,9 +164,9 @@ def copy_panel(crop: np.ndarray) -> bool:
     is :data:`PANEL_EMBLEM` times the next or more: letters of a line of copy are alike,
     an emblem dwarfs a wordmark's letters even when an erasure left only a thin arc of it
     (under :data:`PANEL_GLYPH`). Seeds 1-18 at d558e1e: of the plates judged copy panels,
-    the 7 with a part 3.0-6.8 times the next were each the logo's own plate (a logo on
+    the 8 with a part 3.0-6.8 times the next were each the logo's own plate (a logo on
     a plate, some partly erased: seed 18's erased logo was then "missing"); copy panels
-    on posters without a logo 1.6-2.3, the others 1.0-2.3."""
+    on posters without a logo 1.0-2.3, the others 1.0-2.3."""
     h, w = crop.shape[:2]
     m = max(2, int(round(PANEL_INSET * min(h, w))))
     core = crop[m:h - m, m:w - m]
