@@ -17,10 +17,11 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    comparison looks best wins (a faithful reading; else one that *recognises* the
    reference - ECC >= ``RECOGNISED_ECC``, grad_corr >= ``RECOGNISED_GRAD_CORR``, not
    another logo - over one judged another logo; then fidelity); groups are ranked by
-   ECC. Only when that finds no
-   faithful logo, a second, blur/warp-tolerant template pass (gradient maps blurred by
-   6% of the template width) adds candidates. A second copy must not look like another
-   logo, and unless features found it, it must be as convincing as a clean logo
+   ECC (a place where ECC finds nothing logo-like, < ``TEMPLATE_MIN_ECC``, is dropped
+   unless its sharp template peak is a clean logo's, >= ``OUTLINE_NCC``). Only when
+   that finds no faithful logo, a second, blur/warp-tolerant template pass (gradient
+   maps blurred by 6% of the template width) adds candidates. A second copy must not
+   look like another logo, and unless features found it, it must be as convincing as a clean logo
    (ECC >= 0.9, NCC >= max(0.6, 0.92 x the best)) and match (decorations echo a simple
    emblem's outline). In that same second pass a **colour search**
    (:func:`detectors.logo_locate.colour_candidates`: the reference's CIELAB colours inside
@@ -34,7 +35,8 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    a logo colour) is asked: a clear winner there (strength >= ``SHAPE_STRONG``,
    ``SHAPE_MARGIN`` above the runner-up) is preferred over the colour search, unless the
    first pass holds a match the gradients vouch for (features, ECC >= ``SHAPE_KEEP_ECC``,
-   or a recoloured logo with its outline intact). When both searches are clear, far
+   a recoloured logo with its outline intact, or our logo's outline however poorly ECC
+   registers it: :func:`_outline_kept`). When both searches are clear, far
    apart -> the place where ECC registers the reference better; one nested in the other
    -> the larger (each search's failure is a small template on a part of the logo). In
    the preferred group only quads with IoU >= ``PREFER_IOU`` to the preferred place are
@@ -71,9 +73,12 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    ``wrong_logo`` (alone) when grad_corr < 0.35 and ssim < 0.45 and the tiles do not
    match each other after their own shift either (median phase-correlation peak
    ``tile_match`` < 0.45) and the logo is not blurred: another logo, not a deformed one -
-   unless a dense local alignment (DIS optical flow, vectors capped at 10% of the compare
-   frame, :func:`detectors.logo_compare._dewarp`) makes the poster the reference
-   again: gradient correlation after it ``dewarp_corr`` >= ``DEWARP_CORR`` (0.3) and
+   unless our logo's outline is there (the sharp template's peak at the place >=
+   ``OUTLINE_NCC`` and edge_f1 >= ``OUTLINE_EDGE_F1``: a recolour can flatten or invert
+   the grey structure, not move the edges), or a dense local alignment (DIS optical
+   flow, vectors capped at 10% of the compare frame,
+   :func:`detectors.logo_compare._dewarp`) makes the poster the reference again:
+   gradient correlation after it ``dewarp_corr`` >= ``DEWARP_CORR`` (0.3) and
    median ΔE after it ``dewarp_de`` <= ``DEWARP_DE`` (30: its colours come back too) -> our
    logo elastically warped (``shape_warp`` with the failing measures; such a match is not
    a "stray" copy either, its colours differ only because its strokes moved). Seed 13
@@ -108,6 +113,8 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    >= ``SHAPE_STRONG``, ``SHAPE_SURE_MARGIN`` above the runner-up) in the logo's colours
    once densely aligned (``dewarp_de`` <= ``DEWARP_DE``): the defect is reported there,
    judged there (a warped or erased logo whose comparison read "another logo").
+   None of this moves or drops a match holding our logo's outline (:func:`_outline_kept`):
+   its defect is reported where it is.
    A match failing many measures that the reference is recognised at stays, unless it
    is a small part of the slot (at most half of it, >= 80% inside: a small copy of the
    emblem registered on a part of the logo).
@@ -232,6 +239,10 @@ WRONG_GONE_ECC = 0.6
 COLOURS_KEPT_DE = 15.0
 RECOGNISED_ECC = 0.7
 RECOGNISED_GRAD_CORR = 0.45
+# a sharp template peak as strong as a clean logo's whose edges are the reference's: our
+# logo's outline, whatever its colours (:func:`_outline_kept`)
+OUTLINE_NCC = 0.9
+OUTLINE_EDGE_F1 = 0.8
 WORDMARK_CROP_HEIGHT = 96
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
@@ -267,13 +278,15 @@ FRAGMENT_SHARE = 0.25
 class LogoMatch:
     """A located logo: ``quad`` clockwise from top-left in poster pixels, its ``box``,
     ``score`` in [0, 1] (ECC correlation after refinement, or the method's own strength
-    when refinement failed), the ``method`` that found it ("features" | "template")."""
+    when refinement failed), the ``method`` that found it ("features" | "template"), and
+    ``ncc``: the sharp gradient template's peak there (0 when that search has none)."""
 
     quad: Quad
     box: Box
     score: float
     method: str
     homography: tuple[tuple[float, ...], ...] = field(repr=False, default=())
+    ncc: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -299,8 +312,9 @@ class LogoReport:
     seconds: float
 
 
-def judge(m: Measures) -> LogoCheck:
-    """Turn measures into a verdict with the documented thresholds."""
+def judge(m: Measures, ncc: float = 0.0) -> LogoCheck:
+    """Turn measures into a verdict with the documented thresholds; ``ncc`` is the sharp
+    gradient template's peak at the place (0: none), see :func:`_outline_kept`."""
     goodness: dict[str, float] = {}
     for key, (t, span, sign) in THRESHOLDS.items():
         v = float(getattr(m, key))
@@ -316,11 +330,16 @@ def judge(m: Measures) -> LogoCheck:
     blurred = goodness["sharpness"] < 0.5
     rigid_other = m.grad_corr < WRONG_GRAD_CORR and m.ssim < WRONG_SSIM and not blurred \
         and m.tile_match < WRONG_TILE_MATCH
-    if rigid_other and not (m.dewarp_corr >= DEWARP_CORR and m.dewarp_de <= DEWARP_DE):
+    dewarped = m.dewarp_corr >= DEWARP_CORR and m.dewarp_de <= DEWARP_DE
+    # our logo's outline (a clean logo's template peak, the reference's edges) is not
+    # another logo's, however its colours changed its grey structure (seed 17: a
+    # recoloured logo at grad_corr 0.35, ssim 0.41, edge F1 0.86, template peak 0.96)
+    outline = ncc >= OUTLINE_NCC and m.edge_f1 >= OUTLINE_EDGE_F1
+    if rigid_other and not dewarped and not outline:
         g = min(0.5 * m.grad_corr / WRONG_GRAD_CORR, 0.5 * max(m.ssim, 0) / WRONG_SSIM)
         return LogoCheck(False, float(min(g, 0.49)), ("wrong_logo",), m.as_pairs())
     reasons = tuple(dict.fromkeys(REASON_OF[k] for k, g in goodness.items() if g < 0.5))
-    if rigid_other:
+    if rigid_other and dewarped:
         # unlike another logo, the poster becomes the reference under a dense local
         # alignment (``dewarp_corr``, in its colours: ``dewarp_de``): our logo,
         # elastically warped
@@ -609,9 +628,14 @@ class LogoDetector:
                 if ecc0 < SECOND_ECC or strength < max(SECOND_NCC, SECOND_RATIO * best_ncc):
                     continue
             if not out and not has_feat and ecc0 < TEMPLATE_MIN_ECC \
-                    and not any(it[1] is prefer for it in cl):
-                continue  # the refinement found nothing logo-like there
-            judged = [(judge(measure(image, ref, it[2])), it) for it in cl[:CLUSTER_TRIES]]
+                    and not any(it[1] is prefer for it in cl) \
+                    and _template_ncc(cl, cl[0][3]) < OUTLINE_NCC:
+                # the refinement found nothing logo-like there (a template peak as
+                # strong as a clean logo's is judged all the same: ECC fails on a
+                # recoloured logo of several colours, see :func:`_outline_kept`)
+                continue
+            judged = [(judge(measure(image, ref, it[2]), _template_ncc(cl, it[3])), it)
+                      for it in cl[:CLUSTER_TRIES]]
             # the best reading of the place: a faithful one, else one that recognises the
             # reference's structure (:func:`_recognised`), else the highest fidelity. A
             # reading judged another logo (fidelity up to 0.49; often a feature homography
@@ -635,7 +659,8 @@ class LogoDetector:
             method = prefer.method if prefer is not None and not out and any(
                 it[1] is prefer for it in cl) else c.method
             lm = LogoMatch(qt, box, float(np.clip(score, 0, 1)), method,
-                           tuple(tuple(float(v) for v in row) for row in h))
+                           tuple(tuple(float(v) for v in row) for row in h),
+                           ncc=_template_ncc(cl, quad))
             out.append((lm, h, check))
             if len(out) >= max_count:
                 break
@@ -644,6 +669,9 @@ class LogoDetector:
     def _maybe_slot(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
                     check: LogoCheck) -> tuple[Quad | None, LogoCheck]:
         """Where to report the best match's defect: at the match, or at the logo slot.
+
+        A match holding our logo's outline (:func:`_outline_kept`) stays where it is,
+        whatever else it fails or however poorly ECC registers it.
 
         "Another logo" (``wrong_logo`` alone) at a match that is not the most logo-like
         object, or a gradient-only match (not features, not colour; a shape match only
@@ -669,6 +697,8 @@ class LogoDetector:
         the stray match in other colours, not found by features: ``None`` (the logo is
         missing).
         """
+        if _outline_kept(lm, check):
+            return lm.quad, check  # our logo's outline, whatever its colours: it is here
         wrong = check.reasons == ("wrong_logo",)
         many = len(check.reasons) >= SLOT_MANY_REASONS and (
             lm.method not in ("features", "colour", "shape")
@@ -835,13 +865,38 @@ class LogoDetector:
 
 def _gradients_convince(lm: LogoMatch, check: LogoCheck) -> bool:
     """A first-pass (gradient) match the shape search must not overrule: found by
-    features, registered well (ECC >= ``SHAPE_KEEP_ECC``), or a recoloured logo whose
-    outline is intact (ECC >= ``RECOLOUR_ECC``, reason color_shift, edge F1 >=
-    ``RECOLOUR_EDGE_F1``)."""
-    if lm.method == "features" or lm.score >= SHAPE_KEEP_ECC:
+    features, registered well (ECC >= ``SHAPE_KEEP_ECC``), our logo's outline
+    (:func:`_outline_kept`), or a recoloured logo whose outline is intact (ECC >=
+    ``RECOLOUR_ECC``, reason color_shift, edge F1 >= ``RECOLOUR_EDGE_F1``)."""
+    if lm.method == "features" or lm.score >= SHAPE_KEEP_ECC or _outline_kept(lm, check):
         return True
     return (lm.score >= RECOLOUR_ECC and "color_shift" in check.reasons
             and dict(check.details).get("edge_f1", 0.0) >= RECOLOUR_EDGE_F1)
+
+
+def _outline_kept(lm: LogoMatch, check: LogoCheck) -> bool:
+    """The sharp gradient template peaks at the match as strongly as on a clean logo (NCC
+    >= ``OUTLINE_NCC``) and the edges there are the reference's (edge F1 >=
+    ``OUTLINE_EDGE_F1``): our logo's outline, whatever its colours, not copy or
+    decoration - however poorly ECC registers it. A hue rotation remaps the grey levels
+    of a logo of several colours non-monotonically (one turns lighter, another darker),
+    which ECC (grey, affine in intensity) cannot follow: seed 17's recoloured two-colour
+    logos registered at 0.36-0.67 and were dropped as stray copy (then "missing") or
+    moved to a slot (box IoU 0.37), or the shape search preferred brand-coloured copy
+    over them, while their template peaks were 0.90-0.96 and edge F1 0.86-0.93. Seeds
+    1-18 at d558e1e: every failing match of either pass with a peak >= 0.9 and edge F1
+    >= 0.8 lay on the logo (box IoU >= 0.59; 141 posters, mostly recoloured logos); off
+    the logo, with edge F1 >= 0.8 the peak reached 0.87 (0.86 with edge F1 0.97), and 0.91
+    with edge F1 0.44."""
+    return lm.ncc >= OUTLINE_NCC and dict(check.details).get("edge_f1", 0.0) >= OUTLINE_EDGE_F1
+
+
+def _template_ncc(cluster: Sequence[tuple[float, Candidate, np.ndarray, np.ndarray]],
+                  quad: np.ndarray) -> float:
+    """The strongest sharp gradient template peak among a place's candidates that agree
+    with ``quad`` (IoU >= 0.5); 0 when there is none."""
+    return max((float(c.strength) for _, c, _, q in cluster
+                if c.method == "template" and _iou(q, quad) >= 0.5), default=0.0)
 
 
 def _elsewhere_in_other_colours(lm: LogoMatch, check: LogoCheck, slot: Box) -> bool:

@@ -24,9 +24,10 @@ is an elongated row of thin glyphs. On a coarse copy of the poster (width
 
 4. a **copy panel** is not a logo (:func:`copy_panel`): a plain plate (a backing panel
    under a line of copy) holding a row of thin glyphs across it scores like a logo on a
-   plate (solid, contrasted, two colours) but has no emblem. Tuning seeds 1-16: 8 of
-   the 24 posters without a logo that were reported "another logo" (at 7b648a9) had such
-   a panel as their slot and are now "missing"; no poster with a logo lost its slot.
+   plate (solid, contrasted, two colours) but has no emblem (no part dwarfing the rest).
+   Tuning seeds 1-16: 8 of the 24 posters without a logo that were reported "another
+   logo" (at 7b648a9) had such a panel as their slot and are now "missing";
+   no poster with a logo lost its slot.
 
 The best object that is not a copy panel, its box widened to the reference's aspect
 around its centre (another logo is fitted inside the same box) unless its aspect is
@@ -60,6 +61,7 @@ PANEL_FLAT_DE = 3.0  # 90th percentile ΔE of the plate's non-ink pixels: a plai
 PANEL_MIN_PART = 0.002  # ink components under this share of the inside are specks
 PANEL_SPAN = 0.75  # the ink of a line of copy spans at least this share of its panel
 PANEL_GLYPH = 0.36  # largest ink part / ink height²: below, thin glyphs (no emblem)
+PANEL_EMBLEM = 3.0  # largest ink part / the next: from this on, an emblem beside letters
 
 
 def find_slot(image: np.ndarray, ref: LogoReference) -> tuple[Box, float] | None:
@@ -158,7 +160,13 @@ def copy_panel(crop: np.ndarray) -> bool:
     largest of them thin: its area under :data:`PANEL_GLYPH` x the ink's height² (a glyph;
     an emblem is a solid shape about as high as the ink). Tuning seeds: copy panels
     0.17-0.35; logos on a plate 0.42-0.98 (one warped logo 0.33), and their emblem
-    spans less of a plate made for a wider logo."""
+    spans less of a plate made for a wider logo. Nor is it a copy panel when one part
+    is :data:`PANEL_EMBLEM` times the next or more: letters of a line of copy are alike,
+    an emblem dwarfs a wordmark's letters even when an erasure left only a thin arc of it
+    (under :data:`PANEL_GLYPH`). Seeds 1-18 at d558e1e: of the plates judged copy panels,
+    the 8 with a part 3.0-6.8 times the next were each the logo's own plate (a logo on
+    a plate, some partly erased: seed 18's erased logo was then "missing"); copy panels
+    on posters without a logo 1.0-2.3, the others 1.0-2.3."""
     h, w = crop.shape[:2]
     m = max(2, int(round(PANEL_INSET * min(h, w))))
     core = crop[m:h - m, m:w - m]
@@ -183,5 +191,7 @@ def copy_panel(crop: np.ndarray) -> bool:
     y1 = max(int(st[1] + st[3]) for st in parts)
     if (x1 - x0) < PANEL_SPAN * cw:
         return False
-    largest = max(int(st[4]) for st in parts)
-    return largest < PANEL_GLYPH * float(y1 - y0) ** 2
+    areas = sorted((int(st[4]) for st in parts), reverse=True)
+    if areas[0] >= PANEL_EMBLEM * areas[1]:
+        return False  # one part dwarfs the rest: an emblem (or what is left of it)
+    return areas[0] < PANEL_GLYPH * float(y1 - y0) ** 2

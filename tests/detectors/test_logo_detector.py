@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from detectors.logo import LogoCheck, LogoDetector, LogoMatch
+from detectors.logo import OUTLINE_NCC, LogoCheck, LogoDetector, LogoMatch, judge
+from detectors.logo_compare import Measures
 from detectors.types import Box, normalize_quad, pad_quad
 from posterqa.errors import ImageDecodeError, InputError
 from posterqa.imaging import encode_png, load_rgba
@@ -359,3 +360,20 @@ def test_a_band_erased_along_a_gradient_is_erased(det):
     assert not check.matches and "erased" in check.reasons
     faithful, quad = place(background("plain"), ref, 150, 300, 220)
     assert det.compare(faithful, ref, tight_quad(ref, quad)).matches
+
+
+def test_a_recoloured_outline_at_a_clean_logos_template_peak_is_not_another_logo():
+    # seed 17's recoloured logo: its grey structure reads "another logo" (grad_corr 0.34,
+    # ssim 0.41, tiles 0.37, not recovered by the dense alignment), but the sharp template
+    # peaks there as on a clean logo (0.96) and the edges are the reference's (F1 0.86)
+
+    m = Measures(ssim=0.41, grad_corr=0.34, edge_f1=0.86, delta_e=81.7, sharpness=1.03,
+                 residual=0.14, edge_shift=0.01, warp_px=2.05, tile_match=0.37,
+                 compare_width=256, residual_id=0.88, dewarp_corr=0.43, dewarp_de=79.7)
+    assert judge(m).reasons == ("wrong_logo",)
+    assert judge(m, ncc=OUTLINE_NCC - 0.01).reasons == ("wrong_logo",)
+    outline = judge(m, ncc=0.96)
+    assert not outline.matches
+    assert "wrong_logo" not in outline.reasons
+    assert {"low_structure", "color_shift"} <= set(outline.reasons)
+    assert "shape_warp" not in outline.reasons  # not a warp: nothing was dewarped

@@ -97,6 +97,10 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     (4, 1, "textured", 400121, "warp"),
     (2, 7, "textured", 200138, "color_shift"),
     (11, 3, "textured", 1100122, "warp"),
+    # an erased logo on a plate, nothing left of its emblem but a thin arc: the plate was
+    # taken for a panel under copy (no slot) and the logo said missing; one part dwarfing
+    # the letters is an emblem, the plate is the slot
+    (18, 5, "textured", 1800165, "erasure"),
 ]
 
 
@@ -257,3 +261,35 @@ def test_a_defect_box_stays_on_the_poster():
     d = det._defect("deformed", quad, "logo", check, hw=(200, 1000))
     assert (d.box.x0, d.box.y0, d.box.x1, d.box.y1) == (900, 50, 1000, 200)
     assert d.quad == quad  # the quad itself is not cut
+
+
+@pytest.mark.parametrize("pseed", [
+    1700147,  # the shape search preferred brand-coloured copy over it (then "missing")
+    1700140,  # moved to a logo-like slot overlapping it (box IoU 0.37)
+    1700149,  # ECC's quad was implausible: the place was dropped unjudged ("missing")
+    1700134,  # judged another logo (grad_corr 0.35), then dropped ("missing")
+])
+def test_a_recoloured_logo_that_ecc_registers_poorly_is_reported_where_it_is(det, pseed):
+    # a hue rotation turns one of the logo's two colours lighter and the other darker:
+    # ECC (grey levels, affine) registers it at 0.55-0.66, as it does copy; the sharp
+    # template peak (0.90-0.96) and the edges (F1 0.89-0.93) are the reference's
+    brand, poster, truth = _catalog_poster(17, 1, pseed, "color_shift")
+    defects = det.detect(poster.image, brand.logo_rgba, required=True)
+    assert len(defects) == 1
+    assert defects[0].category == "deformed" and "color_shift" in defects[0].reasons
+    assert defects[0].box.iou(truth.box) >= 0.5
+
+
+def test_outline_kept_needs_a_clean_logos_template_peak_and_the_references_edges():
+    from detectors.logo import OUTLINE_EDGE_F1, OUTLINE_NCC, LogoCheck, LogoMatch, _outline_kept
+
+    quad = ((0.0, 0.0), (100.0, 0.0), (100.0, 40.0), (0.0, 40.0))
+
+    def kept(ncc: float, edge_f1: float) -> bool:
+        lm = LogoMatch(quad, Box(0, 0, 100, 40), 0.4, "template", ncc=ncc)
+        check = LogoCheck(False, 0.0, ("color_shift",), (("edge_f1", edge_f1),))
+        return _outline_kept(lm, check)
+
+    assert kept(OUTLINE_NCC, OUTLINE_EDGE_F1) and kept(0.96, 0.89)
+    assert not kept(OUTLINE_NCC - 0.01, 0.95)  # a text line's peak: not as strong
+    assert not kept(0.96, OUTLINE_EDGE_F1 - 0.01)  # another outline

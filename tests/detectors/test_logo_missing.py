@@ -145,7 +145,8 @@ def test_slot_finder_ignores_an_object_cut_by_the_poster_edge():
 
 def _panel_poster(content: str) -> np.ndarray:
     """A dark poster with one light rounded plate holding ``content``: a line of copy
-    ("copy") or a green emblem with a white letter ("emblem")."""
+    ("copy"), a green emblem with a white letter ("emblem") or what an erasure left of a
+    ring emblem - a thin arc as high as the ink - beside a wordmark ("remains")."""
     img = np.full((800, 600, 3), (40, 30, 60), np.uint8)
     cv2.rectangle(img, (150, 290), (390, 380), (245, 245, 240), -1)
     for cx in (150, 390):
@@ -154,6 +155,10 @@ def _panel_poster(content: str) -> np.ndarray:
     if content == "copy":
         cv2.putText(img, "Sale ends July", (162, 345), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
                     (30, 30, 30), 2, cv2.LINE_AA)
+    elif content == "remains":
+        cv2.ellipse(img, (195, 335), (30, 30), 0, 90, 270, (30, 150, 60), 10, cv2.LINE_AA)
+        cv2.putText(img, "Brandy", (232, 348), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (30, 30, 30),
+                    2, cv2.LINE_AA)
     else:
         cv2.circle(img, (270, 335), 32, (30, 150, 60), -1, cv2.LINE_AA)
         cv2.putText(img, "Q", (254, 351), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (255, 255, 255),
@@ -178,3 +183,14 @@ def test_slot_finder_skips_a_backing_panel_under_copy():
     found = find_slot(_panel_poster("emblem"), ref)
     assert found is not None
     assert abs((found[0].x0 + found[0].x1) / 2 - 270) <= 8
+
+
+def test_a_plate_where_one_part_dwarfs_the_letters_is_not_a_copy_panel():
+    # the arc left of an erased ring emblem is thin (area 0.23 x the ink height², under
+    # PANEL_GLYPH) but 3.6 times the largest letter: an emblem's remains beside a
+    # wordmark, not a row of glyphs - the plate stays the logo slot
+    img = _panel_poster("remains")
+    assert not copy_panel(img[290:381, 150:391])
+    found = find_slot(img, _reference())
+    assert found is not None
+    assert found[0].intersection(Box(150, 290, 391, 381)) >= 0.8 * Box(150, 290, 391, 381).area
