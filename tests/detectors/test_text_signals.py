@@ -234,3 +234,22 @@ def test_a_backdrop_of_two_tones_under_the_line_fails_one_grey_level_not_the_loc
     # on a flat ground both agree
     flat, _ = _drawn(text, _roboto(), size, m, (235, 190, 170), (40, 30, 40))
     assert abs(low3(prepare_line(flat)) - low3(prepare_line_local(flat, ink_dark=True))) < 0.1
+
+
+def test_a_panels_side_edge_at_the_crops_end_is_not_ink() -> None:
+    # seed 34, poster 3400190: 'Scan the code to join' on a light panel; the OCR quad's
+    # margin reached past the panel's right end, where the dark poster shows as a bar
+    # from the crop's top down past its middle: glyph-sized, it passed for a cut
+    # descender and stretched the ink box (glyphs 0.51 with it, 0.94 without)
+    text, size, m = "Scan the code to join", 24, 8
+    img, _ = _drawn(text, _roboto(), size, m, (236, 232, 226), (150, 140, 60))
+    img = img.copy()
+    h, w = img.shape[:2]
+    bar = np.zeros((h, w + 4, 3), np.uint8)
+    bar[:, :w] = img
+    bar[: int(0.75 * h), w:] = (35, 20, 30)  # the outside, past the panel's rounded end
+    bar[int(0.75 * h):, w:] = (236, 232, 226)
+    line = prepare_line(bar)
+    assert line.ink[:, w:].max() == 0
+    sims, _cells = glyph_similarity(line, text, _roboto())
+    assert float(np.sort(sims)[:3].mean()) > 0.8
