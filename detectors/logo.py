@@ -334,7 +334,7 @@ def judge(m: Measures, ncc: float = 0.0) -> LogoCheck:
     # our logo's outline (a clean logo's template peak, the reference's edges) is not
     # another logo's, however its colours changed its grey structure (seed 17: a
     # recoloured logo at grad_corr 0.35, ssim 0.41, edge F1 0.86, template peak 0.96)
-    outline = ncc >= OUTLINE_NCC and m.edge_f1 >= OUTLINE_EDGE_F1
+    outline = _is_outline(ncc, m.edge_f1)
     if rigid_other and not dewarped and not outline:
         g = min(0.5 * m.grad_corr / WRONG_GRAD_CORR, 0.5 * max(m.ssim, 0) / WRONG_SSIM)
         return LogoCheck(False, float(min(g, 0.49)), ("wrong_logo",), m.as_pairs())
@@ -888,7 +888,12 @@ def _outline_kept(lm: LogoMatch, check: LogoCheck) -> bool:
     >= 0.8 lay on the logo (box IoU >= 0.59; 141 posters, mostly recoloured logos); off
     the logo, with edge F1 >= 0.8 the peak reached 0.87 (0.86 with edge F1 0.97), and 0.91
     with edge F1 0.44."""
-    return lm.ncc >= OUTLINE_NCC and dict(check.details).get("edge_f1", 0.0) >= OUTLINE_EDGE_F1
+    return _is_outline(lm.ncc, dict(check.details).get("edge_f1", 0.0))
+
+
+def _is_outline(ncc: float, edge_f1: float) -> bool:
+    """A sharp template peak of ``ncc`` with edges of ``edge_f1``: our logo's outline."""
+    return ncc >= OUTLINE_NCC and edge_f1 >= OUTLINE_EDGE_F1
 
 
 def _template_ncc(cluster: Sequence[tuple[float, Candidate, np.ndarray, np.ndarray]],

@@ -1488,14 +1488,15 @@ class TextDetector:
         """The left-over line that hosts missing ``exp``, and whether it shares characters
         with it (else it was chosen by its proportions and a poor read)."""
         norm = normalize(exp)
+        # a digit read for its look-alike letter ('0 $5' for an erased 'O   $5' of
+        # 'Only $5') shares it
+        folded = _fold_alikes(norm)
         best, best_key = None, None
         for li in leftovers:
             if li in used:
                 continue
             ln = al.lines[li]
-            # a digit read for its look-alike letter ('0 $5' for an erased 'O   $5' of
-            # 'Only $5') shares it
-            common = _lcs_len(_fold_alikes(norm), _fold_alikes(al.line_norms[li].text))
+            common = _lcs_len(folded, _fold_alikes(al.line_norms[li].text))
             shared_cjk = {c for c in norm if is_cjk(c)} & set(al.line_norms[li].text)
             if common < MIN_SHARED * len(norm) and not shared_cjk:
                 common = 0  # a Latin letter or two in common is chance, a hanzi is not
