@@ -4,9 +4,9 @@ The lines are put in reading order (rows top to bottom, left to right within a r
 their normalised texts concatenated into one *document*, with a separator between lines.
 Each expected string is matched, longest first, against the part of the document not yet
 claimed by another string: an exact substring first, else the cheapest approximate
-substring (edit distance with a free start and end; a hanzi read for a Latin letter, or
-the reverse, costs 2, like an absent and an extra character; wrong characters at the
-ends of a match taken from another row become absent ones; crossing a line separator
+substring (edit distance with a free start and end; a hanzi read for anything but a
+hanzi, or the reverse, costs 2, like an absent and an extra character; wrong characters
+at the ends of a match taken from another row become absent ones; crossing a line separator
 inside the match is free, so an expected string may run over several lines, and several
 strings may share a line). A string runs on from one line to the next only where the
 next sits beside it in its row, or starts the row below at the same size (height within
@@ -90,19 +90,20 @@ class Alignment:
 
 
 def reading_order(lines: Sequence[OcrLine]) -> list[OcrLine]:
-    """Rows top to bottom (lines overlapping vertically by half the smaller height, and
-    no more than ``ROW_HEIGHT_RATIO`` times taller one than the other, share a row),
-    then x."""
+    """Rows top to bottom, then x. A line joins the row above it when it overlaps one of
+    the row's lines vertically by half the smaller height and is no more than
+    ``ROW_HEIGHT_RATIO`` times taller than it or shorter: any of its lines, not only the
+    last taken (seed 36: a tall junk read between 'Clear' and the 'e' left of an erased
+    'Clearance' split the row, and the string took the junk for its 'c')."""
     items = sorted(lines, key=lambda ln: ln.box.center[1])
     rows: list[list[OcrLine]] = []
     for ln in items:
         b = ln.box
-        if rows:
-            last = rows[-1][-1].box
-            overlap = min(b.y1, last.y1) - max(b.y0, last.y0)
-            if overlap > 0.5 * min(b.height, last.height) and similar_height(b, last):
-                rows[-1].append(ln)
-                continue
+        if rows and any(min(b.y1, o.box.y1) - max(b.y0, o.box.y0)
+                        > 0.5 * min(b.height, o.box.height) and similar_height(b, o.box)
+                        for o in rows[-1]):
+            rows[-1].append(ln)
+            continue
         rows.append([ln])
     return [ln for row in rows for ln in sorted(row, key=lambda x: x.box.x0)]
 
@@ -118,12 +119,13 @@ def similar_height(a, b) -> bool:
 
 
 def _other_script(a: str, b: str) -> bool:
-    """A hanzi and a Latin letter: OCR does not mistake one for the other, so such a pair
-    is no substitution (it costs as much as an absent and an extra character). Without
-    it, seed 19's 'Now $19.99', read '1 $19.99', took '开售' of the line above (an erased
-    '线上线下同步开售' read '同步开售') as its 'No', hiding that erasure."""
-    return (is_cjk(a) and b.isascii() and b.isalpha()) or \
-        (is_cjk(b) and a.isascii() and a.isalpha())
+    """A hanzi and anything but a hanzi: OCR does not mistake one for the other, so such
+    a pair is no substitution (it costs as much as an absent and an extra character).
+    Without it, seed 19's 'Now $19.99', read '1 $19.99', took '开售' of the line above
+    (an erased '线上线下同步开售' read '同步开售') as its 'No', hiding that erasure; and
+    seed 33's '特价 ¥168', read '半' (the remains of '特') and '168', took '半' for its
+    '¥' (as cheap as for its '特'), its box grown over '特价' left of '半' (IoU 0.35)."""
+    return is_cjk(a) != is_cjk(b)
 
 
 def _trace(back: list[list[str]], i: int, j: int) -> tuple[list[AlignOp], int]:

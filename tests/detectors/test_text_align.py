@@ -131,3 +131,30 @@ def test_a_wrong_last_character_is_a_substitution_claiming_the_whole_read() -> N
     al = align([_line("Member:", 0, 0, 700, 170)], ["Members Only"])
     (m,) = al.matches
     assert [op.op for op in m.ops][-5:] == ["D"] * 5 and m.end == m.start + 6
+
+
+def test_a_line_joins_a_row_by_any_of_its_lines_not_only_the_last() -> None:
+    # seed 36, poster 3600304: 'Clear' and the 'e' left of an erased 'Clearance', with a
+    # tall junk read ('1', a background shape) between them by centre height. Compared
+    # with the junk alone, the 'e' (3.5x shorter) started a row of its own, and the
+    # string took the junk for its 'c' ('Clear1'); it fits 'Clear', so shares its row
+    clear = _line("Clear", 396, 194, 616, 291)
+    junk = OcrLine(quad=((966.0, 148.0), (1039.0, 172.0), (983.0, 352.0), (909.0, 328.0)),
+                   text="1", score=0.43)
+    e = _line("e", 712, 221, 757, 280)
+    assert [ln.text for ln in reading_order([junk, e, clear])] == ["Clear", "e", "1"]
+    al = align([junk, e, clear], ["Clearance"])
+    (m,) = al.matches
+    assert {al.lines[al.doc[o.doc].line].text for o in m.ops if o.op in "MS"} == {"Clear", "e"}
+
+
+def test_a_hanzi_is_not_read_for_a_currency_sign() -> None:
+    # seed 33, poster 3300120: an erased '特价 ¥168' read '半' (the remains of '特') and
+    # '168'. A hanzi for '¥' cost 1 like one for '特', and the tie took '半' for the '¥':
+    # two characters absent before it, and the box grew over them past the line's start
+    half = _line("半", 519, 849, 555, 904)
+    price = _line("168", 635, 849, 760, 920)
+    al = align([half, price], ["特价 ¥168"])
+    (m,) = al.matches
+    (sub,) = [o for o in m.ops if o.op == "S"]
+    assert m.normalized[sub.exp] in "特价"
