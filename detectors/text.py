@@ -29,16 +29,26 @@ missing       an expected string is not found (``missing_text``). With the brand
               it is put where its rendering fits near a left-over line or a run of 2-3
               side by side (:meth:`TextDetector._host_by_rendering`,
               :func:`detectors.text_search.search_near`; ``rendered_match``, the box
-              spans the rendering, erased ends included), or on a left-over line that a
+              spans the rendering, erased ends included; a line whose sure read
+              (confidence >= 0.9) holds the string's first or last ``HELD_END``+
+              characters is matched by that part of the rendering alone,
+              :func:`_held_end`), or on a left-over line that a
               sharp rendered match of it covers and that reads as text of about its
               length (look-alike characters). Otherwise on a left-over line that holds
               >= 40 % of its characters (a digit read for its ``LOOK_ALIKES`` letter
               counts as it: '0 $5' for 'Only $5') or one of its CJK characters, or reads
               poorly (junk or confidence < 0.9) and has its proportions (aspect ratio
-              within ``MAX_ASPECT_MISFIT``), else reported without a box: whole image,
-              reason ``not_localised``. A host read of at most ``PART_READ`` (75 %) of the
-              string's characters grows over the absent ones at its ends (erasure),
-              unless it begins and ends as the string does (its middle erased). A
+              within ``MAX_ASPECT_MISFIT``). A string still without a place has the
+              poster scanned again at ``RESCAN_SIDES`` (640, then 1280 px on its long
+              side; first pass 960): an erasure can break text up beyond what the
+              detector finds at one scale and not at another; so is one matched only
+              by its rendering where OCR found no line and judged clean there. New
+              lines are re-read at full resolution and join the first pass's. Else
+              reported without a box: whole image, reason ``not_localised``. A host
+              read of at most ``PART_READ`` (75 %) of the string's characters grows
+              over the absent ones at its ends (erasure), unless it begins and ends as
+              the string does (its middle erased) and is not its beginning or end
+              itself ('$49' of '$49.99'). A
               host that reads as its string when read again, focused, was OCR noise: no
               defect; its line goes to the collapsed-detail signals
 unreadable    a text-like region whose read is junk (confidence < 0.5, or no letter,
@@ -234,6 +244,7 @@ HOST_NCC_POOR = 0.62  # ... when its read is poor (junk or confidence < HOST_MAX
 CUT_READ_GROWTH = 2.0  # a cut line is read again over 2x its absent characters' width
 CUT_READ_SCORE = 0.95  # ... and confirmed by a read this sure (cut broken strokes: 0.88-0.94)
 READ_FIT_MARGIN = 0.05  # a line whose own read fits it better by more reads as itself
+HELD_END = 2  # characters: a read sharing this many at an end of a string holds that end
 READS_NOTHING = 0.5  # a focused read holding fewer of a string's characters than this
 # share reads next to nothing: the string's rendering matched a faint pattern there
 SHARED_BONUS = 0.1  # sharing characters ranks a host up by this much NCC
@@ -271,6 +282,8 @@ LOOK_ALIKE_FIT = 0.8  # ... and fits it this well (a failed ink map fits neither
 # a clean '0' compared 0.39 and as 'O' 0.51; drawn look-alikes fit 0.86-0.99)
 LOOK_ALIKE_MAX_HEIGHT = 45.0  # px, OCR line: larger look-alikes read as what they are
 REREAD_HEIGHT = 48
+RESCAN_SIDES = (640, 1280)  # px: detection scales tried again where a string is unlocalised
+RESCAN_COVERED = 0.5  # a rescanned line this much inside a first-pass line is that line
 LOCAL_INK_BELOW = 0.75  # glyph similarity under this is measured again on an ink map
 LOCAL_INK_GAIN = 0.1  # ... against the local background, which counts where this better
 GLYPH_FAILED = 0.1  # glyph similarity this low on a line read this surely (below) ...
@@ -563,7 +576,8 @@ class TextDetector:
 
     def __init__(self, settings: Settings | None = None, engine: OcrEngine | None = None,
                  *, collapse_signals: bool = True, localize: str = "part",
-                 place_on_ink: bool = False) -> None:
+                 place_on_ink: bool = False,
+                 rescan_sides: Sequence[int] = RESCAN_SIDES) -> None:
         if localize not in ("part", "chars"):
             raise InputError(f"localize must be 'part' or 'chars', got {localize!r}")
         self.settings = settings or get_settings()
@@ -571,6 +585,7 @@ class TextDetector:
         self.collapse_signals = collapse_signals
         self.localize = localize
         self.place_on_ink = place_on_ink
+        self.rescan_sides = tuple(rescan_sides)
         self.record: list | None = None  # set to [] to collect per-region figures (tuning)
         self._local = threading.local()
 
@@ -706,10 +721,71 @@ class TextDetector:
                      font_path: str | Sequence[str] | None = None,
                      report_unexpected: bool = False,
                      logo: np.ndarray | None = None) -> list[Defect]:
-        """Like :meth:`detect`, on lines the engine already read from ``image``."""
+        """Like :meth:`detect`, on lines the engine already read from ``image``.
+
+        Where an expected string is left unlocalised, the poster is scanned again at
+        coarser and finer detection scales (:meth:`_rescan`) and the lines found there that
+        no first-pass line covers join the first pass's, once per scale while one stays
+        unlocalised (an erasure can break text up beyond what the detector finds at one
+        scale and not at another)."""
         image = ensure_rgb_uint8(image)
+        defects = self._detect_pass(image, lines, expected, font_path=font_path,
+                                    report_unexpected=report_unexpected, logo=logo)
+        if expected is None or not self.rescan_sides:
+            return defects
+        lines = list(lines)
+        for side in self.rescan_sides:
+            if not self._unplaced(defects):
+                break
+            extra = self._rescan(image, lines, side)
+            if not extra:
+                continue
+            lines += extra
+            defects = self._detect_pass(image, lines, expected, font_path=font_path,
+                                        report_unexpected=report_unexpected, logo=logo)
+        return defects
+
+    def _unplaced(self, defects: Sequence[Defect]) -> bool:
+        """Whether an expected string has no place: reported unlocalised, or matched only
+        by its rendering where OCR found no line and judged clean there (a sharp match
+        elsewhere than the string is: seed 25, an erased '$49.99' matched 0.79 on a
+        47 px pattern)."""
+        reported = {d.expected for d in defects}
+        return any("not_localised" in d.reasons for d in defects) \
+            or bool(self._local.passed_over - reported)
+
+    def _rescan(self, image: np.ndarray, lines: Sequence[OcrLine],
+                side: int) -> list[OcrLine]:
+        """Lines the engine detects on ``image`` scaled to ``side`` px on its long side
+        that no line of ``lines`` covers (at most ``RESCAN_COVERED`` of the new line's box
+        inside one), re-read at full resolution."""
+        h, w = image.shape[:2]
+        s = side / max(h, w)
+        small = cv2.resize(image, (max(int(round(w * s)), 1), max(int(round(h * s)), 1)),
+                           interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+        found = []
+        for ln in self.engine(small):
+            q = normalize_quad([[x / s, y / s] for x, y in ln.quad])
+            b = Box.from_points(q).clamp(w, h)
+            if b.area == 0 or any(b.intersection(o.box) > RESCAN_COVERED * b.area
+                                  for o in lines):
+                continue
+            found.append(q)
+        if not found:
+            return []
+        crops = [_upscale(crop_line(image, q)) for q in found]
+        reads = self.engine.recognize(crops)
+        log.debug("rescan at %d px: %s", side, [(r.text, round(r.score, 2)) for r in reads])
+        return [OcrLine(quad=q, text=r.text, score=r.score)
+                for q, r in zip(found, reads, strict=False)]
+
+    def _detect_pass(self, image: np.ndarray, lines: Sequence[OcrLine],
+                     expected: Sequence[str] | None, *,
+                     font_path: str | Sequence[str] | None,
+                     report_unexpected: bool, logo: np.ndarray | None) -> list[Defect]:
         h, w = image.shape[:2]
         self._local.image = image
+        self._local.passed_over = set()
         self._local.logo_quads = []
         if logo is not None:
             skip = self._logo_lines(image, lines, logo)
@@ -840,6 +916,7 @@ class TextDetector:
                         # a line the OCR detector passed over: the collapsed-detail signals
                         # tell a clean one it missed from one that lost its detail (warp)
                         regions.append(self._undetected_region(f, exp, w, h))
+                        self._local.passed_over.add(exp)
                         unplaced.remove(exp)
                     elif exp in weak and exp in hosts and f.score >= RENDER_MATCH and \
                             f.score > getattr(rendered.get(exp), "score", 0.0) + WEAK_MARGIN \
@@ -852,6 +929,7 @@ class TextDetector:
                         rendered.pop(exp, None)
                         weak.remove(exp)
                         regions.append(self._undetected_region(f, exp, w, h))
+                        self._local.passed_over.add(exp)
                     continue
                 # a crisp match on a line OCR read as other text of the string's length:
                 # the string with wrong characters (look-alikes read as what they are)
@@ -1447,10 +1525,18 @@ class TextDetector:
                 # a read that begins or ends as the string does (two characters) holds
                 # that end of it: '爱心价' of an erased '冬日暖心价' put its rendering past
                 # its right end (box IoU 0.36-0.44)
+                # a sure read holding an end of the string places it by that end alone
+                # (the whole rendering's NCC falls with the erased rest, at the right
+                # scale as much as at wrong ones: 'Grand' of an erased 'Grand Opening'
+                # put a rendering 0.6x its size there, 0.571 against 0.561); a junk
+                # read's end is chance (seed 28: '动1111' ends as '11.01-11.11' does)
+                held = None if pieces or _unreadable(ln) or ln.score < HOST_MAX_SCORE \
+                    else _held_end(exp, read, fonts)
                 f = search_near(image, exp, fonts, (b.x0, b.y0, b.x1, b.y1), mask=mask,
                                 pieces=pieces,
                                 starts=spans or (len(read) >= 2 and norm.startswith(read[:2])),
-                                ends=spans or (len(read) >= 2 and norm.endswith(read[-2:])))
+                                ends=spans or (len(read) >= 2 and norm.endswith(read[-2:])),
+                                keep=held)
                 if f is None:
                     continue
                 shares = _shares(norm, read)
@@ -1881,6 +1967,33 @@ def _expected_sub(expected: str, norm, exp_idx: Sequence[int]) -> str:
     return expected[s:e]
 
 
+def _held_end(exp: str, read: str, fonts: Sequence[str]
+              ) -> tuple[float, float, float, float] | None:
+    """The part of ``exp``'s rendering (x0, y0, x1, y1 as shares of its ink box) that a
+    (normalised) ``read`` holding its beginning or its end shows: the longer of their
+    common prefix and common suffix, >= ``HELD_END`` characters (a digit read for its
+    look-alike letter counts as it) and short of the whole string; None otherwise."""
+    text = " ".join(exp.split())
+    nm = normalize_with_map(text)
+    norm, got = _fold_alikes(nm.text), _fold_alikes(read)
+    n = len(norm)
+    pre = next((k for k in range(min(n, len(got)), 0, -1) if norm[:k] == got[:k]), 0)
+    suf = next((k for k in range(min(n, len(got)), 0, -1) if norm[-k:] == got[-k:]), 0)
+    if max(pre, suf) < HELD_END or max(pre, suf) >= n:
+        return None
+    font = next((f for f in fonts if all(covers_char(f, c) for c in text)), None)
+    if font is None:
+        return None
+    ink, bounds = render_text(text, font)
+    if pre >= suf:
+        s0, s1 = 0, nm.source_span(0, pre)[1]
+    else:
+        s0, s1 = nm.source_span(n - suf, n)[0], len(text)
+    width = float(ink.shape[1])
+    x0, x1 = min(max(bounds[s0] / width, 0.0), 1.0), min(max(bounds[s1] / width, 0.0), 1.0)
+    return (x0, 0.0, x1, 1.0) if x1 - x0 > 0.05 else None
+
+
 def _absent_ends(expected: str, read: str) -> tuple[int, int]:
     """Characters of ``expected`` (normalised) before and after the part that ``read``
     (normalised) holds: where the read's best alignment with a substring of it starts and
@@ -1888,11 +2001,13 @@ def _absent_ends(expected: str, read: str) -> tuple[int, int]:
     (a read about as long as the string is a misread of all of it). A digit read for its
     look-alike letter holds that letter (``_fold_alikes``). A read that begins and ends
     as the string does lost its middle: nothing is absent at its ends ('0 $5' of an
-    erased 'O   $5', 'Only $5', aligns best as '$5' after a substitution)."""
+    erased 'O   $5', 'Only $5', aligns best as '$5' after a substitution), unless it is
+    the string's beginning or end itself ('$49' of '$49.99' lost '.99')."""
     if not expected or not read or len(read) > PART_READ * len(expected):
         return 0, 0
     read, expected = _fold_alikes(read), _fold_alikes(expected)
-    if len(read) >= 2 and read[0] == expected[0] and read[-1] == expected[-1]:
+    if len(read) >= 2 and read[0] == expected[0] and read[-1] == expected[-1] \
+            and not (expected.startswith(read) or expected.endswith(read)):
         return 0, 0
     _cost, start, end, _ops = _substring_align(read, expected)
     return start, max(len(expected) - end, 0)

@@ -355,7 +355,8 @@ def _covers(px0: np.ndarray, py0: np.ndarray, iw: float, ih: float,
 def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
                 box: tuple[int, int, int, int], *, mask: np.ndarray | None = None,
                 pieces: Sequence[tuple[int, int, int, int]] = (),
-                starts: bool = False, ends: bool = False) -> Found | None:
+                starts: bool = False, ends: bool = False,
+                keep: Rect | None = None) -> Found | None:
     """Best place of ``text`` rendered in one of ``fonts`` that overlaps ``box`` (an OCR
     line that may hold only part of the string, or a garbled read of it).
 
@@ -367,7 +368,9 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
     of a run that ``box`` joins: each holds part of the string); with ``starts`` /
     ``ends`` (the box's read, or its run of pieces, begins / ends as the string does)
     also placements reaching more than half the box height beyond its start / end.
-    Returns None when no font draws every character.
+    ``keep``: compare only this part of the rendering (as in :func:`search_rendered`:
+    the end of the string that the box's read holds, the rest erased); the box found is
+    still the whole rendering's. Returns None when no font draws every character.
     """
     text = " ".join(text.split())
     fonts = [f for f in fonts if all(covers_char(f, ch) for ch in text)]
@@ -400,7 +403,8 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
             tmpl = _template(ref, th_)
             if tmpl is None or tmpl.shape[0] > lv.img.shape[0] or tmpl.shape[1] > lv.img.shape[1]:
                 continue
-            res = _match(lv.img, tmpl, lv.masked_share(*tmpl.shape))
+            res = _match(lv.img, tmpl, lv.masked_share(*tmpl.shape),
+                         _keep_part(tmpl, th_, keep))
             if res is None:
                 continue
             m = (tmpl.shape[0] - th_) / 2.0
