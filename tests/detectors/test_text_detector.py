@@ -1159,3 +1159,24 @@ def test_the_end_a_read_holds_is_the_longer_common_prefix_or_suffix() -> None:
     assert _held_end("Only $5", "0n", fonts)[0] == 0.0  # '0' read for 'O'
     assert _held_end("Hot Picks", "k", fonts) is None  # one character is chance
     assert _held_end("Sale", "sale", fonts) is None  # the whole string
+
+
+def test_the_rescan_skips_the_scale_of_the_first_pass(detector) -> None:
+    # a 640 px poster was detected at 640 px: of the rescan's 640 and 1280 px only the
+    # second can find anything new; an absent string stays unlocalised
+    calls: list[tuple[int, ...]] = []
+
+    class Counting:
+        name = "counting"
+
+        def __call__(self, image):
+            calls.append(image.shape[:2])
+            return detector.engine(image)
+
+        def recognize(self, crops):
+            return detector.engine.recognize(crops)
+
+    image = np.full((480, 640, 3), 235, np.uint8)
+    (d,) = TextDetector(engine=Counting()).detect_lines(image, [], ["Grand Opening"])
+    assert d.reasons == ("missing_text", "not_localised")
+    assert calls == [(960, 1280)]
