@@ -285,7 +285,7 @@ LOOK_ALIKE_FIT = 0.8  # ... and fits it this well (a failed ink map fits neither
 # a clean '0' compared 0.39 and as 'O' 0.51; drawn look-alikes fit 0.86-0.99)
 LOOK_ALIKE_MAX_HEIGHT = 45.0  # px, OCR line: larger look-alikes read as what they are
 REREAD_HEIGHT = 48
-RESCAN_SIDES = (640, 1280)  # px: detection scales tried again where a string is unlocalised
+RESCAN_SIDES = (640, 1280)  # px: detection scales tried again where a string has no place
 RESCAN_COVERED = 0.5  # a rescanned line this much inside a first-pass line is that line
 LOCAL_INK_BELOW = 0.75  # glyph similarity under this is measured again on an ink map
 LOCAL_INK_GAIN = 0.1  # ... against the local background, which counts where this better
@@ -726,11 +726,11 @@ class TextDetector:
                      logo: np.ndarray | None = None) -> list[Defect]:
         """Like :meth:`detect`, on lines the engine already read from ``image``.
 
-        Where an expected string is left unlocalised, the poster is scanned again at
-        coarser and finer detection scales (:meth:`_rescan`) and the lines found there that
-        no first-pass line covers join the first pass's, once per scale while one stays
-        unlocalised (an erasure can break text up beyond what the detector finds at one
-        scale and not at another)."""
+        Where an expected string has no place (:meth:`_unplaced`), the poster is scanned
+        again at other detection scales (:meth:`_rescan`, ``rescan_sides``) and the lines
+        found there that no line read so far covers join them, one scale at a time while
+        a string has none (an erasure can break text up beyond what the detector finds
+        at one scale and not at another)."""
         image = ensure_rgb_uint8(image)
         defects = self._detect_pass(image, lines, expected, font_path=font_path,
                                     report_unexpected=report_unexpected, logo=logo)
