@@ -48,9 +48,10 @@ class FetchedPoster:
     manifest: dict[str, Any] | None = None
     brand_id: str | None = None
     brand_name: str | None = None
-    font_path: str | None = None
+    font_path: str | None = None  # the kit's first font (the repair's typeface)
     logo_path: str | None = None
     error: str | None = None
+    font_paths: tuple[str, ...] = ()  # all the kit's fonts (Latin and CJK copy)
 
     @property
     def mode(self) -> str:
@@ -93,7 +94,9 @@ def cache_object(store: Any, cache_dir: Path, key: str, *, sub: str) -> tuple[Pa
 
 
 def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> dict[str, Any]:
-    """Read ``brands/<id>/brand.json`` and cache the main logo and font files locally."""
+    """Read ``brands/<id>/brand.json`` and cache its main logo and all its fonts locally
+    (a kit's Latin and CJK fonts: the text detector fits each line with the one that
+    draws it; with the first alone, Chinese copy had no rendering to compare)."""
     kit_key = f"{settings.brands_prefix}{brand_id}/brand.json"
     try:
         raw = store.get_bytes(kit_key)
@@ -102,24 +105,30 @@ def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> d
             f"manifest names unknown brand {brand_id!r}: {kit_key} does not exist"
         ) from None
     kit = parse_brand_kit(raw, name=kit_key)
-    out: dict[str, Any] = {"kit": kit, "font_path": None, "logo_path": None}
-    for attr, names in (("font_path", kit.fonts), ("logo_path", kit.logos)):
-        if not names:
-            continue
-        if Path(names[0]).is_absolute() or ".." in Path(names[0]).parts:
-            raise InputError(f"brand kit {brand_id!r} names a file outside its folder: "
-                             f"{names[0]!r}")
-        key = f"{settings.brands_prefix}{brand_id}/{names[0]}"
-        # the cache folder lives for one run: a kit file is downloaded once per run
-        path = cache_dir / "brands" / brand_id / names[0]
-        if not path.is_file():
-            try:
-                _write_atomic(path, store.get_bytes(key))
-            except ObjectNotFoundError:
-                raise InputError(
-                    f"brand kit {brand_id!r} names {names[0]!r} but {key} is missing"
-                ) from None
-        out[attr] = str(path)
+    out: dict[str, Any] = {"kit": kit, "font_path": None, "logo_path": None,
+                           "font_paths": ()}
+    for attr, names in (("font_paths", kit.fonts), ("logo_path", kit.logos[:1])):
+        paths = []
+        for name in names:
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise InputError(f"brand kit {brand_id!r} names a file outside its folder: "
+                                 f"{name!r}")
+            key = f"{settings.brands_prefix}{brand_id}/{name}"
+            # the cache folder lives for one run: a kit file is downloaded once per run
+            path = cache_dir / "brands" / brand_id / name
+            if not path.is_file():
+                try:
+                    _write_atomic(path, store.get_bytes(key))
+                except ObjectNotFoundError:
+                    raise InputError(
+                        f"brand kit {brand_id!r} names {name!r} but {key} is missing"
+                    ) from None
+            paths.append(str(path))
+        if attr == "logo_path":
+            out[attr] = paths[0] if paths else None
+        else:
+            out[attr] = tuple(paths)
+            out["font_path"] = paths[0] if paths else None
     return out
 
 
@@ -150,6 +159,7 @@ def fetch_poster(store: Any, settings: Any, cache_dir: Path, ref: PosterRef) -> 
             brand_id=manifest.brand,
             brand_name=files["kit"].display_name,
             font_path=files["font_path"],
+            font_paths=files["font_paths"],
             logo_path=files["logo_path"],
         )
     return FetchedPoster(**fetched)
@@ -201,7 +211,8 @@ def detect_defects(
                 found = list(text_detector.detect(image, None))
             else:
                 found = list(text_detector.detect(
-                    image, list(manifest.copy_lines), font_path=fetched.font_path,
+                    image, list(manifest.copy_lines),
+                    font_path=list(fetched.font_paths) or fetched.font_path,
                     logo=reference,  # its wordmark is the logo's, not copy
                 ))
                 if reference is not None:

@@ -111,3 +111,22 @@ def test_unreachable_database_stops_the_sweep_with_one_line(settings):
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("posterqa: error: cannot use database postgresql+psycopg://")
     assert "pw" not in lines[0]
+
+
+def test_a_poster_is_fetched_with_all_its_brand_fonts(runtime):
+    # a kit names a Latin and a CJK font: the text detector fits each line with the one
+    # that draws it (with the first alone, Chinese copy had no rendering to compare)
+    from catalog.dataset import poster_key
+    from flows.detection import PosterRef
+    from flows.tasks import fetch_poster
+    from posterqa.fonts import covers_char
+
+    catalog = make_catalog(7, 2)
+    seed_bucket(runtime, catalog)
+    key = poster_key(catalog.posters[0], runtime.settings.posters_prefix)
+    fetched = fetch_poster.fn(PosterRef(key=key, etag="e1"))
+    assert fetched.error is None
+    assert len(fetched.font_paths) == 2 and fetched.font_path == fetched.font_paths[0]
+    assert all(Path(p).is_file() for p in fetched.font_paths)
+    assert not covers_char(fetched.font_paths[0], "开")
+    assert covers_char(fetched.font_paths[1], "开")
