@@ -293,3 +293,19 @@ def test_outline_kept_needs_a_clean_logos_template_peak_and_the_references_edges
     assert kept(OUTLINE_NCC, OUTLINE_EDGE_F1) and kept(0.96, 0.89)
     assert not kept(OUTLINE_NCC - 0.01, 0.95)  # a text line's peak: not as strong
     assert not kept(0.96, OUTLINE_EDGE_F1 - 0.01)  # another outline
+
+
+def test_ecc_at_scores_the_reference_where_the_candidate_is_without_refining():
+    from detectors.logo_locate import ecc_at
+
+    brand = make_brand("brand2x5", 2005, logo_style="textured")
+    poster = make_poster(brand, 200108)  # a faithful logo
+    ref = prepare_reference(brand.logo_rgba)
+    lm = LogoDetector().locate(poster.image, brand.logo_rgba)
+    assert lm is not None
+    h = np.asarray(lm.homography, np.float64)
+    assert ecc_at(poster.image, h, ref) >= 0.9
+    # half the logo's width to the side: ECC would slide back, the place as given is poor
+    w = Box.from_points(quad_of(h, ref)).width
+    moved = np.array([[1, 0, 0.5 * w], [0, 1, 0], [0, 0, 1]], np.float64) @ h
+    assert ecc_at(poster.image, moved, ref) < 0.5
