@@ -36,9 +36,10 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    ``SHAPE_MARGIN`` above the runner-up) is preferred over the colour search, unless the
    first pass holds a match the gradients vouch for (features, ECC >= ``SHAPE_KEEP_ECC``,
    a recoloured logo with its outline intact, or our logo's outline however poorly ECC
-   registers it: :func:`_outline_kept`). When both searches are clear, far
-   apart -> the place where ECC registers the reference better; one nested in the other
-   -> the larger (each search's failure is a small template on a part of the logo). In
+   registers it: :func:`_outline_kept`). When both searches
+   are clear, far apart -> the place where ECC registers the reference better; one
+   nested in the other -> the larger (each search's failure is a small template on a
+   part of the logo). In
    the preferred group only quads with IoU >= ``PREFER_IOU`` to the preferred place are
    judged (a partial match judges better than the deformed whole), and quads holding
    >= 80% of it that ECC registers (>= ``CONTAIN_ECC``): with a wordmark erased, the
@@ -548,7 +549,8 @@ class LogoDetector:
         colour_clear = bool(colour) and colour[0].strength >= COLOUR_STRONG and (
             len(colour) < 2 or colour[0].strength - colour[1].strength >= COLOUR_MARGIN)
         prefer = None
-        if shape_clear and not (out and _gradients_convince(out[0][0], out[0][2])):
+        convinced = bool(out) and _gradients_convince(out[0][0], out[0][2])
+        if shape_clear and not convinced:
             prefer = shape[0]
             q_s = quad_of(shape[0].h_ref_to_img, ref)
             q_c = quad_of(colour[0].h_ref_to_img, ref) if colour_clear else None
@@ -559,9 +561,7 @@ class LogoDetector:
                 ecc_c = refine_ecc(image, colour[0].h_ref_to_img, ref)[1]
                 if ecc_c > ecc_s:
                     prefer = colour[0]
-            elif q_c is not None and _iou(q_c, q_s) < 0.5 and _overlap(q_c, q_s) >= 0.7 \
-                    and abs(cv2.contourArea(q_c.astype(np.float32))) > abs(
-                        cv2.contourArea(q_s.astype(np.float32))):
+            elif q_c is not None and _nested_in(q_s, q_c):
                 # one inside the other: each search's failure is a small template on a
                 # part of the logo (colour: inside the emblem; shape: on the emblem a blur
                 # left), so the larger is the whole logo
@@ -729,20 +729,17 @@ class LogoDetector:
                 return slot[0].as_quad(), there
         if not (wrong or many or stray):
             return lm.quad, check
-        if lm.method == "shape":
-            # a silhouette judged another logo, or one nothing registers on, is kept only
-            # where the colour search agrees (a warped / blurred logo); else it was
-            # brand-coloured copy or decoration
-            colour = colour_candidates(image, ref, 1)
-            if colour and _overlap(quad_of(colour[0].h_ref_to_img, ref),
-                                   np.asarray(lm.quad, np.float64)) > 0.3:
-                # ... there, another logo that ECC does not register still goes to a
-                # slot overlapping it (the other logo's own extent; seed 13: a small
-                # colour match inside the other logo "agreed", box IoU 0.37 -> 0.95)
-                if wrong and lm.score < WRONG_GONE_ECC and slot is not None \
-                        and slot[0].iou(lm.box) >= 0.3:
-                    return slot[0].as_quad(), check
-                return lm.quad, check
+        # a silhouette judged another logo, or one nothing registers on, is kept only
+        # where the colour search agrees (a warped / blurred logo); else it was
+        # brand-coloured copy or decoration
+        if lm.method == "shape" and self._colour_agrees(image, ref, lm):
+            # ... there, another logo that ECC does not register still goes to a
+            # slot overlapping it (the other logo's own extent; seed 13: a small
+            # colour match inside the other logo "agreed", box IoU 0.37 -> 0.95)
+            if wrong and lm.score < WRONG_GONE_ECC and slot is not None \
+                    and slot[0].iou(lm.box) >= 0.3:
+                return slot[0].as_quad(), check
+            return lm.quad, check
         if slot is None:
             # "another logo" or a stray match where nothing on the poster looks like a
             # logo (solid, contrasted, with a motif): the match was copy or decoration,
@@ -778,6 +775,17 @@ class LogoDetector:
         if there.matches:
             return lm.quad, check
         return box.as_quad(), there
+
+    def _colour_agrees(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
+                       strength: float = 0.0, rule: str = "") -> bool:
+        """The colour search's best place, of at least ``strength``, overlaps the match
+        (> 0.3 of the smaller)."""
+        colour = colour_candidates(image, ref, 1)
+        agrees = bool(colour) and colour[0].strength >= strength and _overlap(
+            quad_of(colour[0].h_ref_to_img, ref), np.asarray(lm.quad, np.float64)) > 0.3
+        if agrees and rule:
+            log.debug("rule %s: %s", rule, lm.box.as_list())
+        return agrees
 
     def _silhouette(self, image: np.ndarray, ref: LogoReference
                     ) -> tuple[Quad, LogoCheck] | None:
@@ -957,6 +965,14 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter, _ = cv2.intersectConvexConvex(pa, pb)
     union = area_a + area_b - float(inter)
     return float(inter) / union if union > 0 else 0.0
+
+
+def _nested_in(inner: np.ndarray, outer: np.ndarray) -> bool:
+    """Quad ``inner`` lies (>= 70%) in the larger quad ``outer`` without being the same
+    place (IoU < 0.5): a search's small template on a part of the logo."""
+    return _iou(inner, outer) < 0.5 and _overlap(inner, outer) >= 0.7 \
+        and abs(cv2.contourArea(outer.astype(np.float32))) > abs(
+            cv2.contourArea(inner.astype(np.float32)))
 
 
 def _holds(outer: np.ndarray, inner: np.ndarray) -> bool:
