@@ -18,7 +18,13 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    reference - ECC >= ``RECOGNISED_ECC``, grad_corr >= ``RECOGNISED_GRAD_CORR``, not
    another logo - over one judged another logo; then fidelity); groups are ranked by
    ECC (a place where ECC finds nothing logo-like, < ``TEMPLATE_MIN_ECC``, is dropped
-   unless its sharp template peak is a clean logo's, >= ``OUTLINE_NCC``). Only when
+   unless its sharp template peak is a clean logo's, >= ``OUTLINE_NCC``). A candidate
+   whose ECC converges off it (an implausible quad, or elsewhere) is kept as found but
+   scored by the reference's correlation there, unrefined
+   (:func:`detectors.logo_locate.ecc_at`): a template peak with >= ``DRIFT_ECC`` keeps
+   that score (it had 0 and was dropped: along an erasure's straight cut ECC slants the
+   quad), a feature homography with < ``TEMPLATE_MIN_ECC`` is dropped (periodic texture
+   matched at the wrong scale; :func:`_drift_score`). Only when
    that finds no faithful logo, a second, blur/warp-tolerant template pass (gradient
    maps blurred by 6% of the template width) adds candidates. A second copy must not
    look like another logo, and unless features found it, it must be as convincing as a clean logo
@@ -184,6 +190,7 @@ from detectors.logo_locate import (
     Candidate,
     FeatureMatcher,
     colour_candidates,
+    ecc_at,
     plausible_quad,
     quad_of,
     refine_ecc,
@@ -213,6 +220,11 @@ SECOND_NCC = 0.6
 SECOND_RATIO = 0.92
 SECOND_ECC = 0.9
 TEMPLATE_MIN_ECC = 0.3
+# a template peak whose ECC refinement drifted off keeps its place when the reference
+# correlates this well there, unrefined (:func:`_drift_score`). Seeds 1 and 17-20 with
+# 0.3 instead: kept places off the logo scored 0.32-0.57 (0.56: text glyphs at 44 px on
+# a poster without logo, then read as a faithful logo), places on the logo 0.58-0.77
+DRIFT_ECC = 0.6
 TEMPLATE_PEAKS = 3
 CLUSTER_TRIES = 8
 SOFT_SIGMA = 0.06
@@ -273,6 +285,7 @@ WRONG_TILE_MATCH = 0.45
 DEWARP_CORR = 0.3
 DEWARP_DE = 30.0
 FRAGMENT_SHARE = 0.25
+_GRADIENT_METHODS = ("template", "soft-template")
 
 
 @dataclass(frozen=True)
@@ -590,9 +603,13 @@ class LogoDetector:
                 if ecc <= 0 or not plausible_quad(quad, ref, hw) or _overlap(quad, quad0) < 0.5:
                     entries = []
                 # the unrefined candidate too: ECC can settle off on some logos
-                if plausible_quad(quad0, ref, hw):
-                    entries.append((min(ecc, 0.0) if not entries else ecc - 1e-3, c,
-                                    c.h_ref_to_img, quad0))
+                score0: float | None = ecc - 1e-3 if entries else min(ecc, 0.0)
+                if not entries and ecc > 0:
+                    # ECC converged, but off the candidate (an implausible quad, or
+                    # elsewhere): the place as found is judged on its own correlation
+                    score0 = _drift_score(image, ref, c, quad0, score0)
+                if score0 is not None and plausible_quad(quad0, ref, hw):
+                    entries.append((score0, c, c.h_ref_to_img, quad0))
                 cache[id(c)] = entries
             refined.extend(cache[id(c)])
         refined.sort(key=lambda t: -t[0])
@@ -869,6 +886,32 @@ class LogoDetector:
         return Defect(kind="logo", category="missing", box=whole, quad=whole.as_quad(),
                       expected=expected, observed=None, score=1.0,
                       reasons=("logo_missing", "no_logo_slot"), repair_quad=None)
+
+
+def _drift_score(image: np.ndarray, ref: LogoReference, c: Candidate, quad0: np.ndarray,
+                 score: float) -> float | None:
+    """The score of candidate ``c`` at its place as found (``quad0``) when ECC converged
+    off it (to an implausible quad, or elsewhere), instead of ``score`` (0); None: drop it.
+
+    The reference's ECC correlation at the place, unrefined
+    (:func:`detectors.logo_locate.ecc_at`), decides: a gradient template peak with >=
+    ``DRIFT_ECC`` is a logo-like place whatever the refinement did (along an erasure's
+    straight cut ECC slants the quad: seed 20's erased logo, every candidate's
+    refinement implausible, was dropped and said missing; its sharp template's place had
+    0.66, box IoU 0.98); a feature homography with < ``TEMPLATE_MIN_ECC`` is not our logo
+    where the features put it (a textured logo's periodic dots matched at 1.7x its size,
+    the rest erased: 0.05 and 0.29 there, reported at box IoU 0.36). See ``DRIFT_ECC``
+    for the evidence of the thresholds."""
+    if c.method not in ("features", *_GRADIENT_METHODS):
+        return score
+    at = ecc_at(image, c.h_ref_to_img, ref)
+    if c.method != "features" and at >= DRIFT_ECC:
+        log.debug("rule drift_ecc_at: %s %.2f", c.method, at)
+        return at
+    if c.method == "features" and at < TEMPLATE_MIN_ECC:
+        log.debug("rule features_unconfirmed: %s %.2f", Box.from_points(quad0).as_list(), at)
+        return None
+    return score
 
 
 def _gradients_convince(lm: LogoMatch, check: LogoCheck) -> bool:
