@@ -45,7 +45,8 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    registers it: :func:`_outline_kept`). When both searches
    are clear, far apart -> the place where ECC registers the reference better; one
    nested in the other -> the larger (each search's failure is a small template on a
-   part of the logo). In
+   part of the logo); so also when only the colour search is clear and its winner lies
+   in a strong silhouette (>= ``SHAPE_STRONG``, not clear). In
    the preferred group only quads with IoU >= ``PREFER_IOU`` to the preferred place are
    judged (a partial match judges better than the deformed whole), and quads holding
    >= 80% of it that ECC registers (>= ``CONTAIN_ECC``): with a wordmark erased, the
@@ -581,6 +582,15 @@ class LogoDetector:
                 prefer = colour[0]
         elif colour_clear:
             prefer = colour[0]
+            if not convinced and shape and shape[0].strength >= SHAPE_STRONG and _nested_in(
+                    quad_of(colour[0].h_ref_to_img, ref), quad_of(shape[0].h_ref_to_img, ref)):
+                # the colour winner inside a strong silhouette that is not clear (its
+                # runner-up within SHAPE_MARGIN): the colour search's small template on
+                # a part of the logo, the silhouette the whole (seeds 1, 17-20: three
+                # warped / blurred / erased logos, colour box IoU 0.07-0.21 with the
+                # logo, the match at the silhouette 0.64-0.98; nothing else fired)
+                log.debug("rule colour_in_shape: shape %.3f preferred", shape[0].strength)
+                prefer = shape[0]
         return self._rank(image, ref, ([prefer] if prefer else []) + feats + sharp + soft,
                           cache, best_ncc, max_count, prefer=prefer)
 

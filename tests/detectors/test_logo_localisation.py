@@ -110,6 +110,10 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # the slot is the logo
     (20, 1, "textured", 2000169, "erasure"),
     (20, 1, "textured", 2000159, "erasure"),
+    # the colour search's clear winner is a part of the logo inside the strong (not
+    # clear) silhouette: the silhouette is the logo
+    (20, 2, "flat", 2000114, "warp"),
+    (1, 5, "textured", 100096, "blur"),
 ]
 
 
