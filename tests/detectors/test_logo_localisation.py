@@ -114,6 +114,9 @@ CASES = [  # (benchmark seed, brand index, style, poster seed, defect)
     # clear) silhouette: the silhouette is the logo
     (20, 2, "flat", 2000114, "warp"),
     (1, 5, "textured", 100096, "blur"),
+    # another logo: a silhouette nothing registers on (ECC 0) failing many measures,
+    # inside the slot, goes to the slot (box IoU 0.24 -> 0.92)
+    (20, 7, "textured", 2000179, "wrong_logo"),
 ]
 
 
