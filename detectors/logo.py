@@ -130,8 +130,10 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    ``FRAGMENT_SHARE`` = 1/4 of its area) is reported at the slot, judged there; so is
    one apart from the slot (not touching it) in other colours (``color_shift``) that
    nothing vouches for as our logo - not found by features or the colour search, ECC
-   < ``SHAPE_KEEP_ECC``, ``dewarp_de`` > ``COLOURS_KEPT_DE`` - unless a faithful logo
-   is there. A silhouette match that nothing
+   < ``SHAPE_KEEP_ECC``, ``dewarp_de`` > ``COLOURS_KEPT_DE``, and not both registered
+   (>= ``RECOGNISED_ECC``) and under the colour search's strong best (>=
+   ``COLOUR_STRONG``; a blur mixes the background into a logo's colours) - unless a
+   faithful logo is there. A silhouette match that nothing
    registers on (ECC 0), failing many measures, where the colour search agrees, goes to
    the slot when it lies inside it (>= 80%): the object's own extent (its reasons stay
    the match's).
@@ -751,7 +753,9 @@ class LogoDetector:
             there = self.compare(image, ref, slot[0].as_quad())
             if not there.matches:
                 return slot[0].as_quad(), there
-        if slot is not None and _elsewhere_in_other_colours(lm, check, slot[0]):
+        if slot is not None and _elsewhere_in_other_colours(lm, check, slot[0]) \
+                and not (lm.score >= RECOGNISED_ECC and self._colour_agrees(
+                    image, ref, lm, COLOUR_STRONG, "elsewhere_colour_agrees")):
             # copy or a decoration that the gradients echo; the logo, another one or ours
             # deformed, is in the slot (a recoloured logo of ours is the slot itself)
             there = self.compare(image, ref, slot[0].as_quad())
@@ -992,7 +996,15 @@ def _elsewhere_in_other_colours(lm: LogoMatch, check: LogoCheck, slot: Box) -> b
     colours come back). Tuning seeds 1-16 at 05b3064: 11 such matches were copy or
     decoration (ΔE after alignment 17-90, ECC <= 0.82) with the other / deformed logo in
     the slot (box IoU 0.55-0.98); matches of our warped, blurred or recoloured logos
-    failed ``color_shift`` too, found by colour, ECC 0.99, or ΔE 0-9 after alignment."""
+    failed ``color_shift`` too, found by colour, ECC 0.99, or ΔE 0-9 after alignment.
+    The caller also asks the colour search (:meth:`LogoDetector._colour_agrees`): a
+    match that ECC registers (>= ``RECOGNISED_ECC``) with the colour search's strong best
+    (>= ``COLOUR_STRONG``) on it is vouched for - seeds 1 and 20: blurred logos found by
+    the silhouette (box IoU 0.52 / 0.55, ECC 0.83-0.84) read ΔE 27-29 once aligned (the
+    blur mixes the background in) and were moved to a text panel (IoU 0). Seeds 1-20:
+    copy matched on posters with another logo or none, a strong colour best on it too,
+    registered 0.33-0.64 (one of them had been moved to the other logo, IoU 0.89); a
+    weak colour best (0.38) lay on such copy as well (seed 17)."""
     return slot.intersection(lm.box) == 0 and "color_shift" in check.reasons \
         and lm.method not in ("features", "colour") and lm.score < SHAPE_KEEP_ECC \
         and dict(check.details).get("dewarp_de", 0.0) > COLOURS_KEPT_DE
