@@ -335,11 +335,24 @@ def _warp_gray(image: np.ndarray, h_out_to_img: np.ndarray, size: tuple[int, int
                                borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 
 
-def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
-               iterations: int = 60) -> tuple[np.ndarray, float]:
-    """ECC refinement (affine, then homography when clearly better) of a candidate
-    ``cand_h`` (reference px -> poster px); returns ``(h_ref_to_img, ecc)``, ecc -1 when
-    it failed (then ``cand_h`` is returned unchanged)."""
+@dataclass(frozen=True, eq=False)
+class _EccFrame:
+    """What ECC compares for a candidate: the reference composited over the local
+    background in a padded canonical frame (``tpl``), the poster around the candidate in
+    that frame with a margin of ``big`` px (``region``), the mask of the logo and a thin
+    ring around it (``mask``, template coordinates) and the maps back to the poster."""
+
+    tpl: np.ndarray
+    region: np.ndarray
+    mask: np.ndarray
+    big: int
+    h_frame: np.ndarray  # padded canonical px -> poster px
+    to_ref: np.ndarray  # padded canonical px -> reference px
+
+
+def _ecc_frame(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference) -> _EccFrame | None:
+    """The ECC frame of candidate ``cand_h`` (reference px -> poster px); None when the
+    template is flat (nothing to correlate)."""
     quad = quad_of(cand_h, ref)
     size = canonical_size(ref, quad, cap=192)
     cw, ch = size
@@ -358,19 +371,47 @@ def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
     h_frame = cand_h @ to_ref  # padded canonical -> poster
     mask = cv2.dilate(np.pad(small.mask, pad), np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
     if float(tpl[mask > 0].std()) < 1.0:
-        return cand_h, -1.0
-    # ECC warps the input into the template frame: input(W x) ~ template(x); we give it
-    # the poster in the canonical frame (via h_frame) and estimate the residual W.
+        return None
     tw, th = tpl.shape[1], tpl.shape[0]
     # a larger search: the poster region around the candidate, so W can translate
     big = 3 * pad
     shift = np.array([[1, 0, -big], [0, 1, -big], [0, 0, 1]], np.float64)
     region = _warp_gray(image, h_frame @ shift, (tw + 2 * big, th + 2 * big))
+    return _EccFrame(tpl, region, mask, big, h_frame, to_ref)
+
+
+def ecc_at(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference) -> float:
+    """The ECC correlation of the reference with the poster exactly at ``cand_h``, no
+    refinement (-1 when the template is flat)."""
+    fr = _ecc_frame(image, cand_h, ref)
+    if fr is None:
+        return -1.0
+    th, tw = fr.tpl.shape
+    crop = fr.region[fr.big:fr.big + th, fr.big:fr.big + tw]
+    try:
+        return float(cv2.computeECC(fr.tpl, np.ascontiguousarray(crop), fr.mask))
+    except cv2.error:
+        return -1.0
+
+
+def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
+               iterations: int = 60) -> tuple[np.ndarray, float]:
+    """ECC refinement (affine, then homography when clearly better) of a candidate
+    ``cand_h`` (reference px -> poster px); returns ``(h_ref_to_img, ecc)``, ecc -1 when
+    it failed (then ``cand_h`` is returned unchanged)."""
+    fr = _ecc_frame(image, cand_h, ref)
+    if fr is None:
+        return cand_h, -1.0
+    # ECC warps the input into the template frame: input(W x) ~ template(x); we give it
+    # the poster in the canonical frame (via h_frame) and estimate the residual W.
+    tpl, region, big = fr.tpl, fr.region, fr.big
+    tw, th = tpl.shape[1], tpl.shape[0]
+    shift = np.array([[1, 0, -big], [0, 1, -big], [0, 0, 1]], np.float64)
     w0 = np.array([[1, 0, big], [0, 1, big], [0, 0, 1]], np.float32)
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
     # only the logo and a thin ring around it take part (input-image coordinates)
     in_mask = np.zeros(region.shape, np.uint8)
-    in_mask[big:big + th, big:big + tw] = mask
+    in_mask[big:big + th, big:big + tw] = fr.mask
     try:
         ecc, w_aff = cv2.findTransformECC(tpl, region, w0[:2].copy(), cv2.MOTION_AFFINE, crit,
                                           in_mask, 3)
@@ -387,7 +428,7 @@ def refine_ecc(image: np.ndarray, cand_h: np.ndarray, ref: LogoReference,
     except cv2.error:
         pass
     # poster(p) ~ region(W x) with region(q) = poster(h_frame shift q)
-    h_new = h_frame @ shift @ w.astype(np.float64) @ np.linalg.inv(to_ref)
+    h_new = fr.h_frame @ shift @ w.astype(np.float64) @ np.linalg.inv(fr.to_ref)
     return h_new, float(ecc)
 
 
