@@ -173,6 +173,7 @@ the quad padded by 15% (so a loose repair quad works).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -741,6 +742,8 @@ class LogoDetector:
             and lm.score < STRAY_ECC and "color_shift" in check.reasons \
             and not _dewarped(check)
         slot = find_slot(image, ref)
+        # the colour search's best place, searched once (both checks below may ask)
+        colour_best = functools.cache(lambda: colour_candidates(image, ref, 1))
         if slot is not None and _part_of(lm.box, slot[0], FRAGMENT_SHARE):
             # the match is a fragment of the most logo-like object (an emblem, a copy of
             # it at a smaller scale, a few letters): the object is the logo, deformed or
@@ -754,8 +757,8 @@ class LogoDetector:
             if not there.matches:
                 return slot[0].as_quad(), there
         if slot is not None and _elsewhere_in_other_colours(lm, check, slot[0]) \
-                and not (lm.score >= RECOGNISED_ECC and self._colour_agrees(
-                    image, ref, lm, COLOUR_STRONG, "elsewhere_colour_agrees")):
+                and not (lm.score >= RECOGNISED_ECC and _colour_agrees(
+                    colour_best(), ref, lm, COLOUR_STRONG, "elsewhere_colour_agrees")):
             # copy or a decoration that the gradients echo; the logo, another one or ours
             # deformed, is in the slot (a recoloured logo of ours is the slot itself)
             there = self.compare(image, ref, slot[0].as_quad())
@@ -766,7 +769,7 @@ class LogoDetector:
         # a silhouette judged another logo, or one nothing registers on, is kept only
         # where the colour search agrees (a warped / blurred logo); else it was
         # brand-coloured copy or decoration
-        if lm.method == "shape" and self._colour_agrees(image, ref, lm):
+        if lm.method == "shape" and _colour_agrees(colour_best(), ref, lm):
             # ... there, another logo that ECC does not register still goes to a
             # slot overlapping it (the other logo's own extent; seed 13: a small
             # colour match inside the other logo "agreed", box IoU 0.37 -> 0.95)
@@ -824,17 +827,6 @@ class LogoDetector:
         if there.matches:
             return lm.quad, check
         return box.as_quad(), there
-
-    def _colour_agrees(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
-                       strength: float = 0.0, rule: str = "") -> bool:
-        """The colour search's best place, of at least ``strength``, overlaps the match
-        (> 0.3 of the smaller)."""
-        colour = colour_candidates(image, ref, 1)
-        agrees = bool(colour) and colour[0].strength >= strength and _overlap(
-            quad_of(colour[0].h_ref_to_img, ref), np.asarray(lm.quad, np.float64)) > 0.3
-        if agrees and rule:
-            log.debug("rule %s: %s", rule, lm.box.as_list())
-        return agrees
 
     def _silhouette(self, image: np.ndarray, ref: LogoReference
                     ) -> tuple[Quad, LogoCheck] | None:
@@ -920,6 +912,17 @@ class LogoDetector:
                       reasons=("logo_missing", "no_logo_slot"), repair_quad=None)
 
 
+def _colour_agrees(colour: Sequence[Candidate], ref: LogoReference, lm: LogoMatch,
+                   strength: float = 0.0, rule: str = "") -> bool:
+    """The colour search's best place (``colour``: :func:`colour_candidates`' list), of at
+    least ``strength``, overlaps the match (> 0.3 of the smaller)."""
+    agrees = bool(colour) and colour[0].strength >= strength and _overlap(
+        quad_of(colour[0].h_ref_to_img, ref), np.asarray(lm.quad, np.float64)) > 0.3
+    if agrees and rule:
+        log.debug("rule %s: %s", rule, lm.box.as_list())
+    return agrees
+
+
 def _drift_score(image: np.ndarray, ref: LogoReference, c: Candidate, quad0: np.ndarray,
                  score: float) -> float | None:
     """The score of candidate ``c`` at its place as found (``quad0``) when ECC converged
@@ -997,7 +1000,7 @@ def _elsewhere_in_other_colours(lm: LogoMatch, check: LogoCheck, slot: Box) -> b
     decoration (ΔE after alignment 17-90, ECC <= 0.82) with the other / deformed logo in
     the slot (box IoU 0.55-0.98); matches of our warped, blurred or recoloured logos
     failed ``color_shift`` too, found by colour, ECC 0.99, or ΔE 0-9 after alignment.
-    The caller also asks the colour search (:meth:`LogoDetector._colour_agrees`): a
+    The caller also asks the colour search (:func:`_colour_agrees`): a
     match that ECC registers (>= ``RECOGNISED_ECC``) with the colour search's strong best
     (>= ``COLOUR_STRONG``) on it is vouched for - seeds 1 and 20: blurred logos found by
     the silhouette (box IoU 0.52 / 0.55, ECC 0.83-0.84) read ΔE 27-29 once aligned (the

@@ -105,31 +105,26 @@ def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> d
             f"manifest names unknown brand {brand_id!r}: {kit_key} does not exist"
         ) from None
     kit = parse_brand_kit(raw, name=kit_key)
-    out: dict[str, Any] = {"kit": kit, "font_path": None, "logo_path": None,
-                           "font_paths": ()}
-    for attr, names in (("font_paths", kit.fonts), ("logo_path", kit.logos[:1])):
-        paths = []
-        for name in names:
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise InputError(f"brand kit {brand_id!r} names a file outside its folder: "
-                                 f"{name!r}")
-            key = f"{settings.brands_prefix}{brand_id}/{name}"
-            # the cache folder lives for one run: a kit file is downloaded once per run
-            path = cache_dir / "brands" / brand_id / name
-            if not path.is_file():
-                try:
-                    _write_atomic(path, store.get_bytes(key))
-                except ObjectNotFoundError:
-                    raise InputError(
-                        f"brand kit {brand_id!r} names {name!r} but {key} is missing"
-                    ) from None
-            paths.append(str(path))
-        if attr == "logo_path":
-            out[attr] = paths[0] if paths else None
-        else:
-            out[attr] = tuple(paths)
-            out["font_path"] = paths[0] if paths else None
-    return out
+
+    def cached(name: str) -> str:
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise InputError(f"brand kit {brand_id!r} names a file outside its folder: "
+                             f"{name!r}")
+        key = f"{settings.brands_prefix}{brand_id}/{name}"
+        # the cache folder lives for one run: a kit file is downloaded once per run
+        path = cache_dir / "brands" / brand_id / name
+        if not path.is_file():
+            try:
+                _write_atomic(path, store.get_bytes(key))
+            except ObjectNotFoundError:
+                raise InputError(
+                    f"brand kit {brand_id!r} names {name!r} but {key} is missing"
+                ) from None
+        return str(path)
+
+    fonts = tuple(cached(name) for name in kit.fonts)
+    return {"kit": kit, "font_paths": fonts, "font_path": fonts[0] if fonts else None,
+            "logo_path": cached(kit.logos[0]) if kit.logos else None}
 
 
 def fetch_poster(store: Any, settings: Any, cache_dir: Path, ref: PosterRef) -> FetchedPoster:
