@@ -330,3 +330,20 @@ def test_ecc_at_scores_the_reference_where_the_candidate_is_without_refining():
     w = Box.from_points(quad_of(h, ref)).width
     moved = np.array([[1, 0, 0.5 * w], [0, 1, 0], [0, 0, 1]], np.float64) @ h
     assert ecc_at(poster.image, moved, ref) < 0.5
+
+
+@pytest.mark.parametrize("seed,brand_i,pseed", [
+    (14, 0, 1400171),  # the silhouette on the brand's name set as copy
+    (16, 4, 1600189),  # ... on a hanzi of the headline
+    (7, 3, 700175),  # ... on decoration rings
+])
+def test_another_logo_is_reported_at_the_slot_not_at_a_silhouette_on_copy_apart(
+        det, seed, brand_i, pseed):
+    # the shape search lays the reference's silhouette on copy or decoration in the brand's
+    # colours (ECC registers nothing there) and it reads "another logo"; the most logo-like
+    # object, apart from it, holds the other logo: the defect is there
+    brand, poster, truth = _catalog_poster(seed, brand_i, pseed, "wrong_logo")
+    defects = det.detect(poster.image, brand.logo_rgba, required=True)
+    assert len(defects) == 1
+    assert defects[0].reasons == ("wrong_logo",)
+    assert defects[0].box.iou(truth.box) >= 0.5
