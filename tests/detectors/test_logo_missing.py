@@ -194,3 +194,22 @@ def test_a_plate_where_one_part_dwarfs_the_letters_is_not_a_copy_panel():
     found = find_slot(img, _reference())
     assert found is not None
     assert found[0].intersection(Box(150, 290, 391, 381)) >= 0.8 * Box(150, 290, 391, 381).area
+
+
+def test_a_plate_somewhat_narrower_than_the_reference_is_the_slot_as_it_is():
+    # a backing plate is made for the logo it holds: at 0.71 of the reference's aspect it
+    # is kept as it is (another logo fitted in it still lies inside); a bare object that
+    # narrow is an emblem and is widened to the reference's aspect
+    ref = _reference()
+    img = np.full((800, 600, 3), (40, 30, 60), np.uint8)
+    x0, y0, w, h = 200, 300, 150, 110
+    assert 0.6 < w / h / (ref.width / ref.height) < 0.75
+    cv2.rectangle(img, (x0, y0), (x0 + w - 1, y0 + h - 1), (245, 245, 240), -1)
+    cv2.circle(img, (x0 + w // 2, y0 + h // 2), 36, (30, 150, 60), -1, cv2.LINE_AA)
+    cv2.putText(img, "Q", (x0 + w // 2 - 16, y0 + h // 2 + 16), cv2.FONT_HERSHEY_SIMPLEX,
+                1.3, (255, 255, 255), 3, cv2.LINE_AA)
+    found = find_slot(img, ref)
+    assert found is not None
+    box = found[0]
+    assert abs(box.x0 - x0) <= 4 and abs(box.x1 - (x0 + w)) <= 4
+    assert abs(box.y0 - y0) <= 4 and abs(box.y1 - (y0 + h)) <= 4
