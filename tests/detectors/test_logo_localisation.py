@@ -347,3 +347,21 @@ def test_another_logo_is_reported_at_the_slot_not_at_a_silhouette_on_copy_apart(
     assert len(defects) == 1
     assert defects[0].reasons == ("wrong_logo",)
     assert defects[0].box.iou(truth.box) >= 0.5
+
+
+@pytest.mark.parametrize("seed,brand_i,pseed,defect", [
+    (13, 4, 1300125, "warp"),  # waves broke the logo into a loose emblem and letters
+    (20, 6, 2000180, "wrong_logo"),  # another logo of one flat colour
+    (17, 2, 1700183, "wrong_logo"),
+])
+def test_a_logo_scoring_under_the_old_slot_bar_is_found_not_missing(det, seed, brand_i,
+                                                                    pseed, defect):
+    # nothing matches the reference and the most logo-like object scores 0.25-0.35: with
+    # copy read (a line of copy is passed over), that object is the slot - the logo is
+    # reported there, not as missing from the poster
+    brand, poster, truth = _catalog_poster(seed, brand_i, pseed, defect)
+    defects = det.detect(poster.image, brand.logo_rgba, required=True,
+                         brand_name=brand.kit.display_name)
+    assert len(defects) == 1
+    assert defects[0].category == "deformed"
+    assert defects[0].box.iou(truth.box) >= 0.5

@@ -15,7 +15,7 @@ import pytest
 
 from catalog import make_brand, make_poster
 from detectors.logo import LogoDetector
-from detectors.logo_reference import LogoReference, prepare_reference
+from detectors.logo_reference import LogoReference, prepare_reference, wordmark_text
 from detectors.logo_slot import copy_panel, find_slot
 from detectors.types import Box
 
@@ -213,3 +213,54 @@ def test_a_plate_somewhat_narrower_than_the_reference_is_the_slot_as_it_is():
     box = found[0]
     assert abs(box.x0 - x0) <= 4 and abs(box.x1 - (x0 + w)) <= 4
     assert abs(box.y0 - y0) <= 4 and abs(box.y1 - (y0 + h)) <= 4
+
+
+@pytest.mark.parametrize("brand_id,brand_seed,style,pseed", [
+    ("brand3x6", 3006, "flat", 300089),  # '福满百货' on a dark plate
+    ("brand6x2", 6002, "flat", 600087),  # '秋季上新' on a plate
+    ("brand12x3", 12003, "textured", 1200087),  # a stack of plates of copy
+])
+def test_a_logo_like_object_that_reads_as_copy_is_no_logo_slot(det, brand_id, brand_seed,
+                                                                style, pseed):
+    # hanzi on a plate are solid, contrasted and not thin glyphs: the slot finder takes
+    # them for another logo; read, they are copy spanning the object - the logo is
+    # missing. Without reading, the same poster reports "another logo" there
+    brand = make_brand(brand_id, brand_seed, logo_style=style)
+    poster = make_poster(brand, pseed, with_logo=False)
+    (d,) = det.detect(poster.image, brand.logo_rgba, required=True,
+                      brand_name=brand.kit.display_name)
+    assert d.category == "missing" and d.reasons == ("logo_missing", "no_logo_slot")
+    (blind,) = LogoDetector(read_copy=False).detect(
+        poster.image, brand.logo_rgba, required=True, brand_name=brand.kit.display_name)
+    assert blind.category == "deformed" and blind.reasons == ("wrong_logo",)
+
+
+def test_what_reads_as_copy_across_a_logo_like_object(det):
+    # really read (the OCR engine): a line of other words across the object is copy; the
+    # brand's name is not (a wordmark, or the name set as copy), nor a short word beside
+    # an emblem (a wordmark's part of the object)
+    from PIL import Image, ImageDraw, ImageFont
+
+    brand = make_brand("brand3x6", 3006, logo_style="flat")
+    font = ImageFont.truetype(str(brand.latin_font), 56)
+
+    def obj(text: str, emblem: bool = False) -> tuple[np.ndarray, Box]:
+        img = Image.new("RGB", (900, 300), (235, 230, 215))
+        draw = ImageDraw.Draw(img)
+        x = 100
+        if emblem:
+            draw.ellipse((100, 100, 260, 260), fill=(200, 30, 40))
+            x = 290
+        draw.text((x, 130), text, font=font, fill=(30, 30, 90))
+        _, top, right, bottom = draw.textbbox((x, 130), text, font=font)
+        if emblem:
+            top, bottom = min(top, 100), max(bottom, 260)
+        return np.asarray(img), Box(100, top, right, bottom)
+
+    names = (wordmark_text(brand.kit.display_name),)
+    img, box = obj("Summer Sale")
+    assert det._reads_as_copy(img, box, names)
+    img, box = obj(brand.kit.display_name)
+    assert not det._reads_as_copy(img, box, names)
+    img, box = obj("Sale", emblem=True)
+    assert not det._reads_as_copy(img, box, names)
