@@ -146,9 +146,10 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    * without hints: ``deformed`` / ``wrong_logo`` at the most logo-like object
      (:func:`detectors.logo_slot.find_slot`: solid, contrasted, with a motif or several
      colours, not a text line), widened to the reference's aspect; an object that reads
-     as copy (OCR of its crop, :meth:`LogoDetector._reads_as_copy`: confident words that
-     are not the brand's name spanning 3/4 of its width - hanzi on a plate are as solid
-     as an emblem) is passed over (``LogoDetector(read_copy=False)``: not read);
+     as copy (OCR of its crop, :meth:`LogoDetector._copy_share`: confident words that
+     are not the brand's name spanning 3/4 of its width, 0.3 of a faint slot's - hanzi on
+     a plate are as solid as an emblem) is passed over (``LogoDetector(read_copy=False)``:
+     not read);
    * when nothing looks like a logo: ``missing`` with reasons ``logo_missing`` +
      ``no_logo_slot``, box = the whole poster and no repair quad of its own: the refiner
      cannot know where to place the logo, a reviewer must.
@@ -216,7 +217,7 @@ from detectors.logo_reference import (
     read_wordmark,
     wordmark_text,
 )
-from detectors.logo_slot import find_slot
+from detectors.logo_slot import SURE_SLOT_SCORE, find_slot
 from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
 from posterqa.errors import InputError
 from posterqa.imaging import ensure_rgb_uint8
@@ -247,7 +248,6 @@ COLOUR_STRONG = 0.7
 DEFECT_SPREAD = 0.06
 SLOT_MANY_REASONS = 3
 SLOT_AWAY_IOU = 0.5
-MOVE_SLOT_SCORE = 0.35
 SLOT_APART_IOU = 0.1  # a match and a slot this little overlapping are two objects
 COLOUR_MARGIN = 0.05
 SHAPE_STRONG = 0.8
@@ -270,10 +270,11 @@ RECOGNISED_GRAD_CORR = 0.45
 OUTLINE_NCC = 0.9
 OUTLINE_EDGE_F1 = 0.8
 WORDMARK_CROP_HEIGHT = 96
-# a logo-like object read as copy is no logo slot (:meth:`LogoDetector._reads_as_copy`)
+# what a logo-like object's crop must read to count as copy (:meth:`LogoDetector._copy_share`)
 COPY_READ_SCORE = 0.9
 COPY_MIN_CHARS = 2
-COPY_SPAN = 0.75
+ON_COPY_SHARE = 0.6  # a failing match this much inside a line of copy lies on it ...
+ON_COPY_HEIGHT = 1.6  # ... when the line is at most this many times its height
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
 THRESHOLDS: dict[str, tuple[float, float, int]] = {
@@ -413,7 +414,7 @@ class LogoDetector:
         compare it with the reference's (``True``: the engine of
         :func:`detectors.ocr.get_ocr_engine`; or an OCR engine to use); off by default.
         ``read_copy``: read a logo-like object before it is taken for the logo's slot
-        (:meth:`_reads_as_copy`; the same engine); on by default, it reads only posters
+        (:meth:`_copy_share`; the same engine); on by default, it reads only posters
         where the reference is not found faithful."""
         self.settings = settings
         self._ocr_engine: OcrEngine | None = None if isinstance(wordmark_ocr, bool) \
@@ -486,12 +487,17 @@ class LogoDetector:
         height, width = image.shape[:2]
         expected = brand_name or "logo"
         found = self._locate(image, ref, MAX_INSTANCES)
+        if self.read_copy and found and not found[0][2].matches:
+            # a failing match laid on a line of copy (a ring logo on an 'e', a triangle
+            # on a hanzi) is no candidate (:meth:`_on_copy`)
+            names = self._names(ref, brand_name)
+            found = [f for f in found if f[2].matches or not self._on_copy(image, f[0].box, names)]
         defects: list[Defect] = []
         kept: list[tuple[LogoMatch, LogoCheck]] = []
         hint_boxes = _hint_boxes(hints, width, height)
         # the most logo-like object, looked for once (the slot checks and "absent" ask)
         slot_of = functools.cache(lambda: find_slot(
-            image, ref, is_copy=self._copy_reader(image, ref, brand_name)))
+            image, ref, copy_share=self._copy_reader(image, ref, brand_name)))
         for i, (lm, _, check) in enumerate(found):
             log.debug("logo at %s via %s: %s", lm.box.as_list(), lm.method, check)
             if check.matches and self.wordmark_ocr:
@@ -557,32 +563,68 @@ class LogoDetector:
         return self._wordmarks[key]
 
     def _copy_reader(self, image: np.ndarray, ref: LogoReference, brand_name: str | None
-                     ) -> Callable[[Box], bool] | None:
-        """What the slot finder asks of each logo-like object (:meth:`_reads_as_copy`),
-        or None when copy is not read."""
+                     ) -> Callable[[Box], float] | None:
+        """What the slot finder asks of each logo-like object (:meth:`_copy_share`), or
+        None when copy is not read."""
         if not self.read_copy:
             return None
-        names = tuple(n for n in (wordmark_text(brand_name or ""), self._wordmark(ref)) if n)
-        return lambda box: self._reads_as_copy(image, box, names)
+        names = self._names(ref, brand_name)
+        return lambda box: self._copy_share(image, box, names)
 
-    def _reads_as_copy(self, image: np.ndarray, box: Box, names: tuple[str, ...]) -> bool:
-        """Is the object in ``box`` a line (or lines) of copy rather than a logo?
+    def _names(self, ref: LogoReference, brand_name: str | None) -> tuple[str, ...]:
+        """The brand's name and the reference's wordmark (what is no copy)."""
+        return tuple(n for n in (wordmark_text(brand_name or ""), self._wordmark(ref)) if n)
+
+    def _copy_share(self, image: np.ndarray, box: Box, names: tuple[str, ...]) -> float:
+        """How much of the object in ``box`` reads as copy: the share of its width that
+        confident lines of copy span (the slot finder's judgement:
+        :data:`detectors.logo_slot.COPY_SPAN`).
 
         Its crop (padded by a tenth of its height) is read; confident lines (>=
         :data:`COPY_READ_SCORE`) of at least :data:`COPY_MIN_CHARS` letters/digits that
         are not the brand's name or the reference's wordmark (``names``; difflib ratio <
-        ``WORDMARK_MIN_OVERLAP`` and neither inside the other) are copy; it is copy when
-        they span :data:`COPY_SPAN` of its width. A logo's emblem is no text and a
-        generated logo's letter one glyph, so a logo with a wordmark beside its emblem
-        spans less. Tuning seeds 1-20: posters without a logo whose slot was a plate or
-        stack of copy ('福满百货', '全场8折', 'SALE'...) read 0.78-0.99 of the width; the
-        slots of other logos and ours read their single letter or the brand's name."""
+        ``WORDMARK_MIN_OVERLAP`` and neither inside the other) are copy. A logo's emblem
+        is no text and a generated logo's letter one glyph, so a logo with a wordmark
+        beside its emblem spans less. Tuning seeds 1-20: posters without a logo whose slot
+        was a plate or stack of copy ('福满百货', '全场8折', 'SALE'...) read 0.78-0.99 of
+        the width; the slots of other logos and ours read their single letter or the
+        brand's name."""
+        pad = max(2, box.height // 10)
+        spans = [(max(box.x0, lb.x0), min(box.x1, lb.x1))
+                 for lb in self._copy_lines(image, box.pad(pad), names)]
+        covered = 0
+        reach = box.x0
+        for x0, x1 in sorted(spans):
+            covered += max(0, x1 - max(x0, reach))
+            reach = max(reach, x1)
+        return covered / float(max(1, box.width))
+
+    def _on_copy(self, image: np.ndarray, box: Box, names: tuple[str, ...]) -> bool:
+        """Does a match's ``box`` lie on a line of copy, glyph-sized (a ring logo laid on
+        an 'e', a triangle on a hanzi)? Read around it (twice its width to each side);
+        a confident line of copy (:meth:`_copy_lines`) holding :data:`ON_COPY_SHARE` of
+        the box, at most :data:`ON_COPY_HEIGHT` times its height, holds it."""
+        around = box.pad(2 * box.width, max(2, box.height // 5))
+        for lb in self._copy_lines(image, around, names):
+            if lb.intersection(box) >= ON_COPY_SHARE * box.area \
+                    and lb.height <= ON_COPY_HEIGHT * box.height:
+                log.debug("rule match_on_copy: %s in %s", box.as_list(), lb.as_list())
+                return True
+        return False
+
+    def _copy_lines(self, image: np.ndarray, region: Box, names: tuple[str, ...]
+                    ) -> list[Box]:
+        """The boxes (poster pixels) of the confident lines of copy read in ``region``:
+        score >= :data:`COPY_READ_SCORE`, at least :data:`COPY_MIN_CHARS` letters/digits,
+        not the brand's name or the reference's wordmark (``names``; difflib ratio <
+        ``WORDMARK_MIN_OVERLAP`` and neither inside the other)."""
         import difflib
 
         height, width = image.shape[:2]
-        pad = max(2, box.height // 10)
-        crop_box = box.pad(pad).clamp(width, height)
-        spans: list[tuple[int, int]] = []
+        crop_box = region.clamp(width, height)
+        if crop_box.width < 4 or crop_box.height < 4:
+            return []
+        out: list[Box] = []
         for line in self._engine()(np.ascontiguousarray(image[crop_box.slice()])):
             text = wordmark_text(line.text)
             if line.score < COPY_READ_SCORE or len(text) < COPY_MIN_CHARS:
@@ -592,19 +634,9 @@ class LogoDetector:
                    for n in names):
                 continue  # the brand's name: a wordmark (or the name set as copy)
             lb = line.box
-            x0 = max(box.x0, crop_box.x0 + lb.x0)
-            x1 = min(box.x1, crop_box.x0 + lb.x1)
-            if x1 > x0:
-                spans.append((x0, x1))
-        covered = 0
-        reach = box.x0
-        for x0, x1 in sorted(spans):
-            covered += max(0, x1 - max(x0, reach))
-            reach = max(reach, x1)
-        copy = covered >= COPY_SPAN * box.width
-        if copy:
-            log.debug("rule slot_reads_as_copy: %s", box.as_list())
-        return copy
+            out.append(Box(crop_box.x0 + lb.x0, crop_box.y0 + lb.y0, crop_box.x0 + lb.x1,
+                           crop_box.y0 + lb.y1))
+        return out
 
     def _inputs(self, image: np.ndarray, reference: np.ndarray
                 ) -> tuple[np.ndarray, LogoReference]:
@@ -805,7 +837,7 @@ class LogoDetector:
         of the slot (:func:`_part_of`). When no object on the poster looks
         like a logo, "another logo" that ECC registers poorly (< ``WRONG_GONE_ECC``) or
         the stray match in other colours, not found by features: ``None`` (the logo is
-        missing). A faint slot (score < ``MOVE_SLOT_SCORE``, the bar before copy was
+        missing). A faint slot (score < ``SURE_SLOT_SCORE``, the bar before copy was
         read) moves no match: it says where an unfound logo is (:meth:`_absent`), not that
         a match lies elsewhere (seed 13: a warped logo found at IoU 0.76 was moved to a
         faint slot on its part, 0.37).
@@ -822,7 +854,7 @@ class LogoDetector:
             and lm.score < STRAY_ECC and "color_shift" in check.reasons \
             and not _dewarped(check)
         slot = slot_of()
-        if slot is not None and slot[1] < MOVE_SLOT_SCORE:
+        if slot is not None and slot[1] < SURE_SLOT_SCORE:
             slot = None  # a faint slot says where a logo left unfound is, not a match's
         # the colour search's best place, searched once (both checks below may ask)
         colour_best = functools.cache(lambda: colour_candidates(image, ref, 1))

@@ -35,7 +35,10 @@ already within :data:`KEEP_ASPECT` of the reference's (:data:`PLATE_KEEP_ASPECT`
 plate: a backing plate is made for the logo it holds, and another logo fitted in it lies
 inside it - seeds 1-20: widening plates at 0.67-0.74 of the reference's aspect cost 3
 posters their box, IoU 0.34-0.45 -> 0.50-0.59; 21 slots changed, no poster lost), and
-that does not read as copy (``is_copy``, the detector's OCR), is the slot; below
+that does not read as copy (``copy_share``, the detector's OCR: lines of copy span
+:data:`COPY_SPAN` of its width, :data:`WEAK_COPY_SPAN` of a faint object's - under
+:data:`SURE_SLOT_SCORE` a plate of copy merged with a shape beside it is a faint object
+too), is the slot; below
 :data:`MIN_SLOT_SCORE` nothing on the poster looks like a logo (``None``). The score
 was 0.35 while copy was not read (hanzi on a plate score like an emblem); with copy read,
 0.25 recovers deformed and other logos that scored 0.25-0.35 (a warp's waves, an
@@ -62,6 +65,9 @@ MIN_FILL = 0.4  # hole-filled area / box: a triangle or diamond emblem fills hal
 MAX_ASPECT = 3.2
 STRUCTURE_STD = 10.0
 MIN_SLOT_SCORE = 0.25
+SURE_SLOT_SCORE = 0.35  # under it a faint slot: it only says where an unfound logo is
+COPY_SPAN = 0.75  # lines of copy spanning this share of an object's width: copy, no logo
+WEAK_COPY_SPAN = 0.3  # ... of a faint object's
 PLATE_KEEP_ASPECT = 0.6  # ... for a plate-shaped object (a backing plate made for its logo)
 KEEP_ASPECT = 0.75  # an object within this factor of the reference's aspect is not widened
 PANEL_FILL = 0.9  # a plate fills (hole-filled) at least this share of its box
@@ -76,13 +82,15 @@ PANEL_EMBLEM = 3.0  # largest ink part / the next: from this on, an emblem besid
 
 
 def find_slot(image: np.ndarray, ref: LogoReference, *,
-              is_copy: Callable[[Box], bool] | None = None) -> tuple[Box, float] | None:
+              copy_share: Callable[[Box], float] | None = None
+              ) -> tuple[Box, float] | None:
     """The most logo-like object's box on ``image`` (RGB uint8 [H, W, 3]), widened to the
     reference's aspect, and its score in [0, 1]; None when nothing qualifies.
 
-    ``is_copy``: told an object's box (poster pixels, before widening), says whether it
-    is a line of copy (the detector reads it, :meth:`detectors.logo.LogoDetector`); such
-    objects are passed over like copy panels."""
+    ``copy_share``: told an object's box (poster pixels, before widening), says how much
+    of its width reads as copy (the detector reads it,
+    :meth:`detectors.logo.LogoDetector._copy_share`); an object read as copy is passed
+    over like a copy panel."""
     h_img, w_img = image.shape[:2]
     s = min(1.0, SLOT_WORK_WIDTH / w_img)
     small = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s != 1.0 \
@@ -135,7 +143,7 @@ def find_slot(image: np.ndarray, ref: LogoReference, *,
                               solid >= PANEL_SOLID and area / float(w * h) >= PANEL_FILL))
     best: tuple[float, Box, bool] | None = None
     panels: dict[tuple[int, int, int, int], bool] = {}
-    read: dict[tuple[int, int, int, int], bool] = {}
+    read: dict[tuple[int, int, int, int], float] = {}
     for score, b, plate in sorted(found, key=lambda t: -t[0]):
         full = Box(int(b.x0 / s), int(b.y0 / s), int(np.ceil(b.x1 / s)),
                    int(np.ceil(b.y1 / s))).clamp(w_img, h_img)
@@ -145,11 +153,11 @@ def find_slot(image: np.ndarray, ref: LogoReference, *,
                 panels[key] = copy_panel(image[full.slice()])
             if panels[key]:
                 continue  # a backing panel under a line of copy, not a logo
-        if is_copy is not None:
+        if copy_share is not None:
             if key not in read:
-                read[key] = is_copy(full)
-            if read[key]:
-                continue  # it reads as a line of copy
+                read[key] = copy_share(full)
+            if read[key] >= (COPY_SPAN if score >= SURE_SLOT_SCORE else WEAK_COPY_SPAN):
+                continue  # it reads as copy
         best = (score, b, plate)
         break
     if best is None:

@@ -16,7 +16,13 @@ import pytest
 from catalog import make_brand, make_poster
 from detectors.logo import LogoDetector
 from detectors.logo_reference import LogoReference, prepare_reference, wordmark_text
-from detectors.logo_slot import copy_panel, find_slot
+from detectors.logo_slot import (
+    COPY_SPAN,
+    SURE_SLOT_SCORE,
+    WEAK_COPY_SPAN,
+    copy_panel,
+    find_slot,
+)
 from detectors.types import Box
 
 
@@ -259,8 +265,48 @@ def test_what_reads_as_copy_across_a_logo_like_object(det):
 
     names = (wordmark_text(brand.kit.display_name),)
     img, box = obj("Summer Sale")
-    assert det._reads_as_copy(img, box, names)
+    assert det._copy_share(img, box, names) >= COPY_SPAN
     img, box = obj(brand.kit.display_name)
-    assert not det._reads_as_copy(img, box, names)
+    assert det._copy_share(img, box, names) == 0.0
     img, box = obj("Sale", emblem=True)
-    assert not det._reads_as_copy(img, box, names)
+    assert WEAK_COPY_SPAN <= det._copy_share(img, box, names) < COPY_SPAN
+
+
+@pytest.mark.parametrize("brand_id,brand_seed,style,pseed", [
+    ("brand25x7", 25007, "textured", 2500080),  # a triangle logo laid on '特' of '特价 ¥168'
+    ("brand25x6", 25006, "flat", 2500081),  # a ring logo on the 'e' of 'Summer Sale'
+])
+def test_a_match_on_a_glyph_of_copy_is_no_logo(det, brand_id, brand_seed, style, pseed):
+    # on a poster without the logo the best match is a glyph of a line of copy, judged a
+    # deformed logo; read around it, it lies inside a line of copy as high as it: no
+    # logo is there, the logo is missing
+    brand = make_brand(brand_id, brand_seed, logo_style=style)
+    poster = make_poster(brand, pseed, with_logo=False)
+    (d,) = det.detect(poster.image, brand.logo_rgba, required=True,
+                      brand_name=brand.kit.display_name)
+    assert d.category == "missing"
+    (blind,) = LogoDetector(read_copy=False).detect(
+        poster.image, brand.logo_rgba, required=True, brand_name=brand.kit.display_name)
+    assert blind.category == "deformed" and "wrong_logo" not in blind.reasons
+
+
+def test_a_faint_object_partly_read_as_copy_is_no_logo_slot(det):
+    # a plate of copy ('会员专享') merged with a disc beside it scores 0.30, a faint slot;
+    # copy spans under 3/4 of it but over 0.3: passed over, the logo is missing
+    brand = make_brand("brand23x6", 23006, logo_style="flat")
+    poster = make_poster(brand, 2300082, with_logo=False)
+    (d,) = det.detect(poster.image, brand.logo_rgba, required=True,
+                      brand_name=brand.kit.display_name)
+    assert d.category == "missing"
+    ref = prepare_reference(brand.logo_rgba)
+    found = find_slot(poster.image, ref)
+    assert found is not None and found[1] < SURE_SLOT_SCORE
+    names = (wordmark_text(brand.kit.display_name),)
+    shares: list[float] = []
+
+    def share(box: Box) -> float:
+        shares.append(det._copy_share(poster.image, box, names))
+        return shares[-1]
+
+    assert find_slot(poster.image, ref, copy_share=share) is None
+    assert any(WEAK_COPY_SPAN <= v < COPY_SPAN for v in shares)  # the faint rule's case
