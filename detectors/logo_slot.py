@@ -38,12 +38,11 @@ posters their box, IoU 0.34-0.45 -> 0.50-0.59; 21 slots changed, no poster lost)
 that does not read as copy (``copy_share``, the detector's OCR: lines of copy span
 :data:`COPY_SPAN` of its width, :data:`WEAK_COPY_SPAN` of a faint object's - under
 :data:`SURE_SLOT_SCORE` a plate of copy merged with a shape beside it is a faint object
-too), is the slot; below
-:data:`MIN_SLOT_SCORE` nothing on the poster looks like a logo (``None``). The score
-was 0.35 while copy was not read (hanzi on a plate score like an emblem); with copy read,
-0.25 recovers deformed and other logos that scored 0.25-0.35 (a warp's waves, an
-erasure's remains: 16 posters of seeds 1-20 reported "missing" were found) for one
-poster without a logo whose decoration now scores as a slot.
+too), is the slot; below :data:`MIN_SLOT_SCORE` nothing on the poster looks like a logo
+(``None``). That bar was 0.35 while copy was not read (hanzi on a plate score like an
+emblem); with copy read, 0.25 recovers deformed and other logos that score 0.25-0.35 (a
+warp's waves, an erasure's remains: 16 posters of seeds 1-20 reported "missing" were
+found), for one poster without a logo whose decoration now scores as a slot.
 """
 
 from __future__ import annotations
