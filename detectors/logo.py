@@ -487,17 +487,21 @@ class LogoDetector:
         height, width = image.shape[:2]
         expected = brand_name or "logo"
         found = self._locate(image, ref, MAX_INSTANCES)
+        # what is no copy (the brand's name, the reference's wordmark), read only if asked
+        names = functools.cache(lambda: tuple(
+            n for n in (wordmark_text(brand_name or ""), self._wordmark(ref)) if n))
         if self.read_copy and found and not found[0][2].matches:
             # a failing match laid on a line of copy (a ring logo on an 'e', a triangle
             # on a hanzi) is no candidate (:meth:`_on_copy`)
-            names = self._names(ref, brand_name)
-            found = [f for f in found if f[2].matches or not self._on_copy(image, f[0].box, names)]
+            found = [f for f in found
+                     if f[2].matches or not self._on_copy(image, f[0].box, names())]
         defects: list[Defect] = []
         kept: list[tuple[LogoMatch, LogoCheck]] = []
         hint_boxes = _hint_boxes(hints, width, height)
         # the most logo-like object, looked for once (the slot checks and "absent" ask)
         slot_of = functools.cache(lambda: find_slot(
-            image, ref, copy_share=self._copy_reader(image, ref, brand_name)))
+            image, ref, copy_share=(lambda box: self._copy_share(image, box, names()))
+            if self.read_copy else None))
         for i, (lm, _, check) in enumerate(found):
             log.debug("logo at %s via %s: %s", lm.box.as_list(), lm.method, check)
             if check.matches and self.wordmark_ocr:
@@ -561,19 +565,6 @@ class LogoDetector:
         if key not in self._wordmarks:
             self._wordmarks[key] = read_wordmark(ref, self._engine())
         return self._wordmarks[key]
-
-    def _copy_reader(self, image: np.ndarray, ref: LogoReference, brand_name: str | None
-                     ) -> Callable[[Box], float] | None:
-        """What the slot finder asks of each logo-like object (:meth:`_copy_share`), or
-        None when copy is not read."""
-        if not self.read_copy:
-            return None
-        names = self._names(ref, brand_name)
-        return lambda box: self._copy_share(image, box, names)
-
-    def _names(self, ref: LogoReference, brand_name: str | None) -> tuple[str, ...]:
-        """The brand's name and the reference's wordmark (what is no copy)."""
-        return tuple(n for n in (wordmark_text(brand_name or ""), self._wordmark(ref)) if n)
 
     def _copy_share(self, image: np.ndarray, box: Box, names: tuple[str, ...]) -> float:
         """How much of the object in ``box`` reads as copy: the share of its width that
