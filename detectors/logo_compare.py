@@ -24,6 +24,7 @@ COMPARE_CAP = 256
 WRONG_GRAD_CORR = 0.35
 WRONG_SSIM = 0.45
 DEWARP_MAX_SHIFT = 0.1  # largest local displacement allowed, fraction of the compare size
+DIS_MIN_SIDE = 16  # OpenCV's DIS flow crashes the process on smaller frames (see _dewarp)
 
 
 @dataclass(frozen=True)
@@ -212,11 +213,22 @@ def _dewarp(ref_gray: np.ndarray, img_gray: np.ndarray, img_rgb: np.ndarray,
     20/16/15)."""
     a = np.clip(ref_gray + 0.5, 0, 255).astype(np.uint8)
     b = np.clip(img_gray + 0.5, 0, 255).astype(np.uint8)
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(a, b, None)
+    h, w = a.shape
+    # OpenCV 4.x's DIS segfaults on frames under 16 px high (from 40 px wide) or small
+    # squares (8x8, 10x10): a wide logo compared at 64 x 8 px took the process down.
+    # Such a frame is flowed at DIS_MIN_SIDE and the flow brought back to its size.
+    k = max(1.0, DIS_MIN_SIDE / min(h, w))
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    if k > 1.0:
+        size = (int(np.ceil(w * k)), int(np.ceil(h * k)))
+        big = dis.calc(cv2.resize(a, size, interpolation=cv2.INTER_LINEAR),
+                       cv2.resize(b, size, interpolation=cv2.INTER_LINEAR), None)
+        flow = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA) / np.float32(k)
+    else:
+        flow = dis.calc(a, b, None)
     limit = DEWARP_MAX_SHIFT * max(a.shape)
     mag = np.sqrt((flow * flow).sum(axis=2))
     flow = flow * np.minimum(1.0, limit / np.maximum(mag, 1e-6))[..., None]
-    h, w = a.shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     back = cv2.remap(img_rgb, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)

@@ -252,6 +252,18 @@ def test_compare_finds_the_logo_inside_a_loose_repair_quad(det):
     assert not det.compare(bad, ref, loose).matches
 
 
+def test_compare_of_a_wide_logo_a_few_pixels_high_on_flat_ground(det):
+    # a 10:1 logo judged at 64 x 6 px over flat ground looks like another logo, so the
+    # dense alignment runs on a 70 x 14 frame: OpenCV's DIS flow segfaulted there
+    ref = np.zeros((40, 320, 4), np.uint8)
+    for x in range(10, 300, 40):
+        cv2.rectangle(ref, (x, 5), (x + 25, 34), (200, 30, 30, 255), -1)
+    img = np.full((400, 600, 3), 230, np.uint8)
+    check = det.compare(img, ref, [[100, 100], [164, 100], [164, 106], [100, 106]])
+    assert not check.matches and check.score < 0.5
+    assert dict(check.details)["compare_width"] == 64
+
+
 # --------------------------------------------------------------------------- defects
 
 
