@@ -988,6 +988,7 @@ class LogoDetector:
             if c.strength < FOUND_NCC:
                 break
             h, ecc = refine_ecc(image, c.h_part_to_img, c.part)
+            # not judged when even a perfect score would not beat the best (key: score, ECC)
             if ecc < REMAINS_ECC or (best is not None and (1.0, ecc) <= best[0]):
                 continue
             check = judge(measure(image, c.part, h))
