@@ -393,6 +393,11 @@ def _quad_tuple(q: np.ndarray) -> Quad:
     return normalize_quad(q.tolist())
 
 
+def _hom_tuple(h: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """A homography as the nested tuple :class:`LogoMatch` keeps."""
+    return tuple(tuple(float(v) for v in row) for row in np.asarray(h))
+
+
 def _hint_boxes(hints: Iterable[Any], width: int, height: int) -> list[Box]:
     out = []
     for h in hints or ():
@@ -808,8 +813,7 @@ class LogoDetector:
             # the search that found the place (its rules apply in _maybe_slot)
             method = prefer.method if prefer is not None and not out and any(
                 it[1] is prefer for it in cl) else c.method
-            lm = LogoMatch(qt, box, float(np.clip(score, 0, 1)), method,
-                           tuple(tuple(float(v) for v in row) for row in h),
+            lm = LogoMatch(qt, box, float(np.clip(score, 0, 1)), method, _hom_tuple(h),
                            ncc=_template_ncc(cl, quad))
             out.append((lm, h, check))
             if len(out) >= max_count:
@@ -983,7 +987,7 @@ class LogoDetector:
         found, 6 erasures located at a slot boxed tighter (IoU 0.54-0.68 -> 0.85-0.98),
         none lost; at score 0.6 two posters without a logo got an "erased" logo."""
         hw = image.shape[:2]
-        best: tuple[tuple[float, float], LogoMatch] | None = None
+        best: tuple[tuple[float, float], LogoMatch, np.ndarray] | None = None
         for c in part_candidates(image, ref):
             if c.strength < FOUND_NCC:
                 break
@@ -1000,23 +1004,23 @@ class LogoDetector:
             quad = quad_of(whole, ref)
             if not plausible_quad(quad, ref, hw):
                 continue
-            if c.name != "group" and Box.from_points(quad.tolist()).iou(Box.from_points(
+            box = Box.from_points(quad.tolist())
+            if c.name != "group" and box.iou(Box.from_points(
                     quad_of(c.whole(), ref).tolist())) < HALF_AGREE_IOU:
                 continue  # a half's cut edge is no outline: ECC can turn and scale it
-            lm = LogoMatch(_quad_tuple(quad), Box.from_points(quad.tolist()), float(ecc),
-                           "part", tuple(tuple(float(v) for v in row) for row in whole))
-            if self.read_copy and self._on_copy(image, lm.box, names()):
+            if self.read_copy and self._on_copy(image, box, names()):
                 continue
             log.debug("rule remains: %s part %s at %s, score %.2f ecc %.2f", c.name,
-                      c.box, lm.box.as_list(), check.score, ecc)
-            best = (key, lm)
+                      c.box, box.as_list(), check.score, ecc)
+            best = (key, LogoMatch(_quad_tuple(quad), box, float(ecc), "part",
+                                   _hom_tuple(whole)), whole)
         if best is None:
             return None
-        lm = best[1]
-        check = judge(measure(image, ref, np.asarray(lm.homography, np.float64)))
+        key, lm, whole = best
+        check = judge(measure(image, ref, whole))
         if not check.matches:
             check = LogoCheck(False, check.score, tuple(dict.fromkeys(
-                ("erased", *check.reasons))), check.details + (("part_score", best[0][0]),))
+                ("erased", *check.reasons))), check.details + (("part_score", key[0]),))
         return lm, check
 
     def _silhouette(self, image: np.ndarray, ref: LogoReference
