@@ -217,3 +217,33 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     yield refused
+
+
+# --------------------------------------------------------------------------- CI: no silent skips
+
+NO_SKIP_ENV = "POSTERQA_TEST_NO_SKIP"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``POSTERQA_TEST_NO_SKIP=1`` (set by ``.ci/run``) a skipped test fails the run.
+
+    CI installs and starts everything the tests need (PostgreSQL, Chromium, the netns
+    tools), so a skip there means a missing install step that a green run would hide.
+    Only tests marked ``gpu`` may skip.
+    """
+    if not os.environ.get(NO_SKIP_ENV):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    skipped = [
+        report for report in reporter.stats.get("skipped", [])
+        if "gpu" not in getattr(report, "keywords", {})
+    ]
+    if skipped:
+        reporter.write_line("")
+        for report in skipped:
+            where = getattr(report, "nodeid", "?")
+            reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+            reporter.write_line(f"{NO_SKIP_ENV}: skipped in CI: {where}: {reason}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
