@@ -109,6 +109,11 @@ def test_repair_asset_deployment_runs_on_a_process_worker(settings, runtime, tmp
         assert out.returncode == 0, out.stdout + out.stderr
         for name in ("nightly-sweep", "repair-pending", "repair-asset"):
             assert name in out.stdout
+        # the 02:00 schedule is deployed paused: a deploy alone never starts sweeping
+        url = f"{api}/deployments/name/nightly-sweep/nightly-sweep"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            schedules = json.load(resp)["schedules"]
+        assert [(s["schedule"]["cron"], s["active"]) for s in schedules] == [("0 2 * * *", False)]
         worker_log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
         worker = subprocess.Popen(
             [_prefect(), "worker", "start", "--pool", "posterqa-gpu", "--type", "process"],
