@@ -166,10 +166,10 @@ def stage_images(r: crud.RepairView) -> dict[str, Any]:
 def repair_page(request: Request, repair_id: int, session: SessionDep, settings: SettingsDep,
                 user: UserDep) -> HTMLResponse:
     check_id(repair_id, "repair")
+    flt = _filter_from(request)
     r = crud.get_repair(session, repair_id=repair_id)
     if r is None:
         raise HTTPException(404, f"repair {repair_id} does not exist")
-    flt = _filter_from(request)
     qs = _qs(flt.query_params())
     prev_id, next_id = crud.neighbours(session, repair_id=repair_id, flt=flt)
     artifacts = [(name, r.artifacts[name]) for name in ARTIFACT_ORDER if name in r.artifacts]
