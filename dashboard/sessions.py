@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from dashboard import crud
 from posterqa.settings import Settings
-from storage.models import LoginFailure, User, UserSession, utcnow
+from storage.models import AuditEvent, LoginFailure, User, UserSession, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -218,12 +218,19 @@ def attempt_succeeded(session: Session, *, attempt_id: int, username: str) -> No
         | (LoginFailure.username == clean_username(username))))
 
 
+def lockout_subject(scope: str, *, username: str, address: str | None) -> str:
+    """The audit events' ``entity_id`` of a lockout: ``user:NAME`` or ``address:ADDR``."""
+    return (f"user:{clean_username(username)}" if scope == "user"
+            else f"address:{clean_address(address)}")
+
+
 def attempt_failed(session: Session, *, username: str, address: str | None,
                    throttle: Throttle, now: datetime | None = None) -> list[Lockout]:
-    """After a wrong password (its row stays): the lockouts this failure started.
+    """After a wrong password (its row stays): the lockouts to report in the audit log.
 
-    A scope is reported once, by the failure that brings it to exactly its maximum, so
-    the caller writes one audit event per lockout, not one per refused attempt.
+    A scope is reported when this failure leaves it locked and no ``login_lockout``
+    event for it was written within the window: one event per lockout, not one per
+    failure, also when parallel failures race past the maximum together.
     """
     now = now or utcnow()
     cutoff = now - timedelta(seconds=throttle.window_s)
@@ -231,9 +238,15 @@ def attempt_failed(session: Session, *, username: str, address: str | None,
     for scope, cond, limit in _scopes(throttle, username, clean_address(address)):
         if _limit_row_at(session, cond, limit, cutoff) is None:
             continue
-        if _limit_row_at(session, cond, limit + 1, cutoff) is not None:
-            continue  # already locked before this failure
-        started.append(Lockout(scope, throttle.window_s))
+        subject = lockout_subject(scope, username=username, address=address)
+        reported = session.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.entity == "login", AuditEvent.entity_id == subject,
+                AuditEvent.action == "login_lockout", AuditEvent.at > cutoff,
+            ).limit(1)
+        )
+        if reported is None:
+            started.append(Lockout(scope, throttle.window_s))
     return started
 
 

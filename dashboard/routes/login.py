@@ -67,8 +67,7 @@ def _locked(request: Request, next_: str, lock: sessions.Lockout) -> HTMLRespons
 def _audit_lockouts(session: Session, locks: list[sessions.Lockout], *, username: str,
                     address: str, throttle: sessions.Throttle) -> None:
     for lock in locks:
-        subject = (f"user:{sessions.clean_username(username)}" if lock.scope == "user"
-                   else f"address:{address}")
+        subject = sessions.lockout_subject(lock.scope, username=username, address=address)
         limit = throttle.max_user if lock.scope == "user" else throttle.max_address
         log.warning("sign-in locked for %s after %d failures in %d s", subject, limit,
                     throttle.window_s)
