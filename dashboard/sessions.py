@@ -6,13 +6,15 @@ whether the session was revoked. Every request resolves the token again
 (:func:`resolve_session`), so logout, ``posterqa users disable`` and a password change
 end a session at once, in every dashboard process.
 
-Throttling: every sign-in attempt is written to ``login_failures`` *before* its password
-is checked and removed again when it succeeds. A user name with ``max_user`` rows, or a
-client address with ``max_address`` rows, within the last ``window_s`` seconds is locked:
-further attempts are refused without checking the password until enough rows age out
-of the window. Counting rows in the database works across processes and dashboard
-workers, and writing the attempt first keeps a burst of parallel guesses from slipping
-past the count.
+Throttling: every sign-in attempt is written to ``login_failures`` (``pending``) *before*
+its password is checked; a right password deletes the row, a wrong one makes it a
+failure. A user name with ``max_user`` rows, or a client address with ``max_address``
+failures, within the last ``window_s`` seconds is locked: further attempts are refused
+without checking the password until enough rows age out of the window. Counting rows in
+the database works across processes and dashboard workers; writing the attempt first
+lets parallel guesses at one user name see each other, so a burst gets no more password
+checks than the maximum. An address counts only finished failures: people signing in
+at the same time behind one proxy do not lock each other out.
 """
 
 from __future__ import annotations
@@ -154,9 +156,17 @@ def clean_address(address: str | None) -> str:
     return (address or "unknown")[:MAX_ADDRESS]
 
 
-def _scopes(throttle: Throttle, username: str, address: str) -> list[tuple[str, Any, int]]:
+def _scopes(throttle: Throttle, username: str, address: str | None
+            ) -> list[tuple[str, Any, int]]:
+    """(scope, condition, maximum) of each lockout.
+
+    The user name counts its attempts still being checked as failures too (so parallel
+    guesses at one account see each other); the address counts only real failures, so
+    many people signing in at once behind one proxy do not lock each other out.
+    """
     return [("user", LoginFailure.username == clean_username(username), throttle.max_user),
-            ("address", LoginFailure.address == clean_address(address), throttle.max_address)]
+            ("address", (LoginFailure.address == clean_address(address))
+             & LoginFailure.pending.is_(False), throttle.max_address)]
 
 
 def _limit_row_at(session: Session, cond: Any, limit: int, cutoff: datetime) -> datetime | None:
@@ -167,55 +177,63 @@ def _limit_row_at(session: Session, cond: Any, limit: int, cutoff: datetime) -> 
     )
 
 
-def check_lockout(session: Session, *, username: str, address: str | None,
-                  throttle: Throttle, allowance: int = 0,
-                  now: datetime | None = None) -> Lockout | None:
-    """The lockout in force for this user name or address, if any.
+def _wait_s(at: datetime, cutoff: datetime) -> int:
+    return max(1, math.ceil((at - cutoff).total_seconds()))
 
-    Locked means ``max + allowance`` failures inside the window (``allowance=1`` after
-    this attempt's own row was written). It ends when the ``max``-th newest ages out.
-    """
+
+def check_lockout(session: Session, *, username: str, address: str | None,
+                  throttle: Throttle, now: datetime | None = None) -> Lockout | None:
+    """The lockout in force for this user name or address, if any: ``max`` failures
+    inside the window. It ends when the ``max``-th newest ages out of the window."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=throttle.window_s)
     found: Lockout | None = None
-    for scope, cond, limit in _scopes(throttle, username, clean_address(address)):
-        at = _limit_row_at(session, cond, limit + allowance, cutoff)
-        if at is None:
-            continue
-        if allowance:  # the lock lasts until the max-th newest leaves the window
-            at = _limit_row_at(session, cond, limit, cutoff) or at
-        wait = max(1, math.ceil((at - cutoff).total_seconds()))
-        if found is None or wait > found.retry_after_s:
-            found = Lockout(scope, wait)
+    for scope, cond, limit in _scopes(throttle, username, address):
+        at = _limit_row_at(session, cond, limit, cutoff)
+        if at is not None and (found is None or _wait_s(at, cutoff) > found.retry_after_s):
+            found = Lockout(scope, _wait_s(at, cutoff))
     return found
+
+
+def beaten_by_parallel_attempts(session: Session, *, username: str, throttle: Throttle,
+                                now: datetime | None = None) -> Lockout | None:
+    """After this attempt's own row is written: are there more than ``max_user`` rows of
+    the user name in the window (parallel guesses)? Then this one is not checked."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=throttle.window_s)
+    [(_, cond, limit), _] = _scopes(throttle, username, None)
+    if _limit_row_at(session, cond, limit + 1, cutoff) is None:
+        return None
+    at = _limit_row_at(session, cond, limit, cutoff)
+    return Lockout("user", _wait_s(at, cutoff) if at else throttle.window_s)
 
 
 def note_attempt(session: Session, *, username: str, address: str | None,
                  throttle: Throttle, now: datetime | None = None) -> int:
-    """Write the attempt as a failure (before the password check); returns its row id.
-
-    Also deletes failures that left the window.
-    """
+    """Write the attempt as a pending failure (before the password check); returns its
+    row id. Also deletes failures that left the window."""
     now = now or utcnow()
     session.execute(delete(LoginFailure).where(
         LoginFailure.at <= now - timedelta(seconds=throttle.window_s)))
     row = LoginFailure(at=now, username=clean_username(username),
-                       address=clean_address(address))
+                       address=clean_address(address), pending=True)
     session.add(row)
     session.flush()
     return row.id
 
 
 def forget_attempt(session: Session, *, attempt_id: int) -> None:
-    """The attempt did not count (refused unchecked, or the account is disabled)."""
+    """The attempt does not count (refused unchecked, or the account is disabled)."""
     session.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
 
 
 def attempt_succeeded(session: Session, *, attempt_id: int, username: str) -> None:
-    """A right password: the user name's failures are forgotten (the address's are not)."""
+    """A right password: the user name's failures are forgotten (the address's are not;
+    other attempts of the name still being checked keep their rows)."""
     session.execute(delete(LoginFailure).where(
         (LoginFailure.id == attempt_id)
-        | (LoginFailure.username == clean_username(username))))
+        | ((LoginFailure.username == clean_username(username))
+           & LoginFailure.pending.is_(False))))
 
 
 def lockout_subject(scope: str, *, username: str, address: str | None) -> str:
@@ -224,18 +242,22 @@ def lockout_subject(scope: str, *, username: str, address: str | None) -> str:
             else f"address:{clean_address(address)}")
 
 
-def attempt_failed(session: Session, *, username: str, address: str | None,
-                   throttle: Throttle, now: datetime | None = None) -> list[Lockout]:
-    """After a wrong password (its row stays): the lockouts to report in the audit log.
+def attempt_failed(session: Session, *, attempt_id: int, username: str,
+                   address: str | None, throttle: Throttle,
+                   now: datetime | None = None) -> list[Lockout]:
+    """A wrong password: the attempt's row becomes a failure. Returns the lockouts to
+    report in the audit log.
 
-    A scope is reported when this failure leaves it locked and no ``login_lockout``
-    event for it was written within the window: one event per lockout, not one per
-    failure, also when parallel failures race past the maximum together.
+    A scope is reported when it is now locked and no ``login_lockout`` event for it was
+    written within the window: one event per lockout, not one per failure, also when
+    parallel failures race past the maximum together.
     """
+    session.execute(update(LoginFailure).where(LoginFailure.id == attempt_id)
+                    .values(pending=False))
     now = now or utcnow()
     cutoff = now - timedelta(seconds=throttle.window_s)
     started = []
-    for scope, cond, limit in _scopes(throttle, username, clean_address(address)):
+    for scope, cond, limit in _scopes(throttle, username, address):
         if _limit_row_at(session, cond, limit, cutoff) is None:
             continue
         subject = lockout_subject(scope, username=username, address=address)

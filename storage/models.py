@@ -297,7 +297,8 @@ class UserSession(Base):
 
 
 class LoginFailure(Base):
-    """One failed (or not yet checked) dashboard sign-in, counted for throttling.
+    """One failed dashboard sign-in, counted for throttling; ``pending`` while its
+    password is still being checked (a right one deletes the row).
 
     Rows older than the throttling window are deleted as new ones arrive; the user
     name is the one typed (it need not exist), ``address`` the client's address.
@@ -313,6 +314,7 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     username: Mapped[str] = mapped_column(String(128))
     address: Mapped[str] = mapped_column(String(64))
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Review(Base):

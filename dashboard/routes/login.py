@@ -100,19 +100,21 @@ def login(
     if lock is not None:
         session.rollback()
         return _locked(request, next, lock)
-    # 2. the attempt counts as a failure until the password proves right; a burst of
-    #    parallel attempts sees its own rows and only the first ones get checked
+    # 2. the attempt is written first (pending): parallel guesses at one user name see
+    #    each other, and no more of them get a password check than the maximum
     attempt = sessions.note_attempt(session, username=username, address=address,
                                     throttle=throttle)
     session.commit()
-    lock = sessions.check_lockout(session, username=username, address=address,
-                                  throttle=throttle, allowance=1)
+    lock = sessions.beaten_by_parallel_attempts(session, username=username,
+                                                throttle=throttle)
     if lock is not None:
         sessions.forget_attempt(session, attempt_id=attempt)
         session.commit()
         return _locked(request, next, lock)
-    # 3. the password
+    # 3. the password, outside any transaction (on SQLite an open one holds the write
+    #    lock: every other request would wait for the scrypt check)
     user = crud.get_user_for_login(session, username=username)
+    session.commit()
     if user is None:
         burn_password_check(password)
         ok = False
@@ -120,8 +122,8 @@ def login(
         ok = verify_password(password, user.password_hash)
     if not ok or user is None:
         log.info("failed login for %r from %s", username[:128], address)
-        locks = sessions.attempt_failed(session, username=username, address=address,
-                                        throttle=throttle)
+        locks = sessions.attempt_failed(session, attempt_id=attempt, username=username,
+                                        address=address, throttle=throttle)
         _audit_lockouts(session, locks, username=username, address=address,
                         throttle=throttle)
         session.commit()

@@ -327,6 +327,41 @@ def test_a_burst_of_parallel_guesses_gets_no_more_checks_than_the_limit(
     assert codes.count(401) <= 3  # passwords checked: at most the limit
     with client_for(app.url) as client:
         assert try_login(client, REVIEWER).status_code == 429
+    assert [e.entity_id for e in audit(app.engine, "login_lockout")] == [
+        f"user:{REVIEWER[0]}"]
+
+
+def test_many_people_signing_in_at_once_from_one_address_are_not_locked_out(
+        fresh: Callable[..., Fresh]) -> None:
+    """Attempts still being checked do not count against the address (one proxy, a
+    team signing in at nine): only real failures do."""
+    app = fresh(dashboard_login_window_s=600, dashboard_login_max_address_failures=2)
+    users = [REVIEWER, OTHER]
+    for i in range(14):
+        users.append((f"team-{i}", f"team-password-{i}"))
+        add_user(app.engine, *users[-1], "readonly")
+    clients = [client_for(app.url) for _ in users]
+    tokens = [token_of(c.get("/login").text) for c in clients]
+    barrier = threading.Barrier(len(users))
+    codes: list[int] = []
+
+    def sign_in(i: int) -> None:
+        barrier.wait()
+        codes.append(clients[i].post("/login", data={
+            "username": users[i][0], "password": users[i][1],
+            "csrf_token": tokens[i]}).status_code)
+
+    threads = [threading.Thread(target=sign_in, args=(i,)) for i in range(len(users))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for c in clients:
+        c.close()
+    print("CODES", codes)
+    assert codes == [303] * len(users)
+    with Session(app.engine) as s:
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 0
 
 
 # ------------------------------------------------------------------ cookie flag

@@ -9,8 +9,9 @@ Reviewed by hand. ``users`` gains two nullable timestamps (``disabled_at``,
 ``user_sessions`` holds the server side of each signed-in session (the cookie only
 carries a random token whose SHA-256 is stored here), so logout, ``users disable`` and
 ``users passwd`` can end sessions. ``login_failures`` counts failed sign-ins per user
-name and per client address for the lockout. Sessions signed by 0001's code (a user id
-in the cookie) are not accepted any more: everyone signs in once after the upgrade.
+name and per client address for the lockout (``pending`` while a password is being
+checked). Sessions signed by 0001's code (a user id in the cookie) are not accepted any
+more: everyone signs in once after the upgrade.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sa.Column("at", TS, nullable=False),
         sa.Column("username", sa.String(length=128), nullable=False),
         sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("pending", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     op.create_index(op.f("ix_login_failures_at"), "login_failures", ["at"])
