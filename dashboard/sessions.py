@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: ``last_seen_at`` is written at most this often per session (not on every request).
 LAST_SEEN_EVERY_S = 60
+#: Expired session rows are kept this long (who was signed in from where), then pruned.
+KEEP_EXPIRED_S = 7 * 24 * 3600
 MAX_USERNAME = 128
 MAX_ADDRESS = 64
 
@@ -58,8 +60,13 @@ def password_stamp(password_hash: str) -> str:
 def start_session(session: Session, *, user_id: int, password_hash: str,
                   address: str | None, lifetime_s: float,
                   now: datetime | None = None) -> str:
-    """Create a session row for ``user_id``; returns the token for the cookie."""
+    """Create a session row for ``user_id``; returns the token for the cookie.
+
+    Rows of sessions that expired more than ``KEEP_EXPIRED_S`` ago are deleted.
+    """
     now = now or utcnow()
+    session.execute(delete(UserSession).where(
+        UserSession.expires_at < now - timedelta(seconds=KEEP_EXPIRED_S)))
     token = secrets.token_urlsafe(32)
     session.add(UserSession(
         token_hash=token_hash(token), user_id=user_id,

@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from dash_support import POSTER_H, POSTER_W, REVIEWER, DashEnv, add_user, serve
+from dash_support import POSTER_H, POSTER_W, READONLY, REVIEWER, DashEnv, add_user, serve
 from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -32,7 +33,15 @@ from sqlalchemy.orm import Session
 from dashboard.app import create_app
 from posterqa.settings import Settings
 from storage.db import make_engine, upgrade
-from storage.models import AuditEvent, Defect, LoginFailure, Review, User, UserSession
+from storage.models import (
+    AuditEvent,
+    Defect,
+    LoginFailure,
+    Review,
+    User,
+    UserSession,
+    utcnow,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -228,6 +237,14 @@ def test_session_ends_when_the_password_hash_changes_or_the_session_expires(
         s.commit()
     assert not signed_in(live_url, first)  # expired
     assert signed_in(live_url, second)
+    with Session(dash_env.engine) as s:  # expired a week and a day ago: pruned at sign-in
+        s.execute(update(UserSession).where(UserSession.id == older).values(
+            expires_at=utcnow() - timedelta(days=8)))
+        s.commit()
+    with client_for(live_url) as client:
+        login(client, READONLY)
+    with Session(dash_env.engine) as s:
+        assert s.get(UserSession, older) is None
     with Session(dash_env.engine) as s:  # a password set behind the dashboard's back
         s.execute(update(User).where(User.id == uid)
                   .values(password_hash=hash_password("hank-other-password")))
