@@ -119,11 +119,13 @@ def revoke_session(session: Session, *, token: str, reason: str,
 
 def revoke_user_sessions(session: Session, *, user_id: int, reason: str,
                          now: datetime | None = None) -> int:
-    """Revoke every live session of ``user_id``; returns how many were live."""
+    """Revoke every live session of ``user_id``; returns how many there were."""
+    now = now or utcnow()
     result = session.execute(
         update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow(), revoked_reason=reason[:32])
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None),
+               UserSession.expires_at > now)
+        .values(revoked_at=now, revoked_reason=reason[:32])
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)
