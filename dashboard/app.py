@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 MIN_SECRET_LENGTH = 16
-SESSION_MAX_AGE_S = 12 * 3600
 # Only our own script and images; inline style attributes carry the mask overlay's URL.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -84,13 +84,16 @@ def create_app(settings: Settings, *, engine: Any, store: Any | None = None) -> 
     app.state.engine = engine
     app.state.store = store
     app.add_middleware(SecurityHeaders)
+    # The signed cookie holds the CSRF token, flash messages and the token of the
+    # server-side session (dashboard.sessions): that row, not the cookie, says who is
+    # signed in, so logout and `posterqa users disable` take effect at once.
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
         session_cookie="posterqa_session",
-        max_age=SESSION_MAX_AGE_S,
+        max_age=int(settings.dashboard_session_hours * 3600),
         same_site="lax",
-        https_only=False,
+        https_only=settings.dashboard_cookie_secure,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -119,6 +122,13 @@ def create_app(settings: Settings, *, engine: Any, store: Any | None = None) -> 
         log.warning("refused %s %s: %s", request.method, request.url.path, exc)
         return _error_page(request, 403, str(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        errors = exc.errors()
+        if any(e.get("loc", ("",))[0] == "path" for e in errors):  # /repairs/abc
+            return _error_page(request, 404, f"{request.url.path} does not exist")
+        return _error_page(request, 400, "; ".join(_describe(e) for e in errors))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         return _error_page(request, exc.status_code, str(exc.detail), headers=exc.headers)
@@ -128,6 +138,16 @@ def create_app(settings: Settings, *, engine: Any, store: Any | None = None) -> 
         return {"status": "ok"}
 
     return app
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """``query parameter 'page' = 'x': Input should be a valid integer...``"""
+    loc = [str(p) for p in error.get("loc", ())]
+    where = {"query": "query parameter", "body": "form field"}.get(loc[0] if loc else "", "")
+    name = loc[-1] if loc else "?"
+    value = error.get("input")
+    shown = f" = {repr(value)[:80]}" if isinstance(value, str | int) else ""
+    return f"{where} {name!r}{shown}: {error.get('msg', 'invalid')}".strip()
 
 
 def _error_page(request: Request, status: int, message: str,

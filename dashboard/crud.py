@@ -26,12 +26,16 @@ from storage.models import (
     Review,
     Run,
     User,
+    UserSession,
+    utcnow,
 )
 from storage.queries import add_audit_event
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+MAX_PAGE = (2**63 - 1) // PAGE_SIZE  # the OFFSET must fit a 64-bit integer
+MAX_RUN_ID = 2**31 - 1  # runs.id is an Integer (int4 on PostgreSQL)
 COUNT_CAP = 1_000  # the queue counts at most this many rows ("1000+"): a bounded scan
 VERDICTS = ("verified", "failed")
 KINDS = ("text", "logo")
@@ -59,6 +63,19 @@ class UserView:
 @dataclass(frozen=True)
 class LoginUser(UserView):
     password_hash: str = field(repr=False, default="")
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """An account as ``posterqa users list`` shows it."""
+
+    id: int
+    username: str
+    role: str
+    disabled_at: datetime | None
+    password_changed_at: datetime | None
+    live_sessions: int
 
 
 def get_user(session: Session, *, user_id: int) -> UserView | None:
@@ -70,7 +87,66 @@ def get_user_for_login(session: Session, *, username: str) -> LoginUser | None:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         return None
-    return LoginUser(user.id, user.username, user.role, password_hash=user.password_hash)
+    return LoginUser(user.id, user.username, user.role, password_hash=user.password_hash,
+                     disabled=user.disabled_at is not None)
+
+
+def _user_by_name(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise InputError(f"user {username!r} does not exist (see `posterqa users list`)")
+    return user
+
+
+def set_user_disabled(session: Session, *, username: str, disabled: bool,
+                      actor: str = "cli") -> int:
+    """Disable (or enable) an account (not committed); returns how many live sessions
+    a disable revoked. Raises InputError for an unknown user name."""
+    from dashboard.sessions import revoke_user_sessions  # sessions imports this module
+
+    user = _user_by_name(session, username)
+    revoked = 0
+    if disabled:
+        if user.disabled_at is None:
+            user.disabled_at = utcnow()
+        revoked = revoke_user_sessions(session, user_id=user.id, reason="user_disabled")
+    else:
+        user.disabled_at = None
+    session.flush()
+    add_audit(session, actor=actor, entity="user", entity_id=str(user.id),
+              action="disable_user" if disabled else "enable_user",
+              detail={"username": username, "sessions_revoked": revoked})
+    return revoked
+
+
+def set_password(session: Session, *, username: str, password: str,
+                 actor: str = "cli") -> int:
+    """Set a new password (not committed): every session of the user ends and the
+    user name's failed sign-ins are forgotten. Returns how many live sessions ended."""
+    from dashboard.sessions import clear_failures, revoke_user_sessions
+
+    user = _user_by_name(session, username)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    revoked = revoke_user_sessions(session, user_id=user.id, reason="password_changed")
+    clear_failures(session, username=username)
+    session.flush()
+    add_audit(session, actor=actor, entity="user", entity_id=str(user.id),
+              action="change_password", detail={"username": username,
+                                                "sessions_revoked": revoked})
+    return revoked
+
+
+def list_users(session: Session) -> list[UserRow]:
+    now = utcnow()
+    live = dict(session.execute(
+        select(UserSession.user_id, func.count(UserSession.id))
+        .where(UserSession.revoked_at.is_(None), UserSession.expires_at > now)
+        .group_by(UserSession.user_id)
+    ).tuples().all())
+    return [UserRow(u.id, u.username, u.role, u.disabled_at, u.password_changed_at,
+                    int(live.get(u.id, 0)))
+            for u in session.scalars(select(User).order_by(User.username))]
 
 
 def create_user(session: Session, *, username: str, password: str, role: str) -> UserView:
@@ -163,10 +239,14 @@ class QueueFilter:
     @classmethod
     def parse(cls, *, status: str | None, brand: str | None, kind: str | None,
               verdict: str | None, sort: str | None, run: str | None) -> QueueFilter:
-        """Unknown values are dropped (a stale bookmark shows everything, not an error)."""
+        """Unknown values are dropped (a stale bookmark shows everything, not an error);
+        a run number no run can have raises InputError."""
         run_id: int | None = None
-        if run and run.strip().isdigit():
+        run = (run or "").strip()
+        if run.isascii() and run.isdigit():
             run_id = int(run)
+            if not 1 <= run_id <= MAX_RUN_ID:
+                raise InputError(f"run filter {run[:40]!r} is not a run id (1 to {MAX_RUN_ID})")
         return cls(
             status=status if status in REVIEW_STATUSES else "",
             brand=(brand or "").strip()[:128],

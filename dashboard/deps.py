@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from dashboard import crud
+from dashboard import crud, sessions
 from dashboard.auth import csrf_matches, new_csrf_token
 from posterqa.settings import Settings
 
@@ -83,6 +83,18 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             session.close()
 
 
+#: Ids are ``Integer`` columns (PostgreSQL int4): no row has a larger id, and a larger
+#: value must not reach the database (SQLite raises OverflowError binding past int64).
+MAX_DB_ID = 2**31 - 1
+
+
+def check_id(value: int, what: str) -> int:
+    """``value`` if it can be the id of a row; HTTP 404 naming ``what`` otherwise."""
+    if not 1 <= value <= MAX_DB_ID:
+        raise HTTPException(404, f"{what} {value} does not exist")
+    return value
+
+
 def get_store(request: Request) -> Any | None:
     return request.app.state.store
 
@@ -101,13 +113,21 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+SESSION_TOKEN = "sid"  # the cookie's key for the server-side session token
+
+
 def current_user(request: Request, session: SessionDep) -> crud.UserView:
-    uid = request.session.get("uid")
-    if uid is None:
+    """The user of the request's server-side session (see :mod:`dashboard.sessions`).
+
+    A cookie whose session was revoked (logout, ``users disable``, password change) or
+    expired is no longer enough: the token is dropped and the browser sent to /login.
+    """
+    token = request.session.get(SESSION_TOKEN)
+    if not isinstance(token, str) or not token:
         raise LoginRequired()
-    user = crud.get_user(session, user_id=int(uid))
-    if user is None:  # account deleted since login
-        request.session.pop("uid", None)
+    user = sessions.resolve_session(session, token=token)
+    if user is None:
+        request.session.pop(SESSION_TOKEN, None)
         raise LoginRequired()
     return user
 

@@ -79,6 +79,24 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8000
     dashboard_secret_key: str = Field(default="", description="session signing key")
+    dashboard_cookie_secure: bool = Field(
+        default=False,
+        description="mark the session cookie Secure (sent over HTTPS only): set it when "
+        "the dashboard is served behind HTTPS",
+    )
+    dashboard_session_hours: float = Field(
+        default=12.0, gt=0, description="a sign-in lasts this long, then signs in again"
+    )
+    dashboard_login_window_s: int = Field(
+        default=900, ge=1, description="sliding window in which failed sign-ins are counted"
+    )
+    dashboard_login_max_user_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins per user name in the window before lockout"
+    )
+    dashboard_login_max_address_failures: int = Field(
+        default=20, ge=1,
+        description="failed sign-ins per client address in the window before lockout",
+    )
     publish_mode: Literal["prefix", "overwrite-versioned"] = "prefix"
     prefect_ui_url: str | None = Field(
         default=None, description="Prefect UI base URL; the runs page links flow runs there"

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: runs, assets, scans, defects, repairs, reviews, audit events, users.
+"""SQLAlchemy 2 models: runs, assets, scans, defects, repairs, reviews, audit events, users,
+dashboard sessions and failed sign-ins.
 
 Conventions:
 
@@ -254,7 +255,11 @@ class Repair(Base):
 
 
 class User(Base):
-    """A dashboard user. ``password_hash`` is whatever the dashboard's hasher produced."""
+    """A dashboard user. ``password_hash`` is whatever the dashboard's hasher produced.
+
+    A user with ``disabled_at`` set cannot sign in and none of their sessions is accepted.
+    ``password_changed_at`` is when ``posterqa users passwd`` last set the password.
+    """
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="role"),)
@@ -264,6 +269,52 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="reviewer")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A signed-in dashboard session, held server-side so that it can be revoked.
+
+    The browser's signed cookie carries a random token; only its SHA-256 (``token_hash``)
+    is stored. A session counts while ``revoked_at`` is unset, ``expires_at`` is in the
+    future, its user is not disabled and the user's password hash still matches
+    ``password_stamp`` (a digest of the hash at sign-in: a password change ends it).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_stamp: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class LoginFailure(Base):
+    """One failed dashboard sign-in, counted for throttling; ``pending`` while its
+    password is still being checked (a right one deletes the row).
+
+    Rows older than the throttling window are deleted as new ones arrive; the user
+    name is the one typed (it need not exist), ``address`` the client's address.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(128))
+    address: Mapped[str] = mapped_column(String(64))
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Review(Base):

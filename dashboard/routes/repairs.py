@@ -17,14 +17,14 @@ from dashboard.deps import (
     SettingsDep,
     StoreDep,
     UserDep,
+    check_id,
     flash,
     page_context,
     templates,
 )
 from dashboard.publish import publish_repair
-from dashboard.rerun import start_rerun
-from detectors.types import Box
-from posterqa.errors import PosterQAError
+from dashboard.rerun import check_box_inside, parse_box, poster_size, start_rerun
+from posterqa.errors import InputError, PosterQAError
 from storage.models import REVIEW_STATUSES
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,12 @@ ARTIFACT_ORDER = ("before", "after", "crop", "mask", "diff")
 
 def _filter_from(request: Request) -> crud.QueueFilter:
     q = request.query_params
-    return crud.QueueFilter.parse(status=q.get("status"), brand=q.get("brand"),
-                                  kind=q.get("kind"), verdict=q.get("verdict"),
-                                  sort=q.get("sort"), run=q.get("run"))
+    try:
+        return crud.QueueFilter.parse(status=q.get("status"), brand=q.get("brand"),
+                                      kind=q.get("kind"), verdict=q.get("verdict"),
+                                      sort=q.get("sort"), run=q.get("run"))
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def _qs(params: dict[str, str]) -> str:
@@ -47,6 +50,8 @@ def _qs(params: dict[str, str]) -> str:
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, session: SessionDep, user: UserDep,
                page: int = 1) -> HTMLResponse:
+    if not 1 <= page <= crud.MAX_PAGE:
+        raise HTTPException(400, f"page {page} is not a page number (1 to {crud.MAX_PAGE})")
     flt = _filter_from(request)
     result = crud.list_queue(session, flt=flt, page=page)
     params = flt.query_params()
@@ -160,10 +165,11 @@ def stage_images(r: crud.RepairView) -> dict[str, Any]:
 @router.get("/repairs/{repair_id}", response_class=HTMLResponse)
 def repair_page(request: Request, repair_id: int, session: SessionDep, settings: SettingsDep,
                 user: UserDep) -> HTMLResponse:
+    check_id(repair_id, "repair")
+    flt = _filter_from(request)
     r = crud.get_repair(session, repair_id=repair_id)
     if r is None:
         raise HTTPException(404, f"repair {repair_id} does not exist")
-    flt = _filter_from(request)
     qs = _qs(flt.query_params())
     prev_id, next_id = crud.neighbours(session, repair_id=repair_id, flt=flt)
     artifacts = [(name, r.artifacts[name]) for name in ARTIFACT_ORDER if name in r.artifacts]
@@ -191,6 +197,7 @@ def _back(repair_id: int, back: str) -> RedirectResponse:
 
 
 def _load(session: SessionDep, repair_id: int) -> crud.RepairView:
+    check_id(repair_id, "repair")
     r = crud.get_repair(session, repair_id=repair_id)
     if r is None:
         raise HTTPException(404, f"repair {repair_id} does not exist")
@@ -262,13 +269,13 @@ def reject(request: Request, repair_id: int, session: SessionDep, user: Reviewer
 
 @router.post("/repairs/{repair_id}/rerun", dependencies=[CsrfDep])
 def rerun(request: Request, repair_id: int, session: SessionDep, settings: SettingsDep,
-          user: ReviewerDep, box: Annotated[str, Form()], prompt: Annotated[str, Form()],
-          comment: Annotated[str, Form()] = "",
+          store: StoreDep, user: ReviewerDep, box: Annotated[str, Form()],
+          prompt: Annotated[str, Form()], comment: Annotated[str, Form()] = "",
           back: Annotated[str, Form()] = "") -> RedirectResponse:
     r = _load(session, repair_id)
     prompt = prompt.strip()
     try:
-        parsed = Box.parse(box)
+        parsed = parse_box(box)
         if not prompt:
             raise ValueError("the prompt is empty")
     except (PosterQAError, ValueError) as exc:
@@ -276,6 +283,17 @@ def rerun(request: Request, repair_id: int, session: SessionDep, settings: Setti
         return _back(repair_id, back)
     if r.review_status == "published":
         flash(request, f"Repair {repair_id} is already published.", "error")
+        return _back(repair_id, back)
+    # the box must lie on the poster: nothing is started or written otherwise
+    if store is None:
+        flash(request, "Re-run not requested: no object store is connected to the dashboard, "
+                       "so the box cannot be checked against the poster.", "error")
+        return _back(repair_id, back)
+    try:
+        check_box_inside(parsed, poster_size(store, r.asset_key), key=r.asset_key)
+    except PosterQAError as exc:
+        log.info("re-run of repair %s refused: %s", repair_id, exc)
+        flash(request, f"Re-run not requested: {exc}", "error")
         return _back(repair_id, back)
     try:
         flow_run_id = start_rerun(settings, asset_key=r.asset_key, boxes=[parsed], prompt=prompt)

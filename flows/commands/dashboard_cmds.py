@@ -1,4 +1,5 @@
-"""``posterqa dashboard`` (serve the review app) and ``posterqa users add|list``."""
+"""``posterqa dashboard`` (serve the review app) and ``posterqa users
+add|list|passwd|disable|enable``."""
 
 from __future__ import annotations
 
@@ -93,12 +94,7 @@ def users_add(
     from dashboard.auth import check_role
 
     check_role(role)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not password:
-        raise InputError("password is empty")
+    password = _read_password(password_stdin)
     from sqlalchemy.orm import Session
 
     engine = _engine(get_settings())
@@ -111,21 +107,88 @@ def users_add(
     typer.echo(f"created user {user.username!r} with role {user.role}")
 
 
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise InputError("password is empty")
+    return password
+
+
 @users_app.command("list")
 def users_list() -> None:
-    """List dashboard accounts and their roles."""
-    from sqlalchemy import select
+    """List dashboard accounts: name, role, state (enabled / disabled), live sessions."""
     from sqlalchemy.orm import Session
 
-    from storage.models import User
+    from dashboard import crud
 
     engine = _engine(get_settings())
     try:
         with Session(engine) as session:
-            for user in session.scalars(select(User).order_by(User.username)):
-                typer.echo(f"{user.username}\t{user.role}")
+            for user in crud.list_users(session):
+                state = "disabled" if user.disabled_at else "enabled"
+                typer.echo(f"{user.username}\t{user.role}\t{state}\t"
+                           f"{user.live_sessions} session(s)")
     finally:
         engine.dispose()
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: str = typer.Argument(..., help="user name"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="read the password from the first line of stdin"),
+) -> None:
+    """Set a new password; every dashboard session of the user ends at once."""
+    from sqlalchemy.orm import Session
+
+    from dashboard import crud
+
+    password = _read_password(password_stdin)
+    engine = _engine(get_settings())
+    try:
+        with Session(engine) as session:
+            revoked = crud.set_password(session, username=name, password=password)
+            session.commit()
+    finally:
+        engine.dispose()
+    typer.echo(f"changed the password of {name!r}; ended {revoked} session(s)")
+
+
+@users_app.command("disable")
+def users_disable(name: str = typer.Argument(..., help="user name")) -> None:
+    """Disable an account: it cannot sign in and its sessions end at once."""
+    from sqlalchemy.orm import Session
+
+    from dashboard import crud
+
+    engine = _engine(get_settings())
+    try:
+        with Session(engine) as session:
+            revoked = crud.set_user_disabled(session, username=name, disabled=True)
+            session.commit()
+    finally:
+        engine.dispose()
+    typer.echo(f"disabled user {name!r}; ended {revoked} session(s)")
+
+
+@users_app.command("enable")
+def users_enable(name: str = typer.Argument(..., help="user name")) -> None:
+    """Enable a disabled account again (its old sessions stay ended: it signs in anew)."""
+    from sqlalchemy.orm import Session
+
+    from dashboard import crud
+
+    engine = _engine(get_settings())
+    try:
+        with Session(engine) as session:
+            crud.set_user_disabled(session, username=name, disabled=False)
+            session.commit()
+    finally:
+        engine.dispose()
+    typer.echo(f"enabled user {name!r}")
 
 
 def register(app: typer.Typer) -> None:

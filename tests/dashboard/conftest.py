@@ -8,9 +8,6 @@ in a thread) for the browser tests, which drive Debian's Chromium.
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +22,7 @@ from dash_support import (
     DashEnv,
     add_user,
     seed_repairs,
+    serve,
 )
 
 from posterqa.settings import Settings
@@ -80,30 +78,11 @@ def dash_app(dash_env: DashEnv) -> Any:
     return create_app(dash_env.settings, engine=dash_env.engine, store=dash_env.store)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_url(dash_app: Any) -> Iterator[str]:
     """The app served by uvicorn in a thread on a free 127.0.0.1 port."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(dash_app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="dashboard-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the dashboard test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(dash_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

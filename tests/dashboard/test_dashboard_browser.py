@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from dash_support import REVIEWER, DashEnv
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -127,3 +127,23 @@ def test_unauthenticated_visit_returns_to_the_page_after_login(page: Page, live_
                                                                dash_env: DashEnv) -> None:
     sign_in(page, live_url, f"/repairs/{dash_env.repair_ids[1]}")
     expect(page.locator("h1")).to_contain_text(f"Repair #{dash_env.repair_ids[1]}")
+
+
+def test_sign_out_ends_the_session_for_a_copied_cookie(page: Page, browser: Browser,
+                                                       live_url: str) -> None:
+    sign_in(page, live_url)
+    copied = page.context.cookies()
+    assert [c["name"] for c in copied] == ["posterqa_session"]
+    assert copied[0]["httpOnly"] and not copied[0]["secure"]
+    page.click("header .who button[type=submit]")  # "Sign out"
+    expect(page).to_have_url(re.compile(r"/login$"))
+    # another browser holding the cookie from before the sign-out gets nowhere
+    other = browser.new_context()
+    try:
+        other.add_cookies(copied)
+        replay = other.new_page()
+        replay.goto(live_url + "/queue")
+        expect(replay).to_have_url(re.compile(r"/login\?next=%2Fqueue$"))
+        expect(replay.locator("h1")).to_have_text("Sign in")
+    finally:
+        other.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -51,6 +52,39 @@ def test_users_add_reads_the_password_from_stdin_and_stores_a_hash(state_env: Pa
     again = runner.invoke(app, ["users", "add", "dora", "--password-stdin"],
                           input="another-pw-123\n")
     assert again.exit_code != 0 and "already exists" in str(again.exception)
+
+
+def test_users_commands_on_a_bad_name_or_password_fail_with_one_line(
+        state_env: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.cli import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("vera-password-1\n"))
+    assert main(["users", "add", "vera", "--password-stdin"]) == 0
+    before = _password_hash("vera")
+    for argv, stdin, message in (
+        (["disable", "nobody"], "", "user 'nobody' does not exist (see `posterqa users list`)"),
+        (["enable", "nobody"], "", "user 'nobody' does not exist (see `posterqa users list`)"),
+        (["passwd", "nobody", "--password-stdin"], "long-enough-pw\n",
+         "user 'nobody' does not exist (see `posterqa users list`)"),
+        (["passwd", "vera", "--password-stdin"], "short\n",
+         "password is 5 characters; at least 8 needed"),
+        (["passwd", "vera", "--password-stdin"], "\n", "password is empty"),
+    ):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        assert main(["users", *argv]) == 2, argv
+        assert capsys.readouterr().err.strip() == f"posterqa: error: {message}"
+    assert _password_hash("vera") == before  # nothing half-written
+
+
+def _password_hash(name: str) -> str:
+    engine = make_engine(get_settings().resolved_db_url)
+    try:
+        with Session(engine) as s:
+            return s.scalars(select(User.password_hash).where(User.username == name)).one()
+    finally:
+        engine.dispose()
 
 
 def test_users_add_prompts_twice_when_no_stdin_flag(state_env: Path) -> None:

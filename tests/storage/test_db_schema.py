@@ -20,6 +20,7 @@ from storage.models import (
     Run,
     Scan,
     User,
+    UserSession,
 )
 
 TABLES = {
@@ -31,8 +32,11 @@ TABLES = {
     "reviews",
     "audit_events",
     "users",
+    "user_sessions",
+    "login_failures",
     "alembic_version",
 }
+HEAD = "0002_dashboard_sessions"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -47,8 +51,8 @@ def test_upgrade_from_empty_reaches_head_and_matches_the_models(db_url: str) -> 
     from alembic.migration import MigrationContext
 
     assert db.current_revision(db_url) is None
-    assert db.upgrade(db_url) == db.head_revision() == "0001_initial"
-    assert db.upgrade(db_url) == "0001_initial"  # a second upgrade is a no-op
+    assert db.upgrade(db_url) == db.head_revision() == HEAD
+    assert db.upgrade(db_url) == HEAD  # a second upgrade is a no-op
 
     engine = db.make_engine(db_url)
     try:
@@ -171,6 +175,49 @@ def test_every_model_round_trips(db_url: str) -> None:
             event = s.query(AuditEvent).one()
             assert event.at.tzinfo is not None and event.detail == {"from": "pending"}
             assert s.query(Asset).one().as_dict()["updated_at"].endswith("+00:00")
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_users_and_adds_sessions(db_url: str) -> None:
+    """A database made by 0001 (users, reviews, audit rows) upgrades to head in place."""
+    from alembic import command
+
+    assert db.upgrade(db_url, "0001_initial") == "0001_initial"
+    engine = db.make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (username, password_hash, role, created_at) "
+                "VALUES ('rita', 'scrypt$x', 'reviewer', :t)"), {"t": datetime.now(UTC)})
+            conn.execute(text(
+                "INSERT INTO audit_events (at, actor, entity, entity_id, action, detail) "
+                "VALUES (:t, 'cli', 'user', '1', 'create_user', '{}')"), {"t": datetime.now(UTC)})
+        assert db.upgrade(db_url) == HEAD
+        assert {"user_sessions", "login_failures"} <= set(inspect(engine).get_table_names())
+        when = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+        with db.session_scope(engine) as s:
+            user = s.query(User).one()
+            assert (user.username, user.password_hash, user.role) == ("rita", "scrypt$x",
+                                                                       "reviewer")
+            assert user.disabled_at is None and user.password_changed_at is None
+            s.add(UserSession(token_hash="a" * 64, user_id=user.id, password_stamp="p",
+                              created_at=when, last_seen_at=when, expires_at=when))
+        with db.session_scope(engine) as s:
+            assert s.query(UserSession).one().expires_at == when
+            assert s.query(AuditEvent).one().action == "create_user"
+        with pytest.raises(IntegrityError), db.session_scope(engine) as s:
+            s.add(UserSession(token_hash="a" * 64, user_id=1, password_stamp="p",
+                              expires_at=when))
+        # and back: the user survives a downgrade to 0001 (sessions are dropped)
+        s_count = "SELECT count(*) FROM users"
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM user_sessions"))
+            command.downgrade(db._alembic_config(conn), "0001_initial")
+        assert db.current_revision(engine) == "0001_initial"
+        assert "user_sessions" not in inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            assert conn.execute(text(s_count)).scalar() == 1
     finally:
         engine.dispose()
 
