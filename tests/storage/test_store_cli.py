@@ -70,7 +70,7 @@ def test_db_upgrade_and_store_ls_list_the_bucket(
     }
     code, out, err = posterqa("db", "upgrade", **common)
     assert code == 0, err
-    assert "is at revision 0001_initial" in out
+    assert "is at revision 0002_dashboard_sessions" in out
     assert (tmp_path / "state" / "posterqa.db").is_file()
 
     code, out, err = posterqa("store", "ls", "posters/", **common)
@@ -182,5 +182,5 @@ def test_storage_runs_with_no_network_at_all(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
-    assert lines[:2] == ["revision 0001_initial", "listed ['posters/offline.png']"]
+    assert lines[:2] == ["revision 0002_dashboard_sessions", "listed ['posters/offline.png']"]
     assert lines[2].startswith("outside unreachable:")
