@@ -1,4 +1,7 @@
-"""The embedded SeaweedFS server: start, stop, reuse of a state folder, clear failures."""
+"""The embedded SeaweedFS server: start, stop, shared use of a state folder, clear failures.
+
+The same with several real processes and signals: ``test_s3_lifetime.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pytest
 from posterqa.errors import ConfigError, StorageError
 from posterqa.settings import Settings
 from storage.runtime import open_store
-from storage.seaweed import EmbeddedS3, find_weed_binary
+from storage.seaweed import EmbeddedS3, find_weed_binary, pid_alive
 
 
 def test_weed_binary_comes_from_the_installed_wheel() -> None:
@@ -42,30 +45,64 @@ def test_second_opener_of_a_running_state_folder_attaches(s3_server: EmbeddedS3)
     )
     with other:
         assert other.endpoint == s3_server.endpoint
-        assert not other.owner
-    assert s3_server.running  # the attacher did not stop the owner's server
+        assert other.pid == s3_server.pid and not other.launched
+        leases = sorted(p.name for p in (s3_server.root / "clients").glob("*.json"))
+        assert len(leases) == 2 and all(n.startswith(f"{os.getpid()}-") for n in leases)
+        assert other.lease_path is not None and other.lease_path.name in leases
+    assert s3_server.running  # the attacher's exit did not stop the server under its user
+    assert [p.name for p in (s3_server.root / "clients").glob("*.json")] == [
+        s3_server.lease_path.name  # type: ignore[union-attr]
+    ]
     info = json.loads((s3_server.root / "server.json").read_text())
-    assert info == {"pid": s3_server.pid, "endpoint": s3_server.endpoint, "owner_pid": os.getpid()}
+    assert (info["pid"], info["endpoint"], info["pinned"]) == (
+        s3_server.pid,
+        s3_server.endpoint,
+        False,
+    )
 
 
-def test_server_left_running_by_a_dead_process_is_adopted_and_stopped(tmp_path: Path) -> None:
-    orphan = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret")
-    orphan.start()
-    try:
-        info_path = orphan.root / "server.json"
-        info = json.loads(info_path.read_text())
-        gone = subprocess.Popen(["true"])  # a pid that has exited
-        gone.wait()
-        info["owner_pid"] = gone.pid  # as if the starting CLI had been SIGKILLed
-        info_path.write_text(json.dumps(info))
+def _dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
 
-        heir = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
-        assert heir.owner and heir.endpoint == orphan.endpoint
-        heir.stop()
-        assert orphan._proc is not None and orphan._proc.wait(timeout=10) is not None
-        assert not info_path.exists()
-    finally:
-        orphan.stop()
+
+def test_leases_of_dead_or_reused_pids_do_not_keep_the_server(tmp_path: Path) -> None:
+    server = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
+    server_pid = server.pid
+    assert server_pid is not None
+    clients = server.root / "clients"
+    stale = {
+        # a process that has exited (SIGKILLed, say) ...
+        clients / f"{_dead_pid()}-deadbeef.json": {"pid": _dead_pid(), "start": None},
+        # ... and a live pid that now belongs to another process (other start time)
+        clients / "1-reused00.json": {"pid": 1, "start": -1},
+    }
+    for path, record in stale.items():
+        path.write_text(json.dumps({**record, "since": 0, "command": "gone"}))
+    assert [c.pid for c in server.status().clients] == [os.getpid()]
+
+    server.stop()  # the only live user leaves: stale leases are no reason to stay
+    assert not pid_alive(server_pid)
+    assert not list(clients.glob("*.json"))
+    assert not (server.root / "server.json").exists()
+
+
+def test_pinned_server_outlives_its_users_until_shutdown(tmp_path: Path) -> None:
+    server = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
+    server_pid = server.pid
+    assert server_pid is not None
+    server.pin()
+    server.stop()
+    assert pid_alive(server_pid) and server.status().pinned
+    user = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
+    assert user.pid == server_pid
+    before = server.shutdown()  # a user is left: unpinned, not stopped
+    assert before.running and [c.pid for c in before.clients] == [os.getpid()]
+    assert pid_alive(server_pid) and not server.status().pinned
+    user.stop()
+    assert not pid_alive(server_pid)
+    assert not server.shutdown().running
 
 
 @pytest.mark.parametrize("how", ["file_in_the_way", "under_a_file"])
