@@ -150,7 +150,8 @@ from prefect.server.api.server import SubprocessASGIServer
 import flows.prefect_env as env
 
 server = SubprocessASGIServer._instances[None].server_process
-print(server.pid, [w.pid for w in env._watchdogs if w.poll() is None][-1], flush=True)
+watchdogs = [w.pid for w in env._watchdogs if w.poll() is None]
+print(server.pid, watchdogs[-1] if watchdogs else 0, flush=True)
 time.sleep(600)
 """
 
@@ -177,13 +178,13 @@ def test_sigkilled_process_leaves_no_prefect_server_behind(tmp_path: Path) -> No
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert _wait_gone(server_pid, 15), "Prefect's temporary API server outlived its process"
-        assert _wait_gone(watchdog_pid, 5)
+        assert watchdog_pid and _wait_gone(watchdog_pid, 5)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
         for pid in (server_pid, watchdog_pid):
-            if pid is not None and pid_alive(pid):
+            if pid and pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
