@@ -345,10 +345,8 @@ class _Folder:
 
     def note(self, message: str) -> None:
         """One line in ``logs/keeper.log`` (the keeper has no terminal)."""
-        with contextlib.suppress(OSError):
-            self.keeper_log.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.keeper_log, "a", encoding="utf-8") as fh:
-                fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {message}\n")
+        with contextlib.suppress(OSError), open(self.keeper_log, "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {message}\n")
 
 
 class EmbeddedS3:
@@ -467,7 +465,8 @@ class EmbeddedS3:
 
         A server pinned by ``posterqa s3 start`` (:meth:`pin`) keeps running.
         """
-        if self._lease is None:
+        if self._lease is None or not self.root.is_dir():  # not started, or folder deleted
+            self._lease = None
             self._reset()
             return
         with self._folder.lock():
@@ -811,12 +810,19 @@ def keep_server(root: str | Path, server_pid: int, poll_s: float = 0.5) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     folder = _Folder(Path(root))
+    server_start = process_start_time(server_pid)
     folder.note(f"keeper watching server pid {server_pid}")
     while True:
         time.sleep(poll_s)
         info = folder.read_info()
         if info is None or int(info["pid"]) != server_pid:
-            folder.note(f"server pid {server_pid} was stopped by its users; keeper done")
+            # users stop the server before they forget it: one still running but no
+            # longer recorded lost its state folder (deleted under it): stop it too
+            if server_start is not None and same_process(server_pid, server_start):
+                _terminate_pid(server_pid, 15.0)
+                folder.note(f"stopped server pid {server_pid}: its server.json is gone")
+            else:
+                folder.note(f"server pid {server_pid} was stopped by its users; keeper done")
             return
         if folder.server_alive(info) and (info.get("pinned") or folder.live_clients()):
             continue

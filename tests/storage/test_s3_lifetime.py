@@ -205,6 +205,7 @@ def test_sigkilled_clients_neither_keep_the_server_nor_take_it_from_others(clien
     starter = clients()
     other = clients()
     server_pid = starter.server_pid
+    keeper_pid = json.loads((clients.state / "s3" / "server.json").read_text())["keeper_pid"]
 
     starter.kill()  # its lease stays on disk, its process is gone
     time.sleep(2.0)  # several rounds of the keeper
@@ -214,6 +215,7 @@ def test_sigkilled_clients_neither_keep_the_server_nor_take_it_from_others(clien
 
     other.kill()  # the last user dies without releasing its lease
     assert _wait_gone(server_pid, 15), "no live user is left, yet the server keeps running"
+    assert _wait_gone(keeper_pid, 5)  # it stopped the server and tidied up
     assert not (clients.state / "s3" / "server.json").exists()
     assert _leases(clients.state) == []  # stale leases cleared
     log = (clients.state / "s3" / "logs" / "keeper.log").read_text()
