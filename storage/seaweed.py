@@ -73,6 +73,10 @@ _GLOG_ERROR = re.compile(r"^[FE]\d{4} ")
 #: Environment variables weed reads as settings; the caller's must not leak in.
 _WEED_ENV_SETTINGS = ("S3_BUCKET", "S3_TABLE_BUCKET", "S3_EXTERNAL_URL")
 _KEEP_LOG_FILES = 24
+#: S3 error codes of a server that is up but does not accept the keys it was given
+_DENIED_CODES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
+)
 _MAX_OUT_LOG = 4 * 1024 * 1024  # AF_UNIX paths are limited to 108 bytes on Linux
 
 
@@ -450,6 +454,7 @@ class EmbeddedS3:
         for folder in (self.root, self.data_dir, self.log_dir):
             ensure_writable_dir(folder, "S3 data folder")
         with self._folder.lock():
+            self._drop_lease()  # one lease per handle, also when its server died under it
             self._folder.live_clients(prune=True)
             self._lease = self._folder.add_lease()
             try:
@@ -573,7 +578,13 @@ class EmbeddedS3:
             return False
         endpoint = str(info["endpoint"])
         deadline = time.monotonic() + min(self.startup_timeout, 15.0)
-        while not self._answers(endpoint):
+        while (answer := self._probe(endpoint)) != "ok":
+            if answer == "denied":  # up, but started by someone with other keys
+                raise ConfigError(
+                    f"the embedded S3 server for {self.state_dir} ({endpoint}) refuses "
+                    f"access key {self.access_key!r}: it was started with other keys "
+                    "(POSTERQA_S3_ACCESS_KEY / POSTERQA_S3_SECRET_KEY)"
+                )
             if time.monotonic() > deadline or not self._folder.server_alive(info):
                 # a server that never came up (its starter died mid-start) or hangs:
                 # it holds the data folder, so it must go before a new one starts
@@ -756,6 +767,10 @@ class EmbeddedS3:
 
     def _answers(self, endpoint: str) -> bool:
         """True when S3 at ``endpoint`` answers an authenticated ListBuckets."""
+        return self._probe(endpoint) == "ok"
+
+    def _probe(self, endpoint: str) -> str:
+        """``ok``, ``denied`` (it answers but refuses our keys) or ``down``."""
         import boto3
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
@@ -774,11 +789,14 @@ class EmbeddedS3:
         )
         try:
             client.list_buckets()
-        except (BotoCoreError, ClientError):
-            return False
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            return "denied" if code in _DENIED_CODES else "down"
+        except BotoCoreError:
+            return "down"
         finally:
             client.close()
-        return True
+        return "ok"
 
     def log_tail(self, lines: int = 3) -> str:
         """The last lines of the server's output since its last start, joined by `` | ``.

@@ -61,6 +61,21 @@ def test_second_opener_of_a_running_state_folder_attaches(s3_server: EmbeddedS3)
     )
 
 
+def test_opener_with_other_keys_is_refused_without_harming_the_server(
+    s3_server: EmbeddedS3,
+) -> None:
+    intruder = EmbeddedS3(s3_server.state_dir, access_key="other", secret_key="other-secret")
+    with pytest.raises(ConfigError) as err:
+        intruder.start()
+    assert str(err.value) == (
+        f"the embedded S3 server for {s3_server.state_dir} ({s3_server.endpoint}) refuses "
+        "access key 'other': it was started with other keys "
+        "(POSTERQA_S3_ACCESS_KEY / POSTERQA_S3_SECRET_KEY)"
+    )
+    assert s3_server.running and intruder.lease_path is None
+    assert [c.pid for c in s3_server.status().clients] == [os.getpid()]
+
+
 def _dead_pid() -> int:
     gone = subprocess.Popen(["true"])
     gone.wait()
