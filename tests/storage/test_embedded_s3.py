@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,14 +84,27 @@ def _dead_pid() -> int:
     return gone.pid
 
 
-def test_leases_of_dead_or_reused_pids_do_not_keep_the_server(tmp_path: Path) -> None:
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[EmbeddedS3]:
+    """A server started in this process; killed afterwards should a test fail midway."""
     server = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
     server_pid = server.pid
     assert server_pid is not None
+    try:
+        yield server
+    finally:
+        if pid_alive(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
+
+
+def test_leases_of_dead_or_reused_pids_do_not_keep_the_server(started: EmbeddedS3) -> None:
+    server, server_pid = started, started.pid
+    assert server_pid is not None
     clients = server.root / "clients"
+    dead = _dead_pid()
     stale = {
         # a process that has exited (SIGKILLed, say) ...
-        clients / f"{_dead_pid()}-deadbeef.json": {"pid": _dead_pid(), "start": None},
+        clients / f"{dead}-deadbeef.json": {"pid": dead, "start": None},
         # ... and a live pid that now belongs to another process (other start time)
         clients / "1-reused00.json": {"pid": 1, "start": -1},
     }
@@ -103,14 +118,13 @@ def test_leases_of_dead_or_reused_pids_do_not_keep_the_server(tmp_path: Path) ->
     assert not (server.root / "server.json").exists()
 
 
-def test_pinned_server_outlives_its_users_until_shutdown(tmp_path: Path) -> None:
-    server = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
-    server_pid = server.pid
+def test_pinned_server_outlives_its_users_until_shutdown(started: EmbeddedS3) -> None:
+    server, server_pid = started, started.pid
     assert server_pid is not None
     server.pin()
     server.stop()
     assert pid_alive(server_pid) and server.status().pinned
-    user = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
+    user = EmbeddedS3(server.state_dir, access_key="k", secret_key="s-secret").start()
     assert user.pid == server_pid
     before = server.shutdown()  # a user is left: unpinned, not stopped
     assert before.running and [c.pid for c in before.clients] == [os.getpid()]
