@@ -65,9 +65,14 @@ class Client:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.server_pid, self.endpoint = 0, ""
+
+    def ready(self) -> Client:
+        """Wait until the client has the store open."""
         words = self._line().split()
         assert words[0] == "ready", words
         self.server_pid, self.endpoint = int(words[1]), words[2]
+        return self
 
     @property
     def pid(self) -> int:
@@ -112,9 +117,9 @@ def clients(tmp_path: Path):
     state = tmp_path / "state"
     started: list[Client] = []
 
-    def start() -> Client:
+    def start(*, wait: bool = True) -> Client:
         started.append(Client(state))
-        return started[-1]
+        return started[-1].ready() if wait else started[-1]
 
     start.state = state  # type: ignore[attr-defined]
     yield start
@@ -231,3 +236,17 @@ def test_a_new_user_after_a_killed_one_gets_a_working_server(clients) -> None:
     assert _leases(clients.state) == [fresh.pid]
     fresh.exit()
     assert _wait_gone(fresh.server_pid, 5)
+
+
+def test_clients_starting_at_once_share_one_server(clients) -> None:
+    racing = [clients(wait=False) for _ in range(3)]  # all race for the start lock
+    for client in racing:
+        client.ready()
+    assert len({c.server_pid for c in racing}) == 1
+    assert len({c.endpoint for c in racing}) == 1
+    for i, client in enumerate(racing):
+        assert client.ask(f"put race-{i}.txt") == "ok"
+    assert racing[0].ask("get race-2.txt") == "got race-2.txt"
+    for client in racing:
+        client.exit()
+    assert _wait_gone(racing[0].server_pid, 5)
