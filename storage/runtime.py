@@ -17,9 +17,11 @@ log = logging.getLogger(__name__)
 def open_store(settings: Any, *, create_bucket: bool = True) -> Iterator[AssetStore]:
     """An :class:`AssetStore` on ``settings.bucket``, for the duration of the block.
 
-    With ``settings.s3_endpoint`` unset, the embedded SeaweedFS server is started under
-    ``settings.state_dir`` (or a server already running for that folder is reused) and
-    stopped again at the end if this call started it. Otherwise the store connects to
+    With ``settings.s3_endpoint`` unset, this call takes a lease on the embedded
+    SeaweedFS server of ``settings.state_dir`` (starting it, or sharing the one already
+    running there) and gives the lease up at the end; the server stops when its last
+    user leaves, unless ``posterqa s3 start`` pinned it (:mod:`storage.seaweed`).
+    Otherwise the store connects to
     ``settings.s3_endpoint`` with ``settings.s3_access_key`` / ``s3_secret_key``, or,
     when those are unset, boto3's own credential chain (``AWS_ACCESS_KEY_ID`` /
     ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, an instance role).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -69,14 +70,35 @@ def dashboard(
     host = host or settings.dashboard_host
     port = port or settings.dashboard_port
     engine = _engine(settings)
+    # uvicorn stops on SIGTERM, then re-raises it with the previous handler restored:
+    # with the default one the process would die right there, skipping the `with` below
+    # that gives up the embedded S3 server (its last user would leave it running).
+    # Ours unwinds first, then ends the process by SIGTERM as uvicorn would.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    terminated = False
     try:
         with open_store(settings) as store:
             app = create_app(settings, engine=engine, store=store)
             typer.echo(f"posterqa: review dashboard on http://{host}:{port}/ "
                        f"(create accounts with `posterqa users add NAME`)", err=True)
             uvicorn.run(app, host=host, port=port, log_level="info")
+    except _Terminated:
+        terminated = True
     finally:
         engine.dispose()
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, as an exception, so that ``with``/``finally`` blocks release what they hold."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the release finish
+    raise _Terminated
 
 
 users_app = typer.Typer(help="Dashboard accounts.", no_args_is_help=True)

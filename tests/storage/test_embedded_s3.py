@@ -1,10 +1,15 @@
-"""The embedded SeaweedFS server: start, stop, reuse of a state folder, clear failures."""
+"""The embedded SeaweedFS server: start, stop, shared use of a state folder, clear failures.
+
+The same with several real processes and signals: ``test_s3_lifetime.py``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,7 @@ import pytest
 from posterqa.errors import ConfigError, StorageError
 from posterqa.settings import Settings
 from storage.runtime import open_store
-from storage.seaweed import EmbeddedS3, find_weed_binary
+from storage.seaweed import EmbeddedS3, find_weed_binary, pid_alive
 
 
 def test_weed_binary_comes_from_the_installed_wheel() -> None:
@@ -42,30 +47,91 @@ def test_second_opener_of_a_running_state_folder_attaches(s3_server: EmbeddedS3)
     )
     with other:
         assert other.endpoint == s3_server.endpoint
-        assert not other.owner
-    assert s3_server.running  # the attacher did not stop the owner's server
+        assert other.pid == s3_server.pid and not other.launched
+        leases = sorted(p.name for p in (s3_server.root / "clients").glob("*.json"))
+        assert len(leases) == 2 and all(n.startswith(f"{os.getpid()}-") for n in leases)
+        assert other.lease_path is not None and other.lease_path.name in leases
+    assert s3_server.running  # the attacher's exit did not stop the server under its user
+    assert [p.name for p in (s3_server.root / "clients").glob("*.json")] == [
+        s3_server.lease_path.name  # type: ignore[union-attr]
+    ]
     info = json.loads((s3_server.root / "server.json").read_text())
-    assert info == {"pid": s3_server.pid, "endpoint": s3_server.endpoint, "owner_pid": os.getpid()}
+    assert (info["pid"], info["endpoint"], info["pinned"]) == (
+        s3_server.pid,
+        s3_server.endpoint,
+        False,
+    )
 
 
-def test_server_left_running_by_a_dead_process_is_adopted_and_stopped(tmp_path: Path) -> None:
-    orphan = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret")
-    orphan.start()
+def test_opener_with_other_keys_is_refused_without_harming_the_server(
+    s3_server: EmbeddedS3,
+) -> None:
+    intruder = EmbeddedS3(s3_server.state_dir, access_key="other", secret_key="other-secret")
+    with pytest.raises(ConfigError) as err:
+        intruder.start()
+    assert str(err.value) == (
+        f"the embedded S3 server for {s3_server.state_dir} ({s3_server.endpoint}) refuses "
+        "access key 'other': it was started with other keys "
+        "(POSTERQA_S3_ACCESS_KEY / POSTERQA_S3_SECRET_KEY)"
+    )
+    assert s3_server.running and intruder.lease_path is None
+    assert [c.pid for c in s3_server.status().clients] == [os.getpid()]
+
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[EmbeddedS3]:
+    """A server started in this process; killed afterwards should a test fail midway."""
+    server = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
+    server_pid = server.pid
+    assert server_pid is not None
     try:
-        info_path = orphan.root / "server.json"
-        info = json.loads(info_path.read_text())
-        gone = subprocess.Popen(["true"])  # a pid that has exited
-        gone.wait()
-        info["owner_pid"] = gone.pid  # as if the starting CLI had been SIGKILLed
-        info_path.write_text(json.dumps(info))
-
-        heir = EmbeddedS3(tmp_path / "state", access_key="k", secret_key="s-secret").start()
-        assert heir.owner and heir.endpoint == orphan.endpoint
-        heir.stop()
-        assert orphan._proc is not None and orphan._proc.wait(timeout=10) is not None
-        assert not info_path.exists()
+        yield server
     finally:
-        orphan.stop()
+        if pid_alive(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
+
+
+def test_leases_of_dead_or_reused_pids_do_not_keep_the_server(started: EmbeddedS3) -> None:
+    server, server_pid = started, started.pid
+    assert server_pid is not None
+    clients = server.root / "clients"
+    dead = _dead_pid()
+    stale = {
+        # a process that has exited (SIGKILLed, say) ...
+        clients / f"{dead}-deadbeef.json": {"pid": dead, "start": None},
+        # ... and a live pid that now belongs to another process (other start time)
+        clients / "1-reused00.json": {"pid": 1, "start": -1},
+    }
+    for path, record in stale.items():
+        path.write_text(json.dumps({**record, "since": 0, "command": "gone"}))
+    assert [c.pid for c in server.status().clients] == [os.getpid()]
+
+    server.stop()  # the only live user leaves: stale leases are no reason to stay
+    assert not pid_alive(server_pid)
+    assert not list(clients.glob("*.json"))
+    assert not (server.root / "server.json").exists()
+
+
+def test_pinned_server_outlives_its_users_until_shutdown(started: EmbeddedS3) -> None:
+    server, server_pid = started, started.pid
+    assert server_pid is not None
+    server.pin()
+    server.stop()
+    assert pid_alive(server_pid) and server.status().pinned
+    user = EmbeddedS3(server.state_dir, access_key="k", secret_key="s-secret").start()
+    assert user.pid == server_pid
+    before = server.shutdown()  # a user is left: unpinned, not stopped
+    assert before.running and [c.pid for c in before.clients] == [os.getpid()]
+    assert pid_alive(server_pid) and not server.status().pinned
+    user.stop()
+    assert not pid_alive(server_pid)
+    assert not server.shutdown().running
 
 
 @pytest.mark.parametrize("how", ["file_in_the_way", "under_a_file"])
