@@ -260,6 +260,26 @@ def _repair(rt: Any, image: np.ndarray, defect: Any, prompt: str, reference: Any
     return result, found.to_json()
 
 
+def unreadable_working_image(group: ClaimGroup) -> WorkingImage:
+    """Stands for a poster that could not be read for repair (no file behind it)."""
+    return WorkingImage(path="", sha256="", source_key=group.asset_key)
+
+
+def crashed_outcome(group: ClaimGroup, defect_id: int, working: WorkingImage,
+                    exc: Any, *, stage: str, backend: str) -> RefineOutcome:
+    """A failed repair that records why ``stage`` crashed; the image is left as it was."""
+    from detectors.types import Defect
+
+    job = group.job(defect_id)
+    defect = Defect.from_json(job.defect)
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:1000]
+    log.warning("defect %d of %s: %s failed: %s", defect_id, group.asset_key, stage, reason)
+    return RefineOutcome(defect_id=defect_id, attempt=job.attempt, kind=defect.kind,
+                         prompt=job.prompt or defect.prompt(), backend=backend, seed=None,
+                         before=working, reasons=(type(exc).__name__,),
+                         error=f"{stage} failed: {reason}", next_working=working)
+
+
 def verify_outcome(outcome: RefineOutcome, working: WorkingImage) -> RefineOutcome:
     """Independent check on the saved files: only the focus box changed.
 

@@ -23,7 +23,7 @@ from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import records, summary
+from flows import records, repairing, summary
 from flows.detection import MODE_UNKNOWN, Detection, PosterRef
 from flows.repairing import ClaimGroup
 from flows.runtime import current, use_runtime
@@ -195,11 +195,28 @@ def drain_queue(
 def repair_group(group: ClaimGroup, run_id: int) -> Any:
     """Repairs of one poster, applied one after another onto the same working image;
     returns the future of its save."""
+    backend = current().settings.refiner_backend
     refine = refine_task(current().settings)
-    working = fetch_working_image(group)
+    state = fetch_working_image(group, return_state=True)
+    if not state.is_completed():
+        exc = state.result(raise_on_failure=False)
+        if isinstance(exc, StorageError) and not isinstance(exc, ObjectNotFoundError):
+            raise exc  # storage trouble: the run fails, the claims are released later
+        # the poster's own problem (deleted since its scan, undecodable): failed repairs
+        working = repairing.unreadable_working_image(group)
+        outcomes = [repairing.crashed_outcome(group, d, working, exc, backend=backend,
+                                              stage="reading the poster")
+                    for d in group.defect_ids]
+        return save_repair.submit(group, outcomes, working, run_id)
+    working = state.result()
     outcomes = []
     for defect_id in group.defect_ids:
-        outcome = verify_repair(refine(group, defect_id, working), working)
+        state = refine(group, defect_id, working, return_state=True)
+        if state.is_completed():
+            outcome = verify_repair(state.result(), working)
+        else:  # a crash repairs nothing: recorded as a failed repair, the sweep goes on
+            outcome = repairing.crashed_outcome(group, defect_id, working, state.result(
+                raise_on_failure=False), stage="repair", backend=backend)
         working = outcome.next_working
         outcomes.append(outcome)
     return save_repair.submit(group, outcomes, working, run_id)
