@@ -227,3 +227,48 @@ def test_a_failed_save_takes_back_its_objects(prefect_harness, settings, runtime
                                              f"{runtime.engine.url}: disk I/O error")
         assert s.scalar(select(func.count()).select_from(Defect)
                         .where(Defect.status == "claimed")) >= 1
+
+
+@pytest.mark.slow
+def test_a_crashing_repair_or_a_poster_gone_since_its_scan_fails_its_defects_only(
+    prefect_harness, settings, runtime, monkeypatch
+):
+    # fault injection: the refiner raises something posterqa never raises on purpose
+    from catalog.dataset import poster_key
+    from flows import records
+    from flows.sweep import nightly_sweep, repair_pending
+    from storage.db import session_scope
+    from storage.models import Defect, Repair
+
+    catalog = make_catalog(5, 2, defect_share=1.0, no_manifest=0)
+    seed_bucket(runtime, catalog)
+    gone, crashing = (poster_key(p, settings.posters_prefix) for p in catalog.posters)
+    monkeypatch.setattr(records, "hand_off_repairs", lambda logger: None)
+    assert nightly_sweep(prefix=settings.posters_prefix, repair="handoff")["status"] == (
+        "completed")
+    runtime.store.delete(gone)
+
+    class Crashing:
+        def repair(self, *args, **kwargs):
+            raise RuntimeError("simulated refiner bug")
+
+    monkeypatch.setattr(runtime, "refiner", Crashing)
+    result = repair_pending()
+
+    assert result["status"] == "completed" and result["repairs_verified"] == 0
+    keys = {a.id: a.key for a, _ in _assets(runtime).values()}
+    with session_scope(runtime.engine) as s:
+        rows = s.execute(select(Defect.asset_id, Repair.verdict, Repair.reason)
+                         .join(Repair, Repair.defect_id == Defect.id)).all()
+        assert s.scalar(select(func.count()).select_from(Defect)
+                        .where(Defect.status.in_(("pending", "claimed")))) == 0
+    assert rows and result["repairs_failed"] == len(rows)
+    for asset_id, verdict, reason in rows:
+        assert verdict == "failed"
+        if keys[asset_id] == gone:
+            assert reason == ("reading the poster failed: ObjectNotFoundError: object "
+                              f"s3://{settings.bucket}/{gone} does not exist")
+        else:
+            assert keys[asset_id] == crashing
+            assert reason == "repair failed: RuntimeError: simulated refiner bug"
+    assert objects_without_rows(runtime) == (set(), set())
