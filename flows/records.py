@@ -196,7 +196,7 @@ def close_run_or_note(engine: Any, state_dir: str | Path, *, run_id: int, error:
                                    "process": _process(), "close_failed": last}))
         tmp.replace(note)
         log.info("run %d could not be closed (%s); its cause is noted in %s",
-                    run_id, last, note)
+                 run_id, last, note)
     except OSError as exc:
         log.error("run %d could not be closed (%s) nor its cause noted in %s: %s",
                   run_id, last, note, exc)
