@@ -19,13 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from posterqa.errors import InputError, ObjectNotFoundError, PosterQAError
+from posterqa.errors import (
+    ImageTooLargeError,
+    ImageTooSmallError,
+    InputError,
+    ObjectNotFoundError,
+    PosterQAError,
+)
 from posterqa.manifest import manifest_key_for, parse_brand_kit, parse_manifest
 
 log = logging.getLogger(__name__)
 
 MODE_MANIFEST = "manifest"
 MODE_REFERENCE_FREE = "reference-free"
+MODE_UNKNOWN = "unknown"  # the poster could not be read: whether it has a manifest is unknown
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class Detection:
     error: str | None = None
     seconds: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    retry_later: bool = False  # not the poster's fault (storage): recorded, not marked scanned
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -162,12 +170,15 @@ def fetch_poster(store: Any, settings: Any, cache_dir: Path, ref: PosterRef) -> 
 
 def load_poster(fetched: FetchedPoster, *, max_pixels: int) -> tuple[Any, str | None]:
     """Decode the cached poster: ``(RGB uint8 [H, W, 3] array, None)`` or ``(None, reason)``."""
-    from posterqa.imaging import load_image
+    from posterqa.imaging import MIN_POSTER_SIDE, load_image
 
     if fetched.error is not None or fetched.path is None:
         return None, fetched.error or "poster was not fetched"
     try:
-        return load_image(fetched.path, name=fetched.key, max_pixels=max_pixels), None
+        return load_image(fetched.path, name=fetched.key, max_pixels=max_pixels,
+                          min_side=MIN_POSTER_SIDE), None
+    except (ImageTooLargeError, ImageTooSmallError) as exc:
+        return None, f"poster not checked: {exc}"
     except InputError as exc:
         return None, f"corrupt poster: {exc}"
 

@@ -9,17 +9,21 @@ continues, it never duplicates.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 import posterqa
-from flows.detection import Detection, PosterRef
+from flows.detection import MODE_UNKNOWN, Detection, PosterRef
 from flows.repairing import ClaimGroup, DefectJob, RefineOutcome
 from posterqa.errors import InputError
 from posterqa.manifest import is_poster_key
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 
 ACTOR = "flows"
 STALE_CLAIM_AGE = timedelta(hours=1)
+UNCLOSED_RUNS_DIR = "unclosed-runs"  # under the state folder, see close_run_or_note
+CLOSE_RETRY_DELAYS = (0.5, 2.0)
 
 
 def _actor(run_id: int | None) -> str:
@@ -41,8 +47,12 @@ def _actor(run_id: int | None) -> str:
 # --------------------------------------------------------------------------- runs
 
 
-def open_run(engine: Any, *, kind: str, prefix: str | None, params: dict[str, Any]) -> int:
-    """Insert a ``running`` run (with the Prefect flow run id when there is one)."""
+def open_run(engine: Any, *, kind: str, prefix: str | None, params: dict[str, Any],
+             state_dir: str | Path | None = None) -> int:
+    """Insert a ``running`` run (with the Prefect flow run id when there is one).
+
+    First closes the runs left ``running`` by earlier processes: with the cause they
+    noted under ``state_dir`` when they could not write it, else as killed."""
     flow_run_id = None
     try:
         from prefect.runtime import flow_run
@@ -50,7 +60,7 @@ def open_run(engine: Any, *, kind: str, prefix: str | None, params: dict[str, An
         flow_run_id = flow_run.get_id()
     except Exception:  # outside a flow run
         flow_run_id = None
-    close_dead_runs(engine)
+    close_dead_runs(engine, state_dir=state_dir)
     with session_scope(engine) as session:
         run = q.start_run(session, kind=kind, prefix=prefix, flow_run_id=flow_run_id,
                           pipeline_version=posterqa.PIPELINE_VERSION)
@@ -64,14 +74,15 @@ def _process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def close_dead_runs(engine: Any) -> int:
-    """Mark ``failed`` the running runs whose process on this host is gone (killed)."""
+def close_dead_runs(engine: Any, *, state_dir: str | Path | None = None) -> int:
+    """Mark ``failed`` the running runs whose process on this host is gone: with the
+    cause it noted under ``state_dir`` (:func:`close_run_or_note`), else as killed."""
     host = f"{socket.gethostname()}:"
-    closed = 0
+    closed = close_noted_runs(engine, state_dir) if state_dir is not None else 0
     with session_scope(engine) as session:
         running = session.scalars(select(Run.id).where(Run.status == "running")).all()
         if not running:
-            return 0
+            return closed
         started = session.scalars(select(AuditEvent).where(
             AuditEvent.entity == "run", AuditEvent.action == "started",
             AuditEvent.entity_id.in_([str(r) for r in running])))
@@ -113,6 +124,10 @@ def run_counts(session: Any, run_id: int) -> dict[str, Any]:
         select(func.count()).select_from(Defect).where(
             Defect.run_id == run_id, Defect.status == "skipped")
     )
+    unread = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.actor == _actor(run_id), AuditEvent.action == "unread")
+    )
     return {
         "posters_scanned": int(sum(scans.values())),
         "posters_clean": int(scans.get("clean", 0)),
@@ -124,6 +139,7 @@ def run_counts(session: Any, run_id: int) -> dict[str, Any]:
         "pending_review": int(pending_review or 0),
         "defects_still_pending": int(queued or 0),
         "defects_unlocalised": int(unlocalised or 0),
+        "posters_unread": int(unread or 0),
     }
 
 
@@ -137,6 +153,85 @@ def close_run(engine: Any, *, run_id: int, status: str = "completed",
                           action=status, detail=counts)
         return {"run_id": run_id, "kind": run.kind, "prefix": run.prefix, "status": status,
                 **counts}
+
+
+def db_error_line(engine: Any, exc: BaseException) -> str | None:
+    """One line for a database error (``cannot write to database URL: reason``), or
+    None when ``exc`` is not one."""
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
+    return f"cannot write to database {_db_name(engine)}: {reason}"
+
+
+def _db_name(engine: Any) -> str:
+    return str(engine.url.render_as_string(hide_password=True))
+
+
+def _notes_dir(state_dir: str | Path) -> Path:
+    return Path(state_dir) / UNCLOSED_RUNS_DIR
+
+
+def close_run_or_note(engine: Any, state_dir: str | Path, *, run_id: int, error: str) -> bool:
+    """Close a run ``failed`` with ``error``; never raises.
+
+    The close is tried again after :data:`CLOSE_RETRY_DELAYS` (a locked database frees
+    up). When the database still cannot be written, the cause goes to a note
+    ``<state_dir>/unclosed-runs/run-<id>.json`` and the next run opened with this state
+    folder closes the run with it (:func:`close_noted_runs`), instead of later
+    calling it killed. Returns whether the run row was closed now.
+    """
+    for delay in (0.0, *CLOSE_RETRY_DELAYS):
+        time.sleep(delay)
+        try:
+            close_run(engine, run_id=run_id, status="failed", error=error)
+            return True
+        except Exception as exc:  # the database is what failed: note it below
+            last = db_error_line(engine, exc) or f"{type(exc).__name__}: {exc}"
+    note = _notes_dir(state_dir) / f"run-{run_id}.json"
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        tmp = note.with_name(f".{note.name}.tmp")
+        tmp.write_text(json.dumps({"run_id": run_id, "db": _db_name(engine), "error": error,
+                                   "process": _process(), "close_failed": last}))
+        tmp.replace(note)
+        log.info("run %d could not be closed (%s); its cause is noted in %s",
+                 run_id, last, note)
+    except OSError as exc:
+        log.error("run %d could not be closed (%s) nor its cause noted in %s: %s",
+                  run_id, last, note, exc)
+    return False
+
+
+def close_noted_runs(engine: Any, state_dir: str | Path) -> int:
+    """Close ``failed``, with the noted cause, the runs that :func:`close_run_or_note`
+    could not close; returns how many. Notes of another database are left alone."""
+    folder = _notes_dir(state_dir)
+    if not folder.is_dir():
+        return 0
+    closed = 0
+    for path in sorted(folder.glob("run-*.json")):
+        try:
+            note = json.loads(path.read_text())
+            run_id = int(note["run_id"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable run note %s: %s", path, exc)
+            continue
+        if note.get("db") != _db_name(engine):
+            continue
+        with session_scope(engine) as session:
+            run = session.get(Run, run_id)
+            if run is not None and run.status == "running":
+                q.finish_run(session, run_id=run_id, status="failed",
+                             counts=run_counts(session, run_id), error=str(note.get("error")))
+                q.add_audit_event(session, actor=ACTOR, entity="run", entity_id=run_id,
+                                  action="failed", detail={
+                                      "reason": "closed from the note its process left",
+                                      "process": note.get("process"),
+                                      "close_failed": note.get("close_failed")})
+                closed += 1
+        path.unlink(missing_ok=True)
+    return closed
 
 
 def load_run(engine: Any, run_id: int) -> dict[str, Any]:
@@ -199,9 +294,16 @@ def record_detection(engine: Any, settings: Any, *, run_id: int, detection: Dete
     with session_scope(engine) as session:
         asset = q.upsert_asset(
             session, bucket=settings.bucket, key=d.key, etag=d.etag, sha256=d.sha256,
-            brand=d.brand_id, has_manifest=d.mode == "manifest", status=status,
+            brand=d.brand_id, has_manifest=None if d.mode == MODE_UNKNOWN else
+            d.mode == "manifest", status=status,
             pipeline_version=posterqa.PIPELINE_VERSION, run_id=run_id, last_error=d.error,
         )
+        if d.retry_later:
+            # not marked scanned: the next sweep lists this poster again
+            q.add_audit_event(session, actor=_actor(run_id), entity="asset",
+                              entity_id=asset.id, action="unread",
+                              detail={"key": d.key, "etag": d.etag, "error": d.error})
+            return {"asset_id": asset.id, "defect_ids": [], "status": "retry-later"}
         if not force and q.already_scanned(session, asset_id=asset.id, etag=d.etag,
                                            pipeline_version=posterqa.PIPELINE_VERSION):
             # another worker recorded this version meanwhile: keep its rows

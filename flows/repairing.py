@@ -260,6 +260,26 @@ def _repair(rt: Any, image: np.ndarray, defect: Any, prompt: str, reference: Any
     return result, found.to_json()
 
 
+def unreadable_working_image(group: ClaimGroup) -> WorkingImage:
+    """Stands for a poster that could not be read for repair (no file behind it)."""
+    return WorkingImage(path="", sha256="", source_key=group.asset_key)
+
+
+def crashed_outcome(group: ClaimGroup, defect_id: int, working: WorkingImage,
+                    exc: Any, *, stage: str, backend: str) -> RefineOutcome:
+    """A failed repair that records why ``stage`` crashed; the image is left as it was."""
+    from detectors.types import Defect
+
+    job = group.job(defect_id)
+    defect = Defect.from_json(job.defect)
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:1000]
+    log.warning("defect %d of %s: %s failed: %s", defect_id, group.asset_key, stage, reason)
+    return RefineOutcome(defect_id=defect_id, attempt=job.attempt, kind=defect.kind,
+                         prompt=job.prompt or defect.prompt(), backend=backend, seed=None,
+                         before=working, reasons=(type(exc).__name__,),
+                         error=f"{stage} failed: {reason}", next_working=working)
+
+
 def verify_outcome(outcome: RefineOutcome, working: WorkingImage) -> RefineOutcome:
     """Independent check on the saved files: only the focus box changed.
 
@@ -288,35 +308,99 @@ def verify_outcome(outcome: RefineOutcome, working: WorkingImage) -> RefineOutco
 
 def save_repairs(rt: Any, group: ClaimGroup, outcomes: list[RefineOutcome],
                  final: WorkingImage, *, run_id: int) -> SavedRepairs:
-    """Upload artifacts and the repaired poster, then write the rows in one transaction."""
+    """Upload artifacts and the repaired poster, then write the rows in one transaction.
+
+    No object is left without its row: when an upload or the rows fail, what this call
+    wrote is taken back (:class:`_Writes`). A storage failure fails this poster's
+    repairs only: they are recorded ``failed`` with the reason and the sweep goes on;
+    a database failure is raised (the run fails, and the claims are released later).
+    """
     from flows import records
 
-    settings, store = rt.settings, rt.store
-    uploaded: dict[int, dict[str, str]] = {}
-    # 1. objects first, at deterministic keys
-    for out in outcomes:
-        keys = {}
-        for name, path in out.artifacts.items():
-            key = guard_write(settings, artifact_key(settings, group.asset_id, out.defect_id,
-                                                     out.attempt, name))
-            store.put_bytes(key, Path(path).read_bytes(), content_type="image/png")
-            keys[name] = key
-        uploaded[out.defect_id] = keys
-    repaired_key = None
-    if any(o.verdict == "verified" for o in outcomes):
-        from posterqa.imaging import encode_png
-
-        repaired_key = guard_write(settings, repaired_key_for(settings, group.asset_key))
-        data = encode_png(load_working(final.path))
-        store.put_bytes(repaired_key, data, content_type="image/png",
-                        metadata={"source-etag": group.etag.strip('"'),
-                                  "source-key": group.asset_key})
-    # 2. rows, one transaction
-    repair_ids = records.record_repairs(
-        rt.engine, run_id=run_id, group=group, outcomes=outcomes, artifacts=uploaded,
-        repaired_key=repaired_key,
-    )
+    writes = _Writes(rt.store, rt.settings, group, outcomes)
+    try:
+        uploaded, repaired_key = writes.upload(final)
+    except StorageError as exc:
+        writes.undo()
+        log.warning("%s: saving the repairs failed: %s", group.asset_key, exc)
+        reason = f"saving the repair failed: {exc}"
+        outcomes = [replace(o, verdict="failed", error=reason,
+                            reasons=(*o.reasons, "save_failed")) for o in outcomes]
+        uploaded, repaired_key = {}, None
+    try:
+        repair_ids = records.record_repairs(
+            rt.engine, run_id=run_id, group=group, outcomes=outcomes, artifacts=uploaded,
+            repaired_key=repaired_key,
+        )
+    except BaseException:
+        writes.undo()
+        raise
     verified = sum(o.verdict == "verified" for o in outcomes)
     return SavedRepairs(asset_key=group.asset_key, repaired_key=repaired_key,
                         repair_ids=tuple(repair_ids), verified=verified,
                         failed=len(outcomes) - verified)
+
+
+class _Writes:
+    """The objects one save writes, and how to take them back.
+
+    Artifact keys are new for each attempt (no row names them yet): undo deletes them.
+    The repaired copy's key is one per poster: when earlier repairs own it, undo puts
+    back the bytes it had (the working image the repairs started from, or what was read
+    before overwriting it); otherwise undo deletes it.
+    """
+
+    def __init__(self, store: Any, settings: Any, group: ClaimGroup,
+                 outcomes: list[RefineOutcome]) -> None:
+        self.store, self.settings, self.group, self.outcomes = store, settings, group, outcomes
+        self.written: list[str] = []
+        self.previous: bytes | None = None  # the repaired copy before this save
+        self.previous_meta: dict[str, str] | None = None
+
+    def upload(self, final: WorkingImage) -> tuple[dict[int, dict[str, str]], str | None]:
+        settings, store, group = self.settings, self.store, self.group
+        uploaded: dict[int, dict[str, str]] = {}
+        # 1. objects first, at deterministic keys
+        for out in self.outcomes:
+            keys = {}
+            for name, path in out.artifacts.items():
+                key = guard_write(settings, artifact_key(settings, group.asset_id,
+                                                         out.defect_id, out.attempt, name))
+                self.written.append(key)
+                store.put_bytes(key, Path(path).read_bytes(), content_type="image/png")
+                keys[name] = key
+            uploaded[out.defect_id] = keys
+        if not any(o.verdict == "verified" for o in self.outcomes):
+            return uploaded, None
+        from posterqa.imaging import encode_png
+
+        repaired_key = guard_write(settings, repaired_key_for(settings, group.asset_key))
+        data = encode_png(load_working(final.path))
+        start = self.outcomes[0].before if self.outcomes else None
+        if start is not None and start.source_key == repaired_key:
+            self.previous = Path(start.path).read_bytes()
+        elif store.exists(repaired_key):  # an earlier version of the poster was repaired
+            self.previous_meta = store.head(repaired_key)["metadata"]
+            self.previous = store.get_bytes(repaired_key)
+        self.written.append(repaired_key)
+        store.put_bytes(repaired_key, data, content_type="image/png",
+                        metadata=self._metadata())
+        return uploaded, repaired_key
+
+    def _metadata(self) -> dict[str, str]:
+        return {"source-etag": self.group.etag.strip('"'), "source-key": self.group.asset_key}
+
+    def undo(self) -> None:
+        """Take back what was written; best effort (logged when S3 refuses that too)."""
+        repaired_key = repaired_key_for(self.settings, self.group.asset_key)
+        for key in reversed(self.written):
+            try:
+                if key == repaired_key and self.previous is not None:
+                    self.store.put_bytes(key, self.previous, content_type="image/png",
+                                         metadata=self.previous_meta or self._metadata())
+                else:
+                    self.store.delete(key)
+            except StorageError as exc:
+                log.error("%s: could not take back %s after a failed save: %s",
+                          self.group.asset_key, key, exc)
+        self.written.clear()

@@ -12,6 +12,7 @@ ROWS = (
     ("posters_clean", "  clean"),
     ("posters_defective", "  with defects"),
     ("posters_error", "  not checkable (reason recorded)"),
+    ("posters_unread", "posters not read (storage error; next sweep retries)"),
     ("defects_found", "defects found"),
     ("repairs_verified", "repairs verified"),
     ("repairs_failed", "repairs failed"),

@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger, unmapped
+from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy.exc import SQLAlchemyError
 
-from flows import records, summary
-from flows.detection import PosterRef
+from flows import records, repairing, summary
+from flows.detection import MODE_UNKNOWN, Detection, PosterRef
 from flows.repairing import ClaimGroup
 from flows.runtime import current, use_runtime
 from flows.tasks import (
@@ -39,20 +41,30 @@ from flows.tasks import (
     save_repair,
     verify_repair,
 )
+from posterqa.errors import ObjectNotFoundError, StorageError
 
 CLAIM_BATCH = 16
 
 
 @contextlib.contextmanager
 def tracked_run(kind: str, prefix: str | None, params: dict[str, Any]) -> Iterator[int]:
-    """The run row: opened ``running``; closed ``failed`` with the error if the flow fails."""
+    """The run row: opened ``running``; closed ``failed`` with the cause if the flow fails.
+
+    A database error leaves the flow as one line (:class:`StorageError` naming the
+    database). When even the ``failed`` close cannot be written, the cause is kept in
+    the state folder and the next process that opens a run closes this one with it
+    (:func:`flows.records.close_run_or_note`).
+    """
+    rt = current()
     run_id = open_run(kind, prefix, params)
     try:
         yield run_id
     except BaseException as exc:
-        with contextlib.suppress(Exception):
-            records.close_run(current().engine, run_id=run_id, status="failed",
-                              error=f"{type(exc).__name__}: {exc}"[:2000])
+        error = records.db_error_line(rt.engine, exc) or f"{type(exc).__name__}: {exc}"
+        records.close_run_or_note(rt.engine, rt.settings.state_dir, run_id=run_id,
+                                  error=error[:2000])
+        if isinstance(exc, SQLAlchemyError):
+            raise StorageError(error) from exc
         raise
 
 
@@ -78,8 +90,11 @@ def nightly_sweep(
         with tracked_run("sweep", prefix, {"limit": limit, "repair": repair}) as run_id:
             fetched = fetch_poster.map(posters)
             found = detect_defects.map(fetched)
-            recorded = record_defects.map(found, run_id=unmapped(run_id)).result()
-            logger.info("detection done: %d poster(s) recorded", len(recorded))
+            recorded = record_defects.map(found, run_id=unmapped(run_id))
+            wait(recorded)
+            failed = record_failed_posters(posters, fetched, found, recorded, run_id)
+            logger.info("detection done: %d poster(s) recorded, %d of them after a "
+                        "task failure", len(recorded), failed)
             if repair == "inline":
                 drain_queue(run_id, worker=default_worker(), limit=None)
             else:
@@ -120,6 +135,42 @@ def repair_asset(
         return result
 
 
+def record_failed_posters(
+    posters: list[PosterRef], fetched: Any, found: Any, recorded: Any, run_id: int
+) -> int:
+    """Record, with its reason, each poster whose fetch or detection task failed (one
+    bad poster never stops a sweep); returns how many. A failed ``record_defects``
+    itself (the database) fails the run."""
+    n = 0
+    for ref, *chain in zip(posters, fetched, found, recorded, strict=True):
+        if chain[-1].state.is_completed():
+            continue
+        stage, exc = next(((stage, fut.state.result(raise_on_failure=False))
+                           for stage, fut in zip(("fetch", "detect", "record"), chain,
+                                                 strict=True)
+                           if fut.state.is_failed() or fut.state.is_crashed()),
+                          ("record", None))
+        if stage == "record":
+            if isinstance(exc, BaseException):
+                raise exc
+            raise StorageError(f"{ref.key}: recording the scan did not finish")
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:1000]
+        # storage trouble (after the task's retries) is not the poster's fault: its
+        # reason is recorded but it is not marked scanned, so the next sweep retries it
+        transient = (stage == "fetch" and isinstance(exc, StorageError)
+                     and not isinstance(exc, ObjectNotFoundError))
+        poster = chain[0].state.result() if stage == "detect" else None
+        record_defects(Detection(
+            key=ref.key, etag=ref.etag, sha256=getattr(poster, "sha256", None),
+            mode=poster.mode if poster is not None else MODE_UNKNOWN,
+            brand_id=getattr(poster, "brand_id", None),
+            error=f"{'reading' if stage == 'fetch' else 'detection'} failed: {reason}",
+            retry_later=transient,
+        ), run_id)
+        n += 1
+    return n
+
+
 def drain_queue(
     run_id: int, *, worker: str, limit: int | None, defect_ids: list[int] | None = None
 ) -> int:
@@ -144,11 +195,28 @@ def drain_queue(
 def repair_group(group: ClaimGroup, run_id: int) -> Any:
     """Repairs of one poster, applied one after another onto the same working image;
     returns the future of its save."""
+    backend = current().settings.refiner_backend
     refine = refine_task(current().settings)
-    working = fetch_working_image(group)
+    state = fetch_working_image(group, return_state=True)
+    if not state.is_completed():
+        exc = state.result(raise_on_failure=False)
+        if isinstance(exc, StorageError) and not isinstance(exc, ObjectNotFoundError):
+            raise exc  # storage trouble: the run fails, the claims are released later
+        # the poster's own problem (deleted since its scan, undecodable): failed repairs
+        working = repairing.unreadable_working_image(group)
+        outcomes = [repairing.crashed_outcome(group, d, working, exc, backend=backend,
+                                              stage="reading the poster")
+                    for d in group.defect_ids]
+        return save_repair.submit(group, outcomes, working, run_id)
+    working = state.result()
     outcomes = []
     for defect_id in group.defect_ids:
-        outcome = verify_repair(refine(group, defect_id, working), working)
+        state = refine(group, defect_id, working, return_state=True)
+        if state.is_completed():
+            outcome = verify_repair(state.result(), working)
+        else:  # a crash repairs nothing: recorded as a failed repair, the sweep goes on
+            outcome = repairing.crashed_outcome(group, defect_id, working, state.result(
+                raise_on_failure=False), stage="repair", backend=backend)
         working = outcome.next_working
         outcomes.append(outcome)
     return save_repair.submit(group, outcomes, working, run_id)

@@ -46,7 +46,9 @@ def _logger() -> Any:
 @task(name="open_run", cache_policy=NO_CACHE, **IO_RETRIES)
 def open_run(kind: str, prefix: str | None = None, params: dict[str, Any] | None = None) -> int:
     """Insert the run row (status running); returns its id."""
-    return records.open_run(current().engine, kind=kind, prefix=prefix, params=params or {})
+    rt = current()
+    return records.open_run(rt.engine, kind=kind, prefix=prefix, params=params or {},
+                            state_dir=rt.settings.state_dir)
 
 
 @task(name="list_new_posters", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -23,6 +23,10 @@ class ImageTooLargeError(InputError):
     """An image has more pixels than ``Settings.max_image_pixels`` allows."""
 
 
+class ImageTooSmallError(InputError):
+    """An image is too small to be checked (fewer pixels a side than a poster needs)."""
+
+
 class ConfigError(PosterQAError):
     """A setting is missing or invalid (bad endpoint, unwritable state folder, ...)."""
 

@@ -11,23 +11,44 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from posterqa.errors import ImageDecodeError, ImageTooLargeError, InputError
+from posterqa.errors import ImageDecodeError, ImageTooLargeError, ImageTooSmallError, InputError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 80_000_000
+# the smallest poster a sweep checks: text the OCR reads is 16 px or taller, and a
+# smaller image cannot carry copy (a 1x1 "poster" used to fail deep in the detectors)
+MIN_POSTER_SIDE = 32
 _SRGB = ImageCms.createProfile("sRGB")
 
 ImageSource = bytes | str | Path
 
 
-def _open(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
+def _open_header_only(data: bytes) -> Image.Image:
+    """Identify ``data`` with Pillow's format plugins but without Pillow's
+    decompression-bomb check (as ``Image.open`` does otherwise); nothing is decoded."""
+    Image.init()
+    prefix = data[:16]
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        accepted = True if accept is None else accept(prefix)
+        if isinstance(accepted, str) or not accepted:
+            continue
+        try:
+            return factory(io.BytesIO(data), "")
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue
+    raise UnidentifiedImageError("cannot identify image file")
+
+
+def _open(source: ImageSource, name: str, max_pixels: int, min_side: int = 1) -> Image.Image:
     if isinstance(source, (str, Path)):
         path = Path(source)
         name = name or str(path)
@@ -45,10 +66,13 @@ def _open(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"image {name} is over the pixel limit: {exc}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+            try:
+                img = Image.open(io.BytesIO(data))
+            except Image.DecompressionBombError:
+                # Pillow's own limit (~179 M pixels) fired first: read the header
+                # without it, so posterqa's limit decides and names the size
+                img = _open_header_only(data)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"cannot decode image {name}: {exc}") from None
     width, height = img.size
     if width * height > max_pixels:
@@ -58,6 +82,11 @@ def _open(source: ImageSource, name: str, max_pixels: int) -> Image.Image:
         )
     if width < 1 or height < 1:
         raise ImageDecodeError(f"image {name} has no pixels ({width}x{height})")
+    if min(width, height) < min_side:
+        raise ImageTooSmallError(
+            f"image {name} is {width}x{height} pixels, too small to check "
+            f"(a poster needs at least {min_side} pixels on each side)"
+        )
     try:
         img.load()
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -95,14 +124,18 @@ def _to_srgb(img: Image.Image, name: str) -> Image.Image:
 
 
 def load_image(
-    source: ImageSource, *, name: str = "", max_pixels: int = DEFAULT_MAX_PIXELS
+    source: ImageSource, *, name: str = "", max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int = 1,
 ) -> np.ndarray:
     """Decode a poster to RGB ``uint8`` ``[H, W, 3]`` in sRGB.
 
     ``source`` is a path or the encoded bytes; ``name`` is used in error messages.
-    Alpha is composited over white. Raises :class:`InputError` subclasses.
+    Alpha is composited over white. Both limits are checked from the header, before
+    decoding: more than ``max_pixels`` pixels raises :class:`ImageTooLargeError`, fewer
+    than ``min_side`` pixels on a side :class:`ImageTooSmallError` (a sweep passes
+    :data:`MIN_POSTER_SIDE`); an undecodable image :class:`ImageDecodeError`.
     """
-    img = _to_srgb(_open(source, name, max_pixels), name)
+    img = _to_srgb(_open(source, name, max_pixels, min_side), name)
     if img.mode == "RGBA":
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, img).convert("RGB")

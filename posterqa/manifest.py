@@ -11,14 +11,50 @@ Bucket layout (prefixes from settings)::
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from posterqa.errors import InputError
 
 POSTER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+MAX_BRAND_ID_LENGTH = 128  # the assets.brand column
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be one segment of a bucket key, or None when it can.
+
+    A brand id from a manifest becomes ``brands/<id>/...``: it must be a *name*, never a
+    path (``../posters/acme`` is refused by S3 servers with InvalidRequest, and would
+    point outside the kit's folder anyway). Any Unicode is fine except ``/`` and ``\\``
+    (SeaweedFS turns a backslash into a slash), control characters, ``.`` and ``..``,
+    and surrounding spaces.
+    """
+    if not value:
+        return "is empty"
+    if value in (".", ".."):
+        return "is a relative path, not a name"
+    if "/" in value or "\\" in value:
+        return "is a path, not a name (no '/' or '\\')"
+    if value != value.strip():
+        return "has leading or trailing spaces"
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        return "contains a control character"
+    return None
+
+
+def relative_path_problem(value: str) -> str | None:
+    """Why ``value`` is not a plain relative path of names (``fonts/a.ttf``), or None."""
+    if not value:
+        return "is empty"
+    for part in value.split("/"):
+        problem = name_problem(part)
+        if problem is not None:
+            return f"has a part {part!r} that {problem}" if part != value else problem
+    return None
 
 
 class RegionHint(BaseModel):
@@ -48,6 +84,19 @@ class PosterManifest(BaseModel):
             return (value,)
         return value
 
+    @field_validator("brand")
+    @classmethod
+    def _brand_is_a_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = name_problem(value)
+        if problem is None and len(value) > MAX_BRAND_ID_LENGTH:
+            problem = f"is longer than {MAX_BRAND_ID_LENGTH} characters"
+        if problem is not None:
+            raise PydanticCustomError("brand_id", "brand id {value} {problem}",
+                                      {"value": repr(value), "problem": problem})
+        return value
+
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
@@ -63,6 +112,17 @@ class BrandKit(BaseModel):
     logos: tuple[str, ...] = Field(default=(), description="logo files, PNG with alpha preferred")
     fonts: tuple[str, ...] = Field(default=(), description="font files (TTF/OTF), first = main")
     colors: tuple[str, ...] = Field(default=(), description="'#rrggbb' strings")
+
+    @field_validator("logos", "fonts")
+    @classmethod
+    def _files_inside_the_kit(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            problem = relative_path_problem(name)
+            if problem is not None:
+                raise PydanticCustomError(
+                    "kit_file", "file {name} {problem} (files are named relative to the "
+                    "kit's folder)", {"name": repr(name), "problem": problem})
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

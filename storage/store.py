@@ -10,6 +10,10 @@ Errors come back as posterqa's own exceptions with one line each:
 - rejected credentials -> ``S3 rejected the credentials for bucket X (InvalidAccessKeyId)``;
 - ``put_bytes(..., overwrite=False)`` on an existing key -> :class:`ObjectExistsError`.
 
+Keys may be any Unicode. User metadata values may be too: S3 carries them in HTTP
+headers, ASCII only, so :meth:`AssetStore.put_bytes` percent-encodes them
+(:func:`encode_metadata`) and :meth:`AssetStore.head` decodes them again.
+
 Transient errors (throttling, 5xx, dropped connections) are retried by botocore's
 ``standard`` retry mode, a few attempts with backoff.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from posterqa.errors import ConfigError, ObjectNotFoundError, StorageError
+from posterqa.errors import ConfigError, InputError, ObjectNotFoundError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,39 @@ _CREDENTIAL_CODES = {
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^)\"']+)")
+# printable ASCII stays as it is in a metadata value, except "%" (the escape itself)
+_META_SAFE = "".join(ch for ch in string.printable if ch not in "%\t\n\r\x0b\x0c")
+_META_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def encode_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """User metadata as S3 carries it: values percent-encoded (UTF-8) where they are
+    not printable ASCII, and ``%`` itself; keys must be lower-case ASCII names.
+
+    ``{"source-key": "posters/ü.png"}`` -> ``{"source-key": "posters/%C3%BC.png"}``.
+    Raises :class:`InputError` for a key that S3 cannot carry.
+    """
+    from urllib.parse import quote
+
+    out: dict[str, str] = {}
+    for key, value in (metadata or {}).items():
+        name = str(key)
+        if not _META_KEY_RE.match(name):
+            raise InputError(f"S3 metadata key {name!r} must be lower-case ASCII "
+                             f"letters, digits, '.', '_' or '-'")
+        out[name] = quote(str(value), safe=_META_SAFE)
+    return out
+
+
+def decode_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """The inverse of :func:`encode_metadata` (values percent-decoded as UTF-8)."""
+    from urllib.parse import unquote
+
+    return {str(k): unquote(str(v)) for k, v in (metadata or {}).items()}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 class ObjectExistsError(StorageError):
@@ -169,12 +207,13 @@ class AssetStore:
                     f"S3 denied {op} on {self.uri(key) if key else 'bucket ' + self.bucket} "
                     f"(AccessDenied: wrong credentials or missing permission)"
                 )
-            message = str(err.get("Message") or "").strip()
+            message = _one_line(str(err.get("Message") or ""))
             target = self.uri(key) if key else f"bucket {self.bucket}"
             return StorageError(
                 f"S3 {op} on {target} failed: {code or status}{': ' + message if message else ''}"
             )
-        return StorageError(f"S3 {op} on {self.uri(key) if key else self.bucket} failed: {exc}")
+        target = self.uri(key) if key else self.bucket
+        return StorageError(f"S3 {op} on {target} failed: {_one_line(str(exc))}")
 
     def _call(self, op: str, key: str | None = None, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -252,13 +291,14 @@ class AssetStore:
     # ------------------------------------------------------------------ objects
 
     def head(self, key: str) -> dict[str, Any]:
-        """``{"etag", "size", "content_type", "metadata", "last_modified"}`` of ``key``."""
+        """``{"etag", "size", "content_type", "metadata", "last_modified"}`` of ``key``
+        (metadata values decoded, see :func:`decode_metadata`)."""
         resp = self._call("head_object", key, Bucket=self.bucket, Key=key)
         return {
             "etag": normalize_etag(resp.get("ETag")),
             "size": int(resp.get("ContentLength", 0)),
             "content_type": resp.get("ContentType"),
-            "metadata": dict(resp.get("Metadata") or {}),
+            "metadata": decode_metadata(resp.get("Metadata")),
             "last_modified": _utc(resp.get("LastModified")),
         }
 
@@ -288,14 +328,15 @@ class AssetStore:
     ) -> str:
         """Write ``data`` to ``key``; returns the new ETag.
 
-        ``metadata`` values must be ASCII strings (S3 user metadata). With
+        ``metadata`` values may be any text: they are percent-encoded for S3
+        (:func:`encode_metadata`) and decoded by :meth:`head`. With
         ``overwrite=False`` an existing key is never replaced: the key is checked first
         and the PUT carries ``If-None-Match: *``, so an S3 server that supports
         conditional writes (AWS S3, SeaweedFS, MinIO) also refuses a writer that raced
         in between. A server that ignores the header leaves that small window open.
         Raises :class:`ObjectExistsError` when the key exists.
         """
-        meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+        meta = encode_metadata(metadata)
         kwargs: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
@@ -359,7 +400,8 @@ class AssetStore:
     def copy(self, src: str, dst: str, *, metadata: Mapping[str, str] | None = None) -> str:
         """Server-side copy ``src`` -> ``dst`` in the same bucket; returns the new ETag.
 
-        Content type and metadata are copied unless ``metadata`` replaces the latter.
+        Content type and metadata are copied unless ``metadata`` replaces the latter
+        (encoded as in :meth:`put_bytes`).
         """
         kwargs: dict[str, Any] = {
             "Bucket": self.bucket,
@@ -369,7 +411,7 @@ class AssetStore:
         if metadata is not None:
             head = self.head(src)
             kwargs["MetadataDirective"] = "REPLACE"
-            kwargs["Metadata"] = {str(k): str(v) for k, v in metadata.items()}
+            kwargs["Metadata"] = encode_metadata(metadata)
             if head["content_type"]:
                 kwargs["ContentType"] = head["content_type"]
         resp = self._call("copy_object", src, **kwargs)

@@ -32,7 +32,10 @@ def register(app: typer.Typer) -> None:
         from flows.sweep import repair_asset
 
         console = Console()
-        with console.status(f"repairing {key}..."), open_runtime(settings) as rt:
+        from flows.commands.sweep import db_errors_as_one_line
+
+        with (console.status(f"repairing {key}..."), open_runtime(settings) as rt,
+              db_errors_as_one_line(rt.engine)):
             rt.store.head(key)  # a missing poster is one line, before any flow starts
             result = repair_asset(key=key, boxes=boxes, prompt=prompt)
         console.print(rich_table(result, f"repair run {result['run_id']}: {key}"))

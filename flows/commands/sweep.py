@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -20,13 +22,27 @@ def run_sweep(settings: Any, *, prefix: str, limit: int | None, dry_run: bool,
     from flows.runtime import open_runtime
     from flows.sweep import nightly_sweep
 
-    with open_runtime(settings) as rt:
+    with open_runtime(settings) as rt, db_errors_as_one_line(rt.engine):
         todo = [] if dry_run or not show_progress else list_new_posters(
             rt.store, rt.engine, settings, prefix=prefix, limit=limit)
         if not todo:
             return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
         with sweep_progress(rt.engine, len(todo), console=console):
             return nightly_sweep(prefix=prefix, limit=limit, dry_run=dry_run, repair=repair)
+
+
+@contextlib.contextmanager
+def db_errors_as_one_line(engine: Any) -> Iterator[None]:
+    """A database error (SQLAlchemy's many-line one) becomes a one-line StorageError."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from flows.records import db_error_line
+    from posterqa.errors import StorageError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageError(db_error_line(engine, exc)) from exc
 
 
 def register(app: typer.Typer) -> None:

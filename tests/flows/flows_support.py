@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from pathlib import Path
@@ -55,3 +56,43 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def objects_without_rows(runtime: Any) -> tuple[set[str], set[str]]:
+    """``(objects under repaired/ and artifacts/ that no repair row names, keys that
+    repair rows name but the bucket lacks)``: both empty when store and DB agree."""
+    from sqlalchemy import select
+
+    from storage.db import session_scope
+    from storage.models import Repair
+
+    named: set[str] = set()
+    with session_scope(runtime.engine) as s:
+        for r in s.scalars(select(Repair)):
+            named |= set((r.artifacts or {}).values())
+            if r.repaired_key:
+                named.add(r.repaired_key)
+    settings = runtime.settings
+    objects = {i.key for prefix in (settings.repaired_prefix, settings.artifacts_prefix)
+               for i in runtime.store.list(prefix)}
+    return objects - named, named - objects
+
+
+@functools.cache
+def big_png(width: int, height: int) -> bytes:
+    """A valid greyscale PNG of ``width`` x ``height`` black pixels, built row by row
+    (a 20000 x 20000 one is ~400 kB: what a decompression bomb looks like)."""
+    import struct
+    import zlib
+
+    comp = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    body = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body)
+            + chunk(b"IEND", b""))

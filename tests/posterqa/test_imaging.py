@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from posterqa.errors import ImageDecodeError, ImageTooLargeError, InputError
-from posterqa.imaging import encode_png, load_image, load_mask, load_rgba
+from posterqa.errors import ImageDecodeError, ImageTooLargeError, ImageTooSmallError, InputError
+from posterqa.imaging import MIN_POSTER_SIDE, encode_png, load_image, load_mask, load_rgba
 
 
 def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -130,3 +131,36 @@ def test_mask_is_thresholded_to_0_and_255():
     m = np.array([[0, 100, 200, 255]], dtype=np.uint8)
     out = load_mask(encode_png(m))
     assert out.tolist() == [[0, 0, 255, 255]]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG header (IHDR) claiming ``width`` x ``height``, with one empty IDAT."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b""))
+            + chunk(b"IEND", b""))
+
+
+def test_an_image_over_the_limit_gets_posterqa_reason_not_pillow_bomb_text():
+    # 400 M pixels is over Pillow's own decompression-bomb limit (~179 M): it used to
+    # be reported with Pillow's text; the limit that applies is POSTERQA_MAX_IMAGE_PIXELS
+    for w, h in ((20000, 20000), (10000, 9000)):
+        with pytest.raises(ImageTooLargeError) as info:
+            load_image(_png_header(w, h), name="p.png")
+        assert str(info.value) == (f"image p.png is {w}x{h} = {w * h} pixels, over the "
+                                   "limit of 80000000 (POSTERQA_MAX_IMAGE_PIXELS)")
+
+
+def test_an_image_too_small_for_a_poster_says_so():
+    tiny = encode_png(np.full((1, 1, 3), 9, np.uint8))
+    assert load_image(tiny).shape == (1, 1, 3)  # fine as an image; not as a poster
+    with pytest.raises(ImageTooSmallError) as info:
+        load_image(tiny, name="p.png", min_side=MIN_POSTER_SIDE)
+    assert str(info.value) == ("image p.png is 1x1 pixels, too small to check (a poster "
+                               f"needs at least {MIN_POSTER_SIDE} pixels on each side)")
+    thin = encode_png(np.zeros((MIN_POSTER_SIDE - 1, 500, 3), np.uint8))
+    with pytest.raises(ImageTooSmallError, match=f"is 500x{MIN_POSTER_SIDE - 1} pixels"):
+        load_image(thin, name="p.png", min_side=MIN_POSTER_SIDE)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from posterqa.errors import InputError
@@ -37,3 +40,34 @@ def test_brand_kit_and_manifest_key():
     with pytest.raises(InputError, match="display_name"):
         parse_brand_kit('{"id": "acme"}')
     assert manifest_key_for("posters/acme/p1.png") == "posters/acme/p1.json"
+
+
+@pytest.mark.parametrize("brand, problem", [
+    ("../posters/acme", "is a path, not a name (no '/' or '\\')"),
+    ("acme/../x", "is a path, not a name (no '/' or '\\')"),
+    ("a\\b", "is a path, not a name (no '/' or '\\')"),
+    ("..", "is a relative path, not a name"),
+    (".", "is a relative path, not a name"),
+    ("", "is empty"),
+    (" acme", "has leading or trailing spaces"),
+    ("ac\nme", "contains a control character"),
+    ("x" * 129, "is longer than 128 characters"),
+])
+def test_a_brand_id_must_be_a_name_not_a_path(brand, problem):
+    # brands/<id>/brand.json: "../posters/acme" made SeaweedFS answer InvalidRequest
+    with pytest.raises(InputError) as info:
+        parse_manifest(json.dumps({"brand": brand}), name="p1.json")
+    assert str(info.value) == f"p1.json: field 'brand': brand id {brand!r} {problem}"
+
+
+@pytest.mark.parametrize("brand", ["acme", "海报", "brand-1.v2", "Café Noir", "..x"])
+def test_any_unicode_name_is_a_brand_id(brand):
+    assert parse_manifest(json.dumps({"brand": brand})).brand == brand
+
+
+def test_brand_kit_files_stay_inside_the_kit_folder():
+    kit = parse_brand_kit('{"id": "a", "display_name": "A", "fonts": ["fonts/Sans SC.otf"]}')
+    assert kit.fonts == ("fonts/Sans SC.otf",)
+    for name in ("../other/logo.png", "/etc/passwd", "a//b.png", "a\\..\\b.png"):
+        with pytest.raises(InputError, match=f"field 'logos': file {re.escape(repr(name))} "):
+            parse_brand_kit(json.dumps({"id": "a", "display_name": "A", "logos": [name]}))

@@ -92,6 +92,32 @@ def test_content_type_metadata_copy_and_delete(store: AssetStore) -> None:
     store.delete("a/x.json")  # deleting a missing key is not an error (as in S3)
 
 
+def test_unicode_keys_and_metadata_values_round_trip(store: AssetStore) -> None:
+    # S3 user metadata travels in HTTP headers (ASCII only): values are percent-encoded
+    # on the way in and decoded by head(); keys themselves may be any Unicode
+    key = "posters/acme/spaced name ü 海报 #1?.png"
+    meta = {"source-key": key, "note": "100% off\nnext line", "plain": "abc"}
+    store.put_bytes(key, b"poster", content_type="image/png", metadata=meta)
+    assert store.get_bytes(key) == b"poster"
+    assert [i.key for i in store.list("posters/")] == [key]
+    assert store.head(key)["metadata"] == meta
+    raw = store.client.head_object(Bucket=store.bucket, Key=key)["Metadata"]
+    assert all(v.isascii() for v in raw.values()) and raw["plain"] == "abc"
+    store.copy(key, "published/ü.png", metadata={"source-key": key})
+    assert store.head("published/ü.png")["metadata"] == {"source-key": key}
+    with pytest.raises(InputError, match="metadata key 'Ünicode'"):
+        store.put_bytes("x", b"", content_type="text/plain", metadata={"Ünicode": "v"})
+
+
+def test_a_refused_request_is_one_line(store: AssetStore) -> None:
+    with pytest.raises(StorageError) as info:
+        store.put_bytes("posters/a/../b.png", b"x", content_type="image/png")
+    assert "\n" not in str(info.value) and "InvalidRequest" in str(info.value)
+    with pytest.raises(StorageError) as info:  # botocore's own multi-line message
+        store.get_bytes("")
+    assert "\n" not in str(info.value) and "Parameter validation failed" in str(info.value)
+
+
 def test_image_round_trip_is_lossless_png(store: AssetStore) -> None:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
