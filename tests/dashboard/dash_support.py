@@ -139,7 +139,11 @@ def seed_repairs(env: DashEnv, *, n: int, failed: tuple[int, ...] = ()) -> None:
             )
             env.repair_ids.append(repair.id)
             env.asset_keys.append(key)
-        queries.finish_run(session, run_id=run.id, counts={"assets": n, "defects": n})
+        # the shape flows.records.run_counts writes
+        queries.finish_run(session, run_id=run.id, counts={
+            "posters_scanned": n + 3, "defects_by_kind": {"text": n - 1, "logo": 1},
+            "repairs_verified": n - 1, "repairs_failed": 1,
+        })
 
 
 def add_user(engine: Any, username: str, password: str, role: str) -> None:

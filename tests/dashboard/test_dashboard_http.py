@@ -130,6 +130,9 @@ def test_runs_page_lists_the_run(reviewer: tuple[TestClient, str]) -> None:
     client, _ = reviewer
     html = client.get("/runs").text
     assert "sweep" in html and ">8</a>" in html  # 8 repairs link to the filtered queue
+    # posters scanned and defects found come from the counts the flows write
+    cells = re.findall(r'<td class="num">(\d*)</td>', html)
+    assert cells[:2] == ["11", "8"], cells
 
 
 def test_approve_publishes_to_the_prefix_and_audits(reviewer: tuple[TestClient, str],
@@ -332,4 +335,4 @@ def test_runs_link_to_the_prefect_flow_run_when_a_ui_url_is_known(dash_env: Dash
         [bare] = crud.list_runs(s)
     assert run.prefect_url == f"http://127.0.0.1:4200/runs/flow-run/{FLOW_RUN_ID}"
     assert bare.prefect_url is None and bare.flow_run_id == FLOW_RUN_ID
-    assert (run.repairs, run.failed, run.counts["assets"]) == (8, 1, 8)
+    assert (run.repairs, run.failed, run.counts["posters_scanned"]) == (8, 1, 11)
