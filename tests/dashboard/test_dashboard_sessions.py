@@ -375,7 +375,6 @@ def test_many_people_signing_in_at_once_from_one_address_are_not_locked_out(
         t.join(60)
     for c in clients:
         c.close()
-    print("CODES", codes)
     assert codes == [303] * len(users)
     with Session(app.engine) as s:
         assert s.scalar(select(func.count()).select_from(LoginFailure)) == 0

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from posterqa.settings import Settings
-from storage.seaweed import EmbeddedS3, pid_alive
+from storage.seaweed import EmbeddedS3, pid_alive, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTERQA = str(Path(sys.executable).parent / "posterqa")
@@ -43,15 +43,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def _leases(state: Path) -> list[int]:
@@ -121,10 +112,10 @@ def test_dashboard_on_sigterm_stops_the_server_when_it_was_the_last_user(
     server_pid, keeper_pid = info["pid"], info["keeper_pid"]
     try:
         assert _terminate(dashboard) == -signal.SIGTERM
-        assert _wait_gone(server_pid, 10), "SIGTERM to the dashboard left SeaweedFS running"
+        assert wait_gone(server_pid, 10), "SIGTERM to the dashboard left SeaweedFS running"
         assert _leases(state) == []
         # stopped by the dashboard's own release, not later by the keeper's clean-up
-        assert _wait_gone(keeper_pid, 5)
+        assert wait_gone(keeper_pid, 5)
         log = (state / "s3" / "logs" / "keeper.log").read_text()
         assert f"server pid {server_pid} was stopped by its users" in log
         assert "no live user left" not in log
@@ -177,8 +168,8 @@ def test_sigkilled_process_leaves_no_prefect_server_behind(tmp_path: Path) -> No
         assert pid_alive(server_pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        assert _wait_gone(server_pid, 15), "Prefect's temporary API server outlived its process"
-        assert watchdog_pid and _wait_gone(watchdog_pid, 5)
+        assert wait_gone(server_pid, 15), "Prefect's temporary API server outlived its process"
+        assert watchdog_pid and wait_gone(watchdog_pid, 5)
     finally:
         if proc.poll() is None:
             proc.kill()

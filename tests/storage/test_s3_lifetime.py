@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.seaweed import pid_alive
+from storage.seaweed import pid_alive, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTERQA = str(Path(sys.executable).parent / "posterqa")
@@ -132,15 +132,6 @@ def clients(tmp_path: Path):
             os.kill(pid, signal.SIGKILL)
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def _leases(state: Path) -> list[int]:
     return sorted(int(p.name.split("-")[0]) for p in (state / "s3" / "clients").glob("*.json"))
 
@@ -165,7 +156,7 @@ def test_server_outlives_its_starter_while_another_process_uses_it(clients) -> N
     assert second.ask("get from-second.txt") == "got from-second.txt"
 
     second.exit()  # the last user leaves: the server stops with it
-    assert _wait_gone(second.server_pid, 5), "the last user's exit left the server running"
+    assert wait_gone(second.server_pid, 5), "the last user's exit left the server running"
     assert not (clients.state / "s3" / "server.json").exists()
     assert _leases(clients.state) == []
 
@@ -194,7 +185,7 @@ def test_s3_start_keeps_the_server_up_across_clients_until_s3_stop(clients) -> N
     assert pid_alive(server_pid)
     assert second.ask("get pinned.txt") == "got pinned.txt"
     second.exit()
-    assert _wait_gone(server_pid, 5)
+    assert wait_gone(server_pid, 5)
     status = _posterqa(state, "s3", "status")
     assert status.returncode == 3 and "not running" in status.stdout
 
@@ -203,7 +194,7 @@ def test_s3_start_keeps_the_server_up_across_clients_until_s3_stop(clients) -> N
     server_pid = json.loads((state / "s3" / "server.json").read_text())["pid"]
     stop = _posterqa(state, "s3", "stop")
     assert stop.returncode == 0 and f"(pid {server_pid}) stopped" in stop.stdout
-    assert _wait_gone(server_pid, 5)
+    assert wait_gone(server_pid, 5)
 
 
 def test_sigkilled_clients_neither_keep_the_server_nor_take_it_from_others(clients) -> None:
@@ -219,8 +210,8 @@ def test_sigkilled_clients_neither_keep_the_server_nor_take_it_from_others(clien
     assert other.ask("get after-kill.txt") == "got after-kill.txt"
 
     other.kill()  # the last user dies without releasing its lease
-    assert _wait_gone(server_pid, 15), "no live user is left, yet the server keeps running"
-    assert _wait_gone(keeper_pid, 5)  # it stopped the server and tidied up
+    assert wait_gone(server_pid, 15), "no live user is left, yet the server keeps running"
+    assert wait_gone(keeper_pid, 5)  # it stopped the server and tidied up
     assert not (clients.state / "s3" / "server.json").exists()
     assert _leases(clients.state) == []  # stale leases cleared
     log = (clients.state / "s3" / "logs" / "keeper.log").read_text()
@@ -235,7 +226,7 @@ def test_a_new_user_after_a_killed_one_gets_a_working_server(clients) -> None:
     assert fresh.ask("get fresh.txt") == "got fresh.txt"
     assert _leases(clients.state) == [fresh.pid]
     fresh.exit()
-    assert _wait_gone(fresh.server_pid, 5)
+    assert wait_gone(fresh.server_pid, 5)
 
 
 def test_clients_starting_at_once_share_one_server(clients) -> None:
@@ -249,4 +240,4 @@ def test_clients_starting_at_once_share_one_server(clients) -> None:
     assert racing[0].ask("get race-2.txt") == "got race-2.txt"
     for client in racing:
         client.exit()
-    assert _wait_gone(racing[0].server_pid, 5)
+    assert wait_gone(racing[0].server_pid, 5)
