@@ -469,3 +469,15 @@ def test_an_erasure_over_a_fifth_of_the_logo_is_not_explained_by_the_colour_fit(
     # a recolour of the whole logo stays explained by the fit
     recoloured = ref * np.float32(0.8) + np.float32(10.0)
     assert _residual_fraction(ref, recoloured, everywhere, everywhere)[0] == 0.0
+
+
+def test_a_blurred_logos_tile_shifts_are_not_a_warp():
+    # seed 31's logo blurred to sharpness 0.03: its flat gradient tiles read warp_px 0.0,
+    # 8.6 or 5.2 px by OpenCV release; blurred, not warped
+    m = Measures(ssim=0.3, grad_corr=0.2, edge_f1=0.2, delta_e=25.0, sharpness=0.03,
+                 residual=0.0, edge_shift=0.0, warp_px=8.6, tile_match=0.5,
+                 compare_width=256, residual_id=0.28)
+    check = judge(m)
+    assert "blurred" in check.reasons and "shape_warp" not in check.reasons
+    # a sharp logo with those tile shifts is warped
+    assert "shape_warp" in judge(replace(m, sharpness=0.9)).reasons
