@@ -75,8 +75,15 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    edge_shift   share of poster edges > max(2 px, 2%) away    shape_warp     > 0.2
                 from every reference edge
    warp_px      spread of per-tile shifts (phase correlation  shape_warp     > 3 px
-                of gradient maps) around their median
+                of gradient maps) around their median; read
+                between 1.5 and 4.5 px, the median over the
+                frame and four half-pixel nudges of it; not
+                read on a blurred logo (flat tiles: noise)
    ===========  ============================================  =============  ==========
+
+   The colour fit of ``residual`` is refitted on the pixels it explains (within 3x its
+   median error, at least ``FIT_KEEP_DE``), so an erasure over more than a tenth of the
+   logo is not fitted away.
 
    ``wrong_logo`` (alone) when grad_corr < 0.35 and ssim < 0.45 and the tiles do not
    match each other after their own shift either (median phase-correlation peak
@@ -86,7 +93,7 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    the grey structure, not move the edges), or a dense local alignment (DIS optical
    flow, vectors capped at 10% of the compare frame,
    :func:`detectors.logo_compare._dewarp`) makes the poster the reference again:
-   gradient correlation after it ``dewarp_corr`` >= ``DEWARP_CORR`` (0.3) and
+   gradient correlation after it ``dewarp_corr`` >= ``DEWARP_CORR`` (0.24) and
    median ΔE after it ``dewarp_de`` <= ``DEWARP_DE`` (30: its colours come back too) -> our
    logo elastically warped (``shape_warp`` with the failing measures; such a match is not
    a "stray" copy either, its colours differ only because its strokes moved). Seed 13
@@ -94,7 +101,11 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    0.30 and 0.45 (both then reported at the logo, IoU 0.59 / 0.72); other logos, copy and
    decorations judged another logo 0.03-0.17 (wrong_logo and missing posters); one text
    match 60 px wide on a poster without logo reached 0.33, its ΔE staying 67 (warped
-   logos: 15-20 after the alignment, 19-54 before).
+   logos: 15-20 after the alignment, 19-54 before). The threshold was first 0.3, the
+   lower warped logo's own figure (seed 13 #128): it read 0.301 with OpenCV 5.1's DIS
+   flow and 0.299 with 4.14's, "our logo, warped" on one and "another logo" at the slot on
+   the other; 0.24 is the middle of the gap (0.17 .. 0.30), the colours (ΔE after the
+   alignment) still keep copy out.
    Each measure maps to a goodness in [0, 1], 0.5 exactly at its threshold
    (``goodness = 0.5 ± (value - threshold) / span``, spans in ``THRESHOLDS``); a
    :class:`LogoCheck`'s ``score`` (fidelity) is the smallest goodness, ``matches`` is
@@ -141,7 +152,15 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    (:meth:`LogoDetector._remains`, :mod:`detectors.logo_parts`): the reference's ink
    groups (emblem, wordmark) and halves across its long side, matched alone; a part
    judged faithful where ECC registers it places the whole logo, reported ``deformed``
-   with ``erased`` first among its reasons (or, judged faithful whole, no defect).
+   with ``erased`` first among its reasons (or, judged faithful whole, no defect); the
+   rest of the logo (outside the part) is erased outright when ``REST_GONE`` (half) of
+   its ink is not there (:func:`detectors.logo_compare.ink_missing`), whatever the
+   whole's measures say: a thin wordmark is a small share of the whole.
+   **Off the knife edge** (OpenCV 4.14 / 5.0 / 5.1 differ in ECC's, DIS flow's and the
+   test logos' drawing's last digits): :meth:`LogoDetector.compare` prefers a reading
+   that the dense alignment recovers (our logo, warped) to one judged another logo,
+   and a place's readings holding our logo's outline (:func:`_outline_kept`) count as
+   recognising the reference, as ECC + gradients do.
    When ``required`` and still no logo is found:
 
    * with a region hint of kind ``"logo"``: if the hinted slot has content (grey std >
@@ -198,6 +217,7 @@ from detectors.logo_compare import (
     WRONG_GRAD_CORR,
     WRONG_SSIM,
     Measures,
+    ink_missing,
     measure,
     wordmark_mismatch,
 )
@@ -284,6 +304,7 @@ ON_COPY_HEIGHT = 1.6  # ... when the line is at most this many times its height
 REMAINS_ECC = 0.7  # a part of the reference registers at least this well (ECC) ...
 REMAINS_SCORE = 0.7  # ... and is judged faithful with at least this score: its remains
 HALF_AGREE_IOU = 0.75  # a half's ECC box of the whole stays this close to its template's
+REST_GONE = 0.5  # ... and the rest of the logo is erased when this share of its ink is not there
 
 # measure -> (threshold, span, direction): goodness = 0.5 + direction*(v - t)/span, clipped
 THRESHOLDS: dict[str, tuple[float, float, int]] = {
@@ -309,7 +330,7 @@ REASON_OF = {
     "residual_id": "erased",
 }
 WRONG_TILE_MATCH = 0.45
-DEWARP_CORR = 0.3
+DEWARP_CORR = 0.24  # middle of seed 13's gap: others <= 0.17, warped logos >= 0.30
 DEWARP_DE = 30.0
 FRAGMENT_SHARE = 0.25
 _GRADIENT_METHODS = ("template", "soft-template")
@@ -369,6 +390,11 @@ def judge(m: Measures, ncc: float = 0.0) -> LogoCheck:
         # whose fit residual missed them (< 0.05) 0.21-0.29 - threshold 0.15 in between
         goodness["residual_id"] = 1.0
     blurred = goodness["sharpness"] < 0.5
+    if blurred:
+        # a blurred logo's gradient tiles are nearly flat: their phase-correlation shifts
+        # are noise (seed 31's logos blurred to sharpness 0.03 read warp_px 0.0, 8.6 and
+        # 5.2 px with OpenCV 5.1, 5.0 and 4.14); its outline (edge_shift) still counts
+        goodness["warp_px"] = 1.0
     rigid_other = m.grad_corr < WRONG_GRAD_CORR and m.ssim < WRONG_SSIM and not blurred \
         and m.tile_match < WRONG_TILE_MATCH
     dewarped = m.dewarp_corr >= DEWARP_CORR and m.dewarp_de <= DEWARP_DE
@@ -464,7 +490,7 @@ class LogoDetector:
         if ecc > 0 and plausible_quad(quad_of(refined, ref), ref, image.shape[:2]) \
                 and _overlap(quad_of(refined, ref), q) > 0.7:
             checks.append(judge(measure(image, ref, refined)))
-        best = max(checks, key=_check_key)
+        best = max(checks, key=_reading_key)
         if best.matches:
             return best
         # the quad may be loose (a repair box, a padded quad): search the logo inside it
@@ -480,7 +506,7 @@ class LogoDetector:
                 h2 = c.h_ref_to_img
             checks.append(judge(measure(image, ref, h2)))
         # the best reading: ECC can drift on a busy background, a given quad be loose
-        return max(checks, key=_check_key)
+        return max(checks, key=_reading_key)
 
     def detect(self, image: np.ndarray, reference_rgba: np.ndarray, *, required: bool = True,
                brand_name: str | None = None, hints: Sequence[Any] = ()) -> list[Defect]:
@@ -798,8 +824,17 @@ class LogoDetector:
             # recoloured logos were reported as another logo at a quad twice their size
             # (box IoU 0.24-0.36) while a template quad there had ECC 0.81-0.99 and
             # grad_corr 0.67-0.87 (only color_shift / low_structure)
+            # A reading holding our logo's outline (:func:`_is_outline`: the sharp
+            # template's peak there, the reference's edges) recognises it too, however
+            # ECC registers it: seed 17's recoloured logo (#149) had a template quad at
+            # edge F1 0.93 and an ECC quad drifted 25 px up beside it (ECC 0.52, edge F1
+            # 0.49, yet the higher fidelity); OpenCV 4.14's ECC converged there, 5.x's
+            # failed, and the place was kept as our logo or overruled by copy in brand
+            # colours accordingly
             check, (ecc, c, h, quad) = max(judged, key=lambda t: (
-                t[0].matches, _recognised(t[0], t[1][0])) + _check_key(t[0]))
+                t[0].matches, _recognised(t[0], t[1][0]) or _outline_kept(
+                    LogoMatch(_quad_tuple(t[1][3]), Box(0, 0, 1, 1), 0.0, t[1][1].method,
+                              ncc=_template_ncc(cl, t[1][3])), t[0])) + _check_key(t[0]))
             if out and (check.reasons == ("wrong_logo",) or (not has_feat and not check.matches)):
                 # a second copy found by templates alone is only believed when it matches
                 # (decorations echo a simple emblem's outline); any copy must be our logo
@@ -987,7 +1022,7 @@ class LogoDetector:
         found, 6 erasures located at a slot boxed tighter (IoU 0.54-0.68 -> 0.85-0.98),
         none lost; at score 0.6 two posters without a logo got an "erased" logo."""
         hw = image.shape[:2]
-        best: tuple[tuple[float, float], LogoMatch, np.ndarray] | None = None
+        best: tuple[tuple[float, float], LogoMatch, np.ndarray, tuple[int, ...]] | None = None
         for c in part_candidates(image, ref):
             if c.strength < FOUND_NCC:
                 break
@@ -1013,14 +1048,23 @@ class LogoDetector:
             log.debug("rule remains: %s part %s at %s, score %.2f ecc %.2f", c.name,
                       c.box, box.as_list(), check.score, ecc)
             best = (key, LogoMatch(_quad_tuple(quad), box, float(ecc), "part",
-                                   _hom_tuple(whole)), whole)
+                                   _hom_tuple(whole)), whole, c.box)
         if best is None:
             return None
-        key, lm, whole = best
+        key, lm, whole, part_box = best
         check = judge(measure(image, ref, whole))
+        # the rest of the logo (outside the part found) is looked at on its own: its
+        # share of the whole is small (a thin wordmark), so the whole's residual put a
+        # wordmark erased next to its emblem on a busy ground at 0.047-0.054 (threshold
+        # 0.05, OpenCV 5.0 vs 5.1 drawing the same test logo); the rest's ink missing
+        # reads about 0.9 there, about 0 on a faithful logo
+        rest = ink_missing(image, ref, whole, part_box)
+        if rest >= REST_GONE and check.matches:
+            check = LogoCheck(False, min(check.score, 0.49), ("erased",), check.details)
         if not check.matches:
             check = LogoCheck(False, check.score, tuple(dict.fromkeys(
-                ("erased", *check.reasons))), check.details + (("part_score", key[0]),))
+                ("erased", *check.reasons))), check.details + (("part_score", key[0]),
+                                                              ("rest_missing", rest)))
         return lm, check
 
     def _silhouette(self, image: np.ndarray, ref: LogoReference
@@ -1237,6 +1281,17 @@ def _part_of(inner: Box, outer: Box, share: float = 0.5) -> bool:
 def _inside(inner: Box, outer: Box) -> bool:
     """``inner`` lies (>= 80%) inside ``outer``."""
     return inner.area > 0 and inner.intersection(outer) >= 0.8 * inner.area
+
+
+def _reading_key(check: LogoCheck) -> tuple[bool, bool, float, float]:
+    """Order :meth:`LogoDetector.compare`'s readings: a faithful one, then one the dense
+    alignment turns back into the reference (:func:`_dewarped`: our logo, warped), then
+    :func:`_check_key`. A reading judged another logo has a fidelity up to 0.49 and beat
+    every reading failing other measures (fidelity 0): an elastically warped flat logo's
+    own quad (dewarp_corr 0.48) lost to a template hit on a part of it that read
+    "another logo" (fidelity 0.04) - or not, as its sharpness fell either side of the
+    blur threshold (0.40 / 0.35 with the test logo as OpenCV 4.14 / 5.1 draws it)."""
+    return (check.matches, _dewarped(check)) + _check_key(check)
 
 
 def _check_key(check: LogoCheck) -> tuple[float, float]:
