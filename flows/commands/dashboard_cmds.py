@@ -3,12 +3,15 @@ add|list|passwd|disable|enable``."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -51,6 +54,21 @@ def _engine(settings: Settings):  # noqa: ANN202 - sqlalchemy Engine
     url = settings.resolved_db_url
     upgrade(url)
     return make_engine(url)
+
+
+@contextlib.contextmanager
+def _db_session() -> Iterator[Any]:
+    """A session on the configured DB (migrated to head) for one users command;
+    committed when the block succeeds, the engine disposed either way."""
+    from sqlalchemy.orm import Session
+
+    engine = _engine(get_settings())
+    try:
+        with Session(engine) as session:
+            yield session
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def dashboard(
@@ -117,15 +135,8 @@ def users_add(
 
     check_role(role)
     password = _read_password(password_stdin)
-    from sqlalchemy.orm import Session
-
-    engine = _engine(get_settings())
-    try:
-        with Session(engine) as session:
-            user = crud.create_user(session, username=name, password=password, role=role)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _db_session() as session:
+        user = crud.create_user(session, username=name, password=password, role=role)
     typer.echo(f"created user {user.username!r} with role {user.role}")
 
 
@@ -142,19 +153,13 @@ def _read_password(password_stdin: bool) -> str:
 @users_app.command("list")
 def users_list() -> None:
     """List dashboard accounts: name, role, state (enabled / disabled), live sessions."""
-    from sqlalchemy.orm import Session
-
     from dashboard import crud
 
-    engine = _engine(get_settings())
-    try:
-        with Session(engine) as session:
-            for user in crud.list_users(session):
-                state = "disabled" if user.disabled_at else "enabled"
-                typer.echo(f"{user.username}\t{user.role}\t{state}\t"
-                           f"{user.live_sessions} session(s)")
-    finally:
-        engine.dispose()
+    with _db_session() as session:
+        for user in crud.list_users(session):
+            state = "disabled" if user.disabled_at else "enabled"
+            typer.echo(f"{user.username}\t{user.role}\t{state}\t"
+                       f"{user.live_sessions} session(s)")
 
 
 @users_app.command("passwd")
@@ -164,52 +169,31 @@ def users_passwd(
                                         help="read the password from the first line of stdin"),
 ) -> None:
     """Set a new password; every dashboard session of the user ends at once."""
-    from sqlalchemy.orm import Session
-
     from dashboard import crud
 
     password = _read_password(password_stdin)
-    engine = _engine(get_settings())
-    try:
-        with Session(engine) as session:
-            revoked = crud.set_password(session, username=name, password=password)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _db_session() as session:
+        revoked = crud.set_password(session, username=name, password=password)
     typer.echo(f"changed the password of {name!r}; ended {revoked} session(s)")
 
 
 @users_app.command("disable")
 def users_disable(name: str = typer.Argument(..., help="user name")) -> None:
     """Disable an account: it cannot sign in and its sessions end at once."""
-    from sqlalchemy.orm import Session
-
     from dashboard import crud
 
-    engine = _engine(get_settings())
-    try:
-        with Session(engine) as session:
-            revoked = crud.set_user_disabled(session, username=name, disabled=True)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _db_session() as session:
+        revoked = crud.set_user_disabled(session, username=name, disabled=True)
     typer.echo(f"disabled user {name!r}; ended {revoked} session(s)")
 
 
 @users_app.command("enable")
 def users_enable(name: str = typer.Argument(..., help="user name")) -> None:
     """Enable a disabled account again (its old sessions stay ended: it signs in anew)."""
-    from sqlalchemy.orm import Session
-
     from dashboard import crud
 
-    engine = _engine(get_settings())
-    try:
-        with Session(engine) as session:
-            crud.set_user_disabled(session, username=name, disabled=False)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _db_session() as session:
+        crud.set_user_disabled(session, username=name, disabled=False)
     typer.echo(f"enabled user {name!r}")
 
 

@@ -316,30 +316,36 @@ def test_failed_sign_ins_lock_the_client_address(fresh: Callable[..., Fresh]) ->
         ("address:127.0.0.1", "address")]
 
 
-def test_a_burst_of_parallel_guesses_gets_no_more_checks_than_the_limit(
-        fresh: Callable[..., Fresh]) -> None:
-    app = fresh(dashboard_login_window_s=600, dashboard_login_max_user_failures=3,
-                dashboard_login_max_address_failures=100)
-    n = 12
-    clients = [client_for(app.url) for _ in range(n)]
+def sign_in_at_once(url: str, attempts: list[tuple[str, str]]) -> list[int]:
+    """Each (name, password) posted by its own client and thread, released together by a
+    barrier; returns the status codes in the order they came back."""
+    clients = [client_for(url) for _ in attempts]
     tokens = [token_of(c.get("/login").text) for c in clients]
-    barrier = threading.Barrier(n)
+    barrier = threading.Barrier(len(attempts))
     codes: list[int] = []
 
-    def guess(i: int) -> None:
+    def post(i: int) -> None:
         barrier.wait()
-        resp = clients[i].post("/login", data={"username": REVIEWER[0],
-                                               "password": f"wrong-{i}",
-                                               "csrf_token": tokens[i]})
-        codes.append(resp.status_code)
+        codes.append(clients[i].post("/login", data={
+            "username": attempts[i][0], "password": attempts[i][1],
+            "csrf_token": tokens[i]}).status_code)
 
-    threads = [threading.Thread(target=guess, args=(i,)) for i in range(n)]
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(attempts))]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
     for c in clients:
         c.close()
+    return codes
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_checks_than_the_limit(
+        fresh: Callable[..., Fresh]) -> None:
+    app = fresh(dashboard_login_window_s=600, dashboard_login_max_user_failures=3,
+                dashboard_login_max_address_failures=100)
+    n = 12
+    codes = sign_in_at_once(app.url, [(REVIEWER[0], f"wrong-{i}") for i in range(n)])
     assert sorted(set(codes)) == [401, 429] and len(codes) == n
     assert codes.count(401) <= 3  # passwords checked: at most the limit
     with client_for(app.url) as client:
@@ -357,24 +363,7 @@ def test_many_people_signing_in_at_once_from_one_address_are_not_locked_out(
     for i in range(14):
         users.append((f"team-{i}", f"team-password-{i}"))
         add_user(app.engine, *users[-1], "readonly")
-    clients = [client_for(app.url) for _ in users]
-    tokens = [token_of(c.get("/login").text) for c in clients]
-    barrier = threading.Barrier(len(users))
-    codes: list[int] = []
-
-    def sign_in(i: int) -> None:
-        barrier.wait()
-        codes.append(clients[i].post("/login", data={
-            "username": users[i][0], "password": users[i][1],
-            "csrf_token": tokens[i]}).status_code)
-
-    threads = [threading.Thread(target=sign_in, args=(i,)) for i in range(len(users))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    for c in clients:
-        c.close()
+    codes = sign_in_at_once(app.url, users)
     assert codes == [303] * len(users)
     with Session(app.engine) as s:
         assert s.scalar(select(func.count()).select_from(LoginFailure)) == 0
