@@ -30,6 +30,7 @@ from posterqa.errors import (
     InputError,
     ObjectNotFoundError,
     StorageError,
+    one_line_reason,
 )
 
 log = logging.getLogger(__name__)
@@ -272,7 +273,7 @@ def crashed_outcome(group: ClaimGroup, defect_id: int, working: WorkingImage,
 
     job = group.job(defect_id)
     defect = Defect.from_json(job.defect)
-    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:1000]
+    reason = one_line_reason(exc)
     log.warning("defect %d of %s: %s failed: %s", defect_id, group.asset_key, stage, reason)
     return RefineOutcome(defect_id=defect_id, attempt=job.attempt, kind=defect.kind,
                          prompt=job.prompt or defect.prompt(), backend=backend, seed=None,

@@ -41,7 +41,7 @@ from flows.tasks import (
     save_repair,
     verify_repair,
 )
-from posterqa.errors import ObjectNotFoundError, StorageError
+from posterqa.errors import StorageError, is_storage_trouble, one_line_reason
 
 CLAIM_BATCH = 16
 
@@ -154,11 +154,10 @@ def record_failed_posters(
             if isinstance(exc, BaseException):
                 raise exc
             raise StorageError(f"{ref.key}: recording the scan did not finish")
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:1000]
+        reason = one_line_reason(exc)
         # storage trouble (after the task's retries) is not the poster's fault: its
         # reason is recorded but it is not marked scanned, so the next sweep retries it
-        transient = (stage == "fetch" and isinstance(exc, StorageError)
-                     and not isinstance(exc, ObjectNotFoundError))
+        transient = stage == "fetch" and is_storage_trouble(exc)
         poster = chain[0].state.result() if stage == "detect" else None
         record_defects(Detection(
             key=ref.key, etag=ref.etag, sha256=getattr(poster, "sha256", None),
@@ -200,7 +199,7 @@ def repair_group(group: ClaimGroup, run_id: int) -> Any:
     state = fetch_working_image(group, return_state=True)
     if not state.is_completed():
         exc = state.result(raise_on_failure=False)
-        if isinstance(exc, StorageError) and not isinstance(exc, ObjectNotFoundError):
+        if is_storage_trouble(exc):
             raise exc  # storage trouble: the run fails, the claims are released later
         # the poster's own problem (deleted since its scan, undecodable): failed repairs
         working = repairing.unreadable_working_image(group)

@@ -52,3 +52,15 @@ class BackendError(PosterQAError):
 
 class BackgroundChangedError(PosterQAError):
     """Paste-back changed pixels outside the blend band (must never happen)."""
+
+
+def one_line_reason(exc: BaseException, limit: int = 1000) -> str:
+    """``Type: message`` of ``exc`` on one line (white space folded), at most ``limit``
+    characters: the reason recorded for a poster or a repair that failed."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:limit]
+
+
+def is_storage_trouble(exc: object) -> bool:
+    """True for a failure of the store itself (after retries), not of the poster: any
+    :class:`StorageError` but a missing object. Such a poster is retried later."""
+    return isinstance(exc, StorageError) and not isinstance(exc, ObjectNotFoundError)
