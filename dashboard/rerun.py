@@ -20,15 +20,6 @@ _EXIF_ORIENTATION = 0x0112
 _SWAPS_AXES = (5, 6, 7, 8)  # transpose, rotate 270, transverse, rotate 90
 
 
-def parse_box(text: str) -> Box:
-    """``"x0,y0,x1,y1"`` as a :class:`Box`; InputError (naming the text) when it is not
-    four numbers with x1 > x0 and y1 > y0."""
-    try:
-        return Box.parse(text)
-    except OverflowError:  # "1e400" is float("inf"), which int() refuses
-        raise InputError(f"box {text[:80]!r} must be four integers x0,y0,x1,y1") from None
-
-
 def poster_size(store: Any, key: str) -> tuple[int, int]:
     """``(width, height)`` of the poster ``key`` as posterqa sees it (EXIF orientation
     applied, as :func:`posterqa.imaging.load_image` does); reads the header only.

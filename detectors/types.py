@@ -53,7 +53,7 @@ class Box:
             raise InputError(f"box {text!r} must be four integers x0,y0,x1,y1")
         try:
             x0, y0, x1, y1 = (int(float(p)) for p in parts)
-        except ValueError:
+        except (ValueError, OverflowError):  # "1e400" and "inf" are floats, no integers
             raise InputError(f"box {text!r} must be four integers x0,y0,x1,y1") from None
         if x1 <= x0 or y1 <= y0:
             raise InputError(f"box {text!r} is empty (needs x1 > x0 and y1 > y0)")

@@ -23,7 +23,8 @@ from dashboard.deps import (
     templates,
 )
 from dashboard.publish import publish_repair
-from dashboard.rerun import check_box_inside, parse_box, poster_size, start_rerun
+from dashboard.rerun import check_box_inside, poster_size, start_rerun
+from detectors.types import Box
 from posterqa.errors import InputError, PosterQAError
 from storage.models import REVIEW_STATUSES
 
@@ -275,7 +276,7 @@ def rerun(request: Request, repair_id: int, session: SessionDep, settings: Setti
     r = _load(session, repair_id)
     prompt = prompt.strip()
     try:
-        parsed = parse_box(box)
+        parsed = Box.parse(box)
         if not prompt:
             raise ValueError("the prompt is empty")
     except (PosterQAError, ValueError) as exc:

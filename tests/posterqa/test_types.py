@@ -15,6 +15,9 @@ def test_box_parse_and_errors_name_the_value():
         Box.parse("1,2,3")
     with pytest.raises(InputError, match="empty"):
         Box.parse("5,5,5,9")
+    for infinite in ("0,0,1e400,5", "0,0,inf,5", "0,0,nan,5"):  # float() takes them
+        with pytest.raises(InputError, match="four integers"):
+            Box.parse(infinite)
 
 
 def test_box_iou_clamp_and_from_mask():
