@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # --- OCR ---
     ocr_engine: Literal["rapidocr", "paddleocr"] = "rapidocr"
     ocr_det_limit_side: int = 960
+    report_unexpected_text: bool = Field(
+        default=False, description="also report readable text that no copy line claims "
+        "(category 'unexpected'); off: a poster may carry text its manifest does not list")
     paddle_det_model_dir: Path | None = None
     paddle_rec_model_dir: Path | None = None
     paddle_det_model_name: str = "PP-OCRv5_mobile_det"
