@@ -251,7 +251,9 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
                 if o.op in ("M", "S", "I") and chars[o.doc] not in (_SEP, _BREAK):
                     chars[o.doc] = _USED
                     claimed.add(o.doc)
-    rest = [it for it in items if it[0] not in found]
+    # missing strings, and strings matched with characters absent at an end (the rest
+    # of a string set in two sizes is on the next line)
+    rest = [it for it in items if it[0] not in found or _end_absent(found[it[0]])]
     if rest and stacked:
         _align_stacked(rest, doc, stacked, chars, ordered, found, claimed)
     matches = tuple(found[i] for i in sorted(found))
@@ -262,38 +264,64 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
 def _align_stacked(rest, doc: list[DocChar], stacked: set[int], chars: list[str],
                    ordered: Sequence[OcrLine], found: dict[int, Match],
                    claimed: set[int]) -> None:
-    """Strings the first pass left missing, matched again where a string may also run
-    on over lines stacked as one block (:func:`_stacked`: another size, a wider gap): a
-    manifest lists 'better not pout' as one string that a poster sets as three lines of
-    three sizes. Accepted only at ``STACKED_COST_RATIO`` (a stricter bar than
-    ``MAX_COST_RATIO``: running on into the next block is what the first pass guards
-    against). Fills ``found`` and ``claimed``; ``chars`` marks the claimed positions."""
+    """Strings the first pass left missing or matched with characters absent at an end,
+    matched again where a string may also run on over lines stacked as one block
+    (:func:`_stacked`: another size, a wider gap): a manifest lists 'better not pout' as
+    one string that a poster sets as three lines of three sizes. Accepted only at
+    ``STACKED_COST_RATIO`` (a stricter bar than ``MAX_COST_RATIO``: running on into the
+    next block is what the first pass guards against) and, for a string matched already,
+    only where it costs less. Updates ``found``, ``claimed`` and ``chars``."""
     loose_doc = [DocChar(_SEP, -1, -1) if k in stacked else c for k, c in enumerate(doc)]
     loose = [_SEP if k in stacked else c for k, c in enumerate(chars)]
-    for idx, exp, norm in rest:
-        text = "".join(loose)
-        pos = _find_exact(text, norm)
-        if pos is not None:
-            span = _span_positions(loose, pos, len(norm))
-            ops = [AlignOp("M", k, d) for k, d in enumerate(span)]
-            total = 0
-        else:
-            total, _s, _e, ops = _substring_align(norm, text)
-            ops = _trim_foreign_edges(ops, loose_doc, ordered)
-            if not any(o.op != "D" for o in ops):
-                continue
-            total = _cost(ops, norm, loose_doc)
-        kept = sum(1 for o in ops if o.op == "M")
-        if total > STACKED_COST_RATIO * len(norm) or kept < max(1, MIN_KEPT_RATIO * len(norm)):
-            continue
-        read = [o.doc for o in ops if o.op != "D"]
-        if not any(min(read) < k < max(read) for k in stacked):
-            continue  # the first pass judged this match already
-        found[idx] = Match(exp, norm, total, min(read), max(read) + 1, tuple(ops))
+
+    def mark(ops, *, free: bool) -> None:
         for o in ops:
-            if o.op in ("M", "S", "I") and loose[o.doc] != _SEP:
-                loose[o.doc] = chars[o.doc] = _USED
-                claimed.add(o.doc)
+            if o.op in ("M", "S", "I") and doc[o.doc].line >= 0:
+                loose[o.doc] = chars[o.doc] = doc[o.doc].char if free else _USED
+                if free:
+                    claimed.discard(o.doc)
+                else:
+                    claimed.add(o.doc)
+
+    for idx, exp, norm in rest:
+        before = found.get(idx)
+        if before is not None:
+            mark(before.ops, free=True)
+        m = _stacked_match(exp, norm, loose, loose_doc, stacked, ordered)
+        if m is not None and (before is None or m.cost < before.cost):
+            found[idx] = m
+        if idx in found:
+            mark(found[idx].ops, free=False)
+
+
+def _stacked_match(exp: str, norm: str, loose: list[str], loose_doc: list[DocChar],
+                   stacked: set[int], ordered: Sequence[OcrLine]) -> Match | None:
+    """One string's match over the document with stacked lines joinable, when it
+    crosses such a join and passes ``STACKED_COST_RATIO``; else None."""
+    text = "".join(loose)
+    pos = _find_exact(text, norm)
+    if pos is not None:
+        span = _span_positions(loose, pos, len(norm))
+        ops = [AlignOp("M", k, d) for k, d in enumerate(span)]
+        total = 0
+    else:
+        total, _s, _e, ops = _substring_align(norm, text)
+        ops = _trim_foreign_edges(ops, loose_doc, ordered)
+        if not any(o.op != "D" for o in ops):
+            return None
+        total = _cost(ops, norm, loose_doc)
+    kept = sum(1 for o in ops if o.op == "M")
+    if total > STACKED_COST_RATIO * len(norm) or kept < max(1, MIN_KEPT_RATIO * len(norm)):
+        return None
+    read = [o.doc for o in ops if o.op != "D"]
+    if not any(min(read) < k < max(read) for k in stacked):
+        return None  # the first pass judged this match already
+    return Match(exp, norm, total, min(read), max(read) + 1, tuple(ops))
+
+
+def _end_absent(m: Match) -> bool:
+    """A match whose first or last expected characters were not read."""
+    return bool(m.ops) and (m.ops[0].op == "D" or m.ops[-1].op == "D")
 
 
 def _stacked(a: OcrLine, b: OcrLine) -> bool:

@@ -49,6 +49,17 @@ def test_stacked_copy_with_a_wrong_letter_is_located_on_its_line() -> None:
     assert [(o.op, al.lines[al.doc[o.doc].line].text) for o in wrong] == [("S", "nat")]
 
 
+def test_a_string_cut_at_its_end_takes_its_rest_from_the_stacked_line() -> None:
+    # 'Fresh' alone matches 'Fresh Deals' with 'Deals' absent (cost 5 of 10, accepted by
+    # the first pass); the smaller line under it holds the rest
+    lines = [_line("Fresh", 300, 100, 700, 220), _line("Deals", 380, 230, 620, 300)]
+    al = align(lines, ["Fresh Deals"])
+    (m,) = al.matches
+    assert m.cost == 0
+    assert {al.doc[o.doc].line for o in m.ops if o.op == "M"} == {0, 1}
+    assert al.line_claimed_ratio(1) == 1.0
+
+
 def test_lines_of_far_other_sizes_are_not_stacked() -> None:
     # a headline over small print is two pieces of copy, not one string
     lines = [_line("better", 300, 100, 760, 400), _line("not", 450, 410, 610, 510),
