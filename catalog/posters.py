@@ -675,7 +675,8 @@ def make_poster(
     :data:`REAL_TEXT_DEFECTS` (misspellings, pseudo-hanzi, look-alike hanzi, stray
     punctuation); ``text_styles`` / ``text_layouts`` give line index -> one of
     :data:`LETTERING_STYLES` / :data:`TEXT_LAYOUTS`; ``realism=True`` draws a style and a
-    layout for every other line too (about a fifth plain, a third straight).
+    layout for every other line too (a third straight; fine print under 28 px only
+    plain, bold, italic or shadowed).
     """
     # 1. Check inputs
     text_defects = dict(text_defects or {})

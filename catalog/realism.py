@@ -11,8 +11,10 @@ that hold the changed characters:
 
 =================  =====================================================================
 ``straight``       one line (may be tilted, as the default generator does)
-``arc``            the baseline on a circle, 50-140 degrees of sweep, arched up or down
-``wave``           the baseline on a sine wave (amplitude 12-30 % of the size)
+``arc``            the baseline on a circle, up to 50-140 degrees of sweep (radius at
+                   least 3x the size), arched up or down
+``wave``           the baseline on a gentle sine wave (amplitude 10-20 % of the size,
+                   1.5-2.5 line lengths long)
 ``perspective``    the line in perspective: receding to one side or tilted back
 ``multiline``      one manifest string set over 2-3 lines (split between words, or
                    between hanzi)
@@ -68,6 +70,10 @@ _LAYOUT_WEIGHTS = {"straight": 5.0, "arc": 1.0, "wave": 0.6, "perspective": 1.0,
                    "multiline": 1.5, "sizes": 1.0, "columns": 0.8, "vertical": 0.8,
                    "repeated": 1.0, "tiny": 1.2}
 _TOKEN = re.compile(r"\S+")
+# realism=True gives lines under _SMALL_PX (and tiny ones) only these styles: generators
+# keep fine print simple, and effects on 10-25 px letters would make them illegible
+_SMALL_PX = 28
+_SMALL_STYLES = ("plain", "bold", "italic", "shadow")
 
 
 @dataclass
@@ -121,10 +127,6 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
             spelling = misspell(drng, el.text, defect, str(el.font_path))
     elif defect == "wrong_chars":
         spelling = substitution(el.text, _substitute(drng, el.text, str(el.font_path)))
-    if style is None:
-        names = list(_STYLE_WEIGHTS) if realism else ["plain"]
-        w = np.array([_STYLE_WEIGHTS[n] for n in names])
-        style = names[int(rng.choice(len(names), p=w / w.sum()))]
     if layout is None:
         names = [n for n in _LAYOUT_WEIGHTS if layout_fits(n, el.text)] if realism else []
         if el.size > 40:
@@ -132,6 +134,12 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
         names = names or ["straight"]
         w = np.array([_LAYOUT_WEIGHTS[n] for n in names])
         layout = names[int(rng.choice(len(names), p=w / w.sum()))]
+    if style is None:
+        names = list(_STYLE_WEIGHTS) if realism else ["plain"]
+        if layout == "tiny" or el.size < _SMALL_PX:  # fine print: no heavy effects
+            names = [n for n in names if n in _SMALL_STYLES]
+        w = np.array([_STYLE_WEIGHTS[n] for n in names])
+        style = names[int(rng.choice(len(names), p=w / w.sum()))]
     line = RealLine(style=style, layout=layout, defect=defect, spelling=spelling,
                     max_w=width - 4)
     line.params = _layout_params(rng, line, el)
@@ -176,7 +184,7 @@ def _layout_params(rng: np.random.Generator, line: RealLine, el: _Element) -> di
     if lay == "arc":
         return {"sweep": math.radians(rng.uniform(50, 140)), "up": bool(rng.random() < 0.65)}
     if lay == "wave":
-        return {"amp": rng.uniform(0.12, 0.3), "period": rng.uniform(0.8, 1.6),
+        return {"amp": rng.uniform(0.1, 0.2), "period": rng.uniform(1.5, 2.5),
                 "phase": rng.uniform(0, 2 * math.pi)}
     if lay == "perspective":
         return {"mode": str(rng.choice(["left", "right", "back"])),
@@ -541,7 +549,7 @@ def _warp(line: RealLine, parts: list[list[np.ndarray]], size: int, pad: int
                            borderValue=0) for a in vp] for vp in parts]
     # arc: the text's middle line on a circle of radius R
     sweep = p["sweep"]
-    rad = max((w - 2 * pad) / sweep, 1.5 * size)
+    rad = max((w - 2 * pad) / sweep, 3.0 * size)  # glyphs squeezed/stretched <= ~17 %
     mid = h / 2
     up = p["up"]
     # bounds of the forward map of the canvas border
