@@ -45,6 +45,7 @@ from catalog.graphics import ink_box
 from catalog.lettering import BOLD_STYLES, ITALIC_STYLES, LETTERING_STYLES, paint
 from catalog.spelling import (
     HANZI_DEFECTS,
+    LATIN_DEFECTS,
     REAL_TEXT_DEFECTS,
     Spelling,
     has_hanzi,
@@ -114,16 +115,18 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
     the style and layout, ``drng`` the defect (the stream the classic defects use)."""
     from catalog.posters import _halo, _substitute
 
-    # a line that cannot carry the defect or the layout asked for gets a Chinese text
+    # a line that cannot carry the defect or the layout asked for gets another text:
+    # Chinese (any layout can set a short Chinese headline), English for pseudo_letter
+    latin = defect in LATIN_DEFECTS
     if (defect in HANZI_DEFECTS and not has_hanzi(el.text)) or \
             (layout is not None and not layout_fits(layout, el.text)):
-        _retext(el, rng, brand, width, used, layout)
+        _retext(el, rng, brand, width, used, layout, latin)
     spelling = None
     if defect in REAL_TEXT_DEFECTS:
         try:
             spelling = misspell(drng, el.text, defect, str(el.font_path))
         except InputError:  # nowhere to put it (a price such as "€5")
-            _retext(el, rng, brand, width, used, layout)
+            _retext(el, rng, brand, width, used, layout, latin)
             spelling = misspell(drng, el.text, defect, str(el.font_path))
     elif defect == "wrong_chars":
         spelling = substitution(el.text, _substitute(drng, el.text, str(el.font_path)))
@@ -152,14 +155,18 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
 
 
 def _retext(el: _Element, rng: np.random.Generator, brand: GeneratedBrand, width: int,
-            used: set[str], layout: str | None) -> None:
-    """Give the line a Chinese text (that ``layout`` can set): a hanzi defect needs a
-    hanzi, and any layout can set a short Chinese headline."""
-    pool = [t for t in texts.HEADLINES_ZH + texts.SLOGANS_ZH + texts.DETAILS_ZH
-            if t not in used and (layout is None or layout_fits(layout, t))]
+            used: set[str], layout: str | None, latin: bool = False) -> None:
+    """Give the line a Chinese text (English with ``latin``) that ``layout`` can set."""
+    pool = texts.HEADLINES_EN + texts.SLOGANS_EN + texts.DETAILS_EN if latin else \
+        texts.HEADLINES_ZH + texts.SLOGANS_ZH + texts.DETAILS_ZH
+    pool = tuple(t for t in pool if t not in used and (layout is None or layout_fits(layout, t)))
+    if not pool:
+        raise InputError(f"no copy for layout {layout!r} is left on this poster")
     for _ in range(20):
         text = pool[int(rng.integers(len(pool)))]
-        font_path = str(pick_font(text, [brand.cjk_font, brand.latin_font]))
+        prefer = [brand.latin_font, brand.cjk_font] if latin else \
+            [brand.cjk_font, brand.latin_font]
+        font_path = str(pick_font(text, prefer))
         size = el.size
         text_w = load_font(font_path, size).getlength(text)
         if text_w > 0.84 * width:
@@ -170,7 +177,7 @@ def _retext(el: _Element, rng: np.random.Generator, brand: GeneratedBrand, width
             el.text, el.font_path, el.size = text, font_path, size
             el.pad = _halo_of(size)
             return
-    raise InputError(f"no Chinese copy fits a {width}px wide poster")
+    raise InputError(f"no {'English' if latin else 'Chinese'} copy fits a {width}px poster")
 
 
 def _halo_of(size: int) -> int:
@@ -256,9 +263,9 @@ def _bbox(text: str, font: ImageFont.FreeTypeFont, stroke: int,
 def _draw(img: Image.Image, x: float, y: float, text: str, font: ImageFont.FreeTypeFont,
           stroke: int, glyphs: dict[str, tuple[str, str, str]]) -> None:
     """Draw ``text`` with its pen at ``(x, y)``; a private-use character in ``glyphs`` is
-    drawn as its pseudo-hanzi: one part of the base hanzi and the rest of the partner,
-    split where the base's components meet."""
-    plain = "".join("\u3000" if c in glyphs else c for c in text)
+    drawn as its pseudo-glyph: one part of the base character and the rest of the
+    partner, split where the base's components meet (the base's advance is kept)."""
+    plain = "".join(glyphs[c][0] if c in glyphs else c for c in text)
     draw = ImageDraw.Draw(img)
     draw.text((x, y), plain, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
     for i, ch in enumerate(text):
@@ -274,7 +281,8 @@ def _draw(img: Image.Image, x: float, y: float, text: str, font: ImageFont.FreeT
                                stroke_fill=255)
         an, bn = np.asarray(a, np.float32), np.asarray(b, np.float32)
         composed = _compose_glyph(an, bn, axis)
-        merged = np.maximum(np.asarray(img, np.float32), composed)
+        line = np.clip(np.asarray(img, np.float32) - an, 0, 255)  # the base glyph goes
+        merged = np.maximum(line, composed)
         img.paste(Image.fromarray(merged.astype(np.uint8)))
 
 
@@ -456,7 +464,7 @@ def _place(line: RealLine, variants: list[str], font: ImageFont.FreeTypeFont, st
                 vs, ve = _map_span(s, e, sp if v else None)
                 chars = variants[v][vs:ve]
                 per_var.append([(ch, font, stroke, x_col + (size - font.getlength(
-                    "\u3000" if 0xE000 <= ord(ch) < 0xF900 else ch)) / 2, pad + j * cell)
+                    glyphs[ch][0] if ch in glyphs else ch)) / 2, pad + j * cell)
                     for j, ch in enumerate(chars)])
             runs.append(per_var)
         line.bad_parts = _bad_chunks(chunks, sp)

@@ -10,6 +10,9 @@ glyph, not in the pixels (the line is drawn crisply, in its own style).
   of another real hanzi. Drawn by :mod:`catalog.realism`; in the text it is a private-use
   character, in the truth's ``rendered`` U+FFFD.
 - ``lookalike_hanzi``: a hanzi replaced by a visually close real one (腈 -> 睛).
+- ``pseudo_letter``: a letter of a word is replaced by a malformed one: part of it joined
+  with the rest of another letter (DALL-E's 'Innovaite', 'Peaceiful'); U+FFFD in the
+  truth's ``rendered``.
 - ``stray_punct``: a punctuation mark inside or just after a word (SUM.MER, 夏季、大促).
 
 :func:`misspell` returns a :class:`Spelling`: what is drawn and which characters of the
@@ -27,11 +30,12 @@ from catalog import texts
 from posterqa.errors import InputError
 from posterqa.fonts import covers_char
 
-REAL_TEXT_DEFECTS = ("swapped_letters", "doubled_letter", "dropped_letter", "pseudo_hanzi",
-                     "lookalike_hanzi", "stray_punct")
+REAL_TEXT_DEFECTS = ("swapped_letters", "doubled_letter", "dropped_letter", "pseudo_letter",
+                     "pseudo_hanzi", "lookalike_hanzi", "stray_punct")
 HANZI_DEFECTS = ("pseudo_hanzi", "lookalike_hanzi")
-PSEUDO_BASE = 0xE000  # private-use code points stand for composed pseudo-hanzi
-SHOWN_PSEUDO = "\ufffd"  # what the truth's ``rendered`` shows for a pseudo-hanzi
+LATIN_DEFECTS = ("pseudo_letter",)
+PSEUDO_BASE = 0xE000  # private-use code points stand for composed pseudo-glyphs
+SHOWN_PSEUDO = "\ufffd"  # what the truth's ``rendered`` shows for a pseudo-glyph
 
 # Hanzi pairs that differ by one component or stroke (the confusions of SD-based Chinese
 # poster generators); every entry is drawn by Noto Sans SC, Noto Serif SC and WenQuanYi.
@@ -65,6 +69,9 @@ LOOKALIKE_HANZI: dict[str, str] = {
 PSEUDO_PARTNERS = "情晴味地好他明呢树林村相和知秋程抓拉说话语请谈顿领颜想思意感忠急思" \
                   "架案楚梦岩岗岸冒星是景晨智暑草花药菜茶苦落芳霜雪露需雷零"
 _LATIN_PUNCT = ".,'-:!·"
+_NARROW = set("iljtfrI1")  # too thin to hold two letters' parts
+_PARTNERS_UPPER = "ABCDEGHKMNOPRSUVWXZ"
+_PARTNERS_LOWER = "abcdeghkmnopqsuvwxyz"
 _CJK_PUNCT = "、，。·：！"
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _HANZI_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
@@ -75,12 +82,12 @@ _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{2,}")
 class Spelling:
     """A line's defective spelling.
 
-    ``text``: what is drawn (a pseudo-hanzi is a private-use character, see ``glyphs``);
+    ``text``: what is drawn (a pseudo-glyph is a private-use character, see ``glyphs``);
     ``shown``: the same for the truth's ``rendered`` (U+FFFD for a pseudo-hanzi);
     ``changed``: indices into the *expected* string of the characters that changed (an
     insertion counts at the character it follows); ``span``: ``(i0, i1)`` of the
     expected string replaced by ``text[i0:i1 + delta]`` (``delta = len(text) -
-    len(expected)``); ``glyphs``: ``(private-use char, base hanzi, partner hanzi, axis)``
+    len(expected)``); ``glyphs``: ``(private-use char, base char, partner char, axis)``
     with axis ``"x"`` (base's left part, partner's right part) or ``"y"`` (top/bottom).
     """
 
@@ -181,6 +188,21 @@ def _misspell_once(rng: np.random.Generator, text: str, defect: str, font_path: 
         out = "".join(chars)
         return Spelling(expected=text, text=out, shown=out, changed=tuple(chosen),
                         span=(chosen[0], chosen[-1] + 1))
+    if defect == "pseudo_letter":
+        places = [i for s, e in (m.span() for m in _WORD.finditer(text)) for i in range(s, e)
+                  if text[i] not in _NARROW]
+        if not places:
+            raise InputError(f"text defect 'pseudo_letter' needs a word of 3+ letters; "
+                             f"{text!r} has none")
+        i = int(rng.choice(places))
+        pool = _PARTNERS_UPPER if text[i].isupper() else _PARTNERS_LOWER
+        partners = [p for p in pool if p != text[i] and covers_char(font_path, p)]
+        partner = partners[int(rng.integers(len(partners)))]
+        axis = "x" if rng.random() < 0.6 else "y"
+        pua = chr(PSEUDO_BASE)
+        return Spelling(expected=text, text=text[:i] + pua + text[i + 1:],
+                        shown=text[:i] + SHOWN_PSEUDO + text[i + 1:], changed=(i,),
+                        span=(i, i + 1), glyphs=((pua, text[i], partner, axis),))
     if defect == "pseudo_hanzi":
         places = [i for i, c in enumerate(text) if is_hanzi(c)]
         if not places:

@@ -113,8 +113,11 @@ def _check_spelling(defect: str, expected: str, shown: str) -> None:
     elif defect == "dropped_letter":
         assert len(shown) == len(expected) - 1
         assert any(expected[:j] + expected[j + 1:] == shown for j in range(len(expected)))
-    elif defect == "pseudo_hanzi":
+    elif defect in ("pseudo_hanzi", "pseudo_letter"):
         assert shown.count(SHOWN_PSEUDO) == 1 and len(shown) == len(expected)
+        bad = expected[shown.index(SHOWN_PSEUDO)]
+        assert ("\u3400" <= bad <= "\u9fff") == (defect == "pseudo_hanzi")
+        assert defect == "pseudo_hanzi" or bad.isascii() and bad.isalpha()
     elif defect == "lookalike_hanzi":
         pairs = [(a, b) for a, b in zip(expected, shown, strict=True) if a != b]
         assert 1 <= len(pairs) <= 2
