@@ -65,7 +65,7 @@ TEXT_LAYOUTS = ("straight", "arc", "wave", "perspective", "multiline", "sizes", 
                 "vertical", "repeated", "tiny")
 _SS = 2  # supersampling of layouts that are warped (keeps the warped glyphs crisp)
 _INK = 0.002  # a letter pixel counts as ink above this alpha (it can change a pixel value)
-# how often realism=True draws each style / layout (the rest of the weight is plain)
+# relative weights with which realism=True draws a line's style / layout
 _STYLE_WEIGHTS = {"plain": 3.0, **{s: 1.0 for s in LETTERING_STYLES if s != "plain"}}
 _LAYOUT_WEIGHTS = {"straight": 5.0, "arc": 1.0, "wave": 0.6, "perspective": 1.0,
                    "multiline": 1.5, "sizes": 1.0, "columns": 0.8, "vertical": 0.8,
