@@ -42,7 +42,7 @@ on what DALL-E 3 and SD-based Chinese poster generators do (``../shared/realset`
   (:mod:`catalog.spelling`).
 - :data:`LETTERING_STYLES` (``make_poster(text_styles={line: style})``): plain, bold,
   italic, shadow, outline, extruded (3D), metallic (gold/chrome), neon glow, emboss,
-  deboss, textured (wood/noise/fabric), glitter (:mod:`catalog.lettering`).
+  deboss, textured (wood/noise/fabric), glitter, embroidery (:mod:`catalog.lettering`).
 - :data:`TEXT_LAYOUTS` (``make_poster(text_layouts={line: layout})``): straight, arc,
   wave, perspective, multiline / sizes / columns (one manifest string over 2-3 lines,
   sizes or columns), vertical (hanzi), repeated (the same copy 2-4 times), tiny (~10 px
