@@ -82,8 +82,8 @@ def _over(top_rgb: np.ndarray, top_a: np.ndarray, under_rgb: np.ndarray, under_a
 
 
 def _flat(color: RGB | np.ndarray, a: np.ndarray) -> np.ndarray:
-    col = np.asarray(color, np.float32)
-    return (col * a[..., None]) if col.ndim == 1 else col * a[..., None]
+    """Premultiplied RGB of ``color`` (one colour or ``[h, w, 3]``) through alpha ``a``."""
+    return np.asarray(color, np.float32) * a[..., None]
 
 
 def _rows_t(a: np.ndarray) -> np.ndarray:

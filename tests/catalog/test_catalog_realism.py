@@ -25,9 +25,10 @@ from catalog import (
 )
 from catalog.lettering import BOLD_STYLES, ITALIC_STYLES
 from catalog.realism import _compose_glyph, styled_font
-from catalog.spelling import LOOKALIKE_HANZI, SHOWN_PSEUDO
+from catalog.spelling import LOOKALIKE_HANZI, PSEUDO_PARTNERS, SHOWN_PSEUDO
 from catalog.texts import SIMILAR
 from posterqa.errors import InputError
+from posterqa.fonts import CJK_FONTS, covers_char, find_font
 from posterqa.imaging import encode_png
 
 SIZE = (768, 1024)
@@ -163,6 +164,15 @@ def test_hanzi_defects_use_look_alikes_and_need_a_hanzi(brand: GeneratedBrand) -
         for a, b in zip(item.expected, item.rendered, strict=True):
             if a != b:
                 assert b in LOOKALIKE_HANZI.get(a, "") + SIMILAR.get(a, "")
+
+
+def test_look_alike_table_and_pseudo_partners_are_drawn_by_every_cjk_font() -> None:
+    for name in CJK_FONTS:
+        path = str(find_font(name))
+        for ch, alikes in LOOKALIKE_HANZI.items():
+            assert alikes and ch not in alikes
+            assert all(covers_char(path, c) for c in ch + alikes), (name, ch, alikes)
+        assert all(covers_char(path, c) for c in PSEUDO_PARTNERS), name
 
 
 def test_pseudo_hanzi_is_a_new_glyph_made_of_two_real_ones(brand: GeneratedBrand) -> None:
