@@ -34,6 +34,7 @@ on what DALL-E 3 and SD-based Chinese poster generators do (``../shared/realset`
 - :data:`REAL_TEXT_DEFECTS` (usable wherever :data:`TEXT_DEFECTS` names are; both in
   :data:`ALL_TEXT_DEFECTS`): ``swapped_letters`` (PEACEFUL -> PEACEUFL),
   ``doubled_letter`` (ECHOES -> ECCHOES), ``dropped_letter`` (FAVOURITE -> FAOURITE),
+  ``garbled_word`` (2-3 such slips in one word: COMLCIATED, FASTAINIAIING),
   ``pseudo_letter`` (a letter malformed from the parts of two letters: 'Innovaite'),
   ``pseudo_hanzi`` (a non-character glyph joined from the parts of two real hanzi; both
   pseudo-glyphs are U+FFFD in the truth's ``rendered``), ``lookalike_hanzi`` (腈 -> 睛),

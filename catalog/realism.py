@@ -123,11 +123,14 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
         _retext(el, rng, brand, width, used, layout, latin)
     spelling = None
     if defect in REAL_TEXT_DEFECTS:
-        try:
-            spelling = misspell(drng, el.text, defect, str(el.font_path))
-        except InputError:  # nowhere to put it (a price such as "€5")
-            _retext(el, rng, brand, width, used, layout, latin)
-            spelling = misspell(drng, el.text, defect, str(el.font_path))
+        for attempt in range(8):
+            try:
+                spelling = misspell(drng, el.text, defect, str(el.font_path))
+                break
+            except InputError:  # nowhere to put it (a price such as "€5")
+                if attempt == 7:
+                    raise
+                _retext(el, rng, brand, width, used, layout, latin)
     elif defect == "wrong_chars":
         spelling = substitution(el.text, _substitute(drng, el.text, str(el.font_path)))
     if layout is None:

@@ -114,6 +114,14 @@ def _check_spelling(defect: str, expected: str, shown: str) -> None:
     elif defect == "dropped_letter":
         assert len(shown) == len(expected) - 1
         assert any(expected[:j] + expected[j + 1:] == shown for j in range(len(expected)))
+    elif defect == "garbled_word":
+        head = next(i for i in range(min(len(shown), len(expected)) + 1)
+                    if i == min(len(shown), len(expected)) or shown[i] != expected[i])
+        tail = next(i for i in range(min(len(shown), len(expected)) - head + 1)
+                    if i == min(len(shown), len(expected)) - head
+                    or shown[-1 - i] != expected[-1 - i])
+        changed = expected[head:len(expected) - tail]
+        assert " " not in changed  # all slips inside one word
     elif defect in ("pseudo_hanzi", "pseudo_letter"):
         assert shown.count(SHOWN_PSEUDO) == 1 and len(shown) == len(expected)
         bad = expected[shown.index(SHOWN_PSEUDO)]
