@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -720,9 +720,9 @@ def make_poster(
         defect = text_defects.get(i)
         if realism or i in text_styles or i in text_layouts or defect in REAL_TEXT_DEFECTS:
             _real.plan_line(el, i, poster_rng(poster_id, seed, salt=300 + i),
-                         poster_rng(poster_id, seed, salt=100 + i), brand, width, used,
-                         realism=realism, style=text_styles.get(i),
-                         layout=text_layouts.get(i), defect=defect)
+                            poster_rng(poster_id, seed, salt=100 + i), brand, width, used,
+                            realism=realism, style=text_styles.get(i),
+                            layout=text_layouts.get(i), defect=defect)
     _render_lines(lines, 1.0)
     logo = None
     if with_logo:
@@ -772,7 +772,7 @@ def make_poster(
         defect = text_defects.get(i)
         if el.real is not None:
             got = _real.layers(el, defect, _style_rng(poster_id, seed, i),
-                                 poster_rng(poster_id, seed, salt=100 + i))
+                               poster_rng(poster_id, seed, salt=100 + i))
             clean_layers.append((el, got.clean[1], got.clean[0]))
             bad_layers.append((el, got.shown[1], got.shown[0]))
             real_truth[i] = got
@@ -840,7 +840,7 @@ def make_poster(
                            background=background)
 
 
-def _style_rng(poster_id: str, seed: int, index: int):  # noqa: ANN202
+def _style_rng(poster_id: str, seed: int, index: int) -> Callable[[], np.random.Generator]:
     """A factory of identically seeded generators for line ``index``'s lettering style."""
     return lambda: poster_rng(poster_id, seed, salt=200 + index)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -617,8 +618,8 @@ class RealLayers:
     rendered: str
 
 
-def layers(el: _Element, defect: str | None, style_rng: Any, drng: np.random.Generator
-           ) -> RealLayers:
+def layers(el: _Element, defect: str | None, style_rng: Callable[[], np.random.Generator],
+           drng: np.random.Generator) -> RealLayers:
     """Paint line ``el`` clean and with ``defect``; ``style_rng()`` returns a fresh,
     identically seeded generator (both variants get the same texture and sparkles)."""
     from catalog.posters import TEXT_DEFECTS
