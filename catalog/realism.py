@@ -475,6 +475,8 @@ def _place(line: RealLine, variants: list[str], font: ImageFont.FreeTypeFont, st
         return len(chunks) * col_w + 2 * pad - (col_w - size), n_rows * cell + 2 * pad, runs
     # multiline / sizes / columns: chunks of the expected string
     chunks = _chunks(variants[0], p["n"], sp.span if sp else (0, 0))
+    if len(chunks) == 1:  # the misspelling spans every cut: one line, and the truth says so
+        line.layout = "straight"
     fonts = [styled_font(font_path, max(8, round(size * f)), bold, italic)[:2]
              for f in p["sizes"][:len(chunks)]]
     metrics = []

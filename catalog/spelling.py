@@ -195,8 +195,17 @@ def _misspell_once(rng: np.random.Generator, text: str, defect: str, font_path: 
                         span=(chosen[0], chosen[-1] + 1))
     if defect == "garbled_word":
         s, e = _pick_run(rng, text, 5, defect, 3)
-        word = _garble(rng, text[s:e], font_path)
-        return _edit(text, s, e, word, tuple(range(s, e)))
+        word, new = text[s:e], _garble(rng, text[s:e], font_path)
+        # the span is what changed: the word less the head and tail the slips left alone
+        head = next((k for k, (a, b) in enumerate(zip(word, new, strict=False)) if a != b),
+                    min(len(word), len(new)))
+        tail = next((k for k, (a, b) in enumerate(zip(word[::-1], new[::-1], strict=False))
+                     if a != b or k >= min(len(word), len(new)) - head),
+                    min(len(word), len(new)) - head)
+        if head + tail >= len(word):  # only insertions: keep a letter they follow in the span
+            head, tail = (head - 1, tail) if head > 0 else (head, tail - 1)
+        i0, i1 = s + head, e - tail
+        return _edit(text, i0, i1, new[head:len(new) - tail], tuple(range(i0, i1)))
     if defect == "pseudo_letter":
         places = [i for s, e in (m.span() for m in _WORD.finditer(text)) for i in range(s, e)
                   if text[i] not in _NARROW]
