@@ -23,8 +23,8 @@ from catalog import (
     make_brand,
     make_poster,
 )
+from catalog.glyphs import compose_glyph, styled_font
 from catalog.lettering import BOLD_STYLES, ITALIC_STYLES
-from catalog.realism import _compose_glyph, styled_font
 from catalog.spelling import LOOKALIKE_HANZI, PSEUDO_PARTNERS, SHOWN_PSEUDO
 from catalog.texts import SIMILAR
 from posterqa.errors import InputError
@@ -193,7 +193,7 @@ def test_pseudo_hanzi_is_a_new_glyph_made_of_two_real_ones(brand: GeneratedBrand
     for base, partner in ((0, 1), (2, 0), (1, 2)):
         a, b = glyphs[base], glyphs[partner]
         for axis in ("x", "y"):
-            made = _compose_glyph(a, b, axis)
+            made = compose_glyph(a, b, axis)
             for real in glyphs:
                 assert np.abs(made - real).mean() > 3.0  # no real character of the three
             m, a_, b_ = (made, a, b) if axis == "x" else (made.T, a.T, b.T)
