@@ -15,13 +15,16 @@ back is the ORIGINAL file with only the repaired pixels replaced:
   identical outside the changed pixels; for JPEG every MCU (8×8 block, 16×16 with 4:2:0
   sampling) that does not touch a changed pixel must decode identically.
 
-JPEG: Pillow has no lossless block patching (libjpeg-turbo's ``jpegtran -drop`` is not
-installed here), so the file is re-encoded with the original's quantisation tables and
-chroma sampling, straight from the decoder's YCbCr planes (no colour conversion round
-trip). That keeps most untouched MCUs identical at quality <= 90 and few at 95+; the
-count is measured on every write and recorded (:class:`AssetFidelity`), and
-``meets_bar`` is False when any untouched MCU changed. Lossy WebP is written lossless
-(pixels outside the repair identical, the file larger), noted in the record.
+JPEG: the repaired image is encoded with the original's quantisation tables and chroma
+sampling (from the decoder's own YCbCr planes), and only the MCUs that hold a changed
+pixel are copied, as quantised coefficients, into the original file
+(:mod:`refiner.jpeg_blocks`, what ``jpegtran -drop`` does): every other MCU decodes
+exactly as before. Progressive / arithmetic / multi-scan JPEGs cannot be patched; they
+keep the plain re-encode (most untouched MCUs identical at quality <= 90 with 4:4:4,
+far fewer with 4:2:0 or at 95+), and the record says so: the count of changed MCUs is
+measured on every write (:class:`AssetFidelity`), ``meets_bar`` False when any changed.
+Lossy WebP is written lossless (pixels outside the repair identical, the file larger),
+noted in the record.
 """
 
 from __future__ import annotations
@@ -61,7 +64,11 @@ class AssetFidelity:
     MCUs (JPEG) that decode differently from the original; ``outside_max_diff``: the
     largest difference there (in the file's own levels, 0..65535 for 16-bit);
     ``blocks_untouched`` / ``blocks_changed``: JPEG MCUs not touching the repair and
-    how many of them changed (0 / 0 for lossless formats); ``kept``: which of
+    how many of them changed (0 / 0 for lossless formats); ``blocks_edge_only``: with
+    subsampled chroma (4:2:0, 4:2:2), untouched MCUs that differ only in the 1 px next
+    to a patched MCU: the decoder's chroma upsampling interpolates across the MCU
+    border, so this ring follows any block patch (``jpegtran -drop`` too) and does not
+    fail the bar; ``kept``: which of
     ``icc_profile``, ``exif``, ``dpi`` the original had and the output kept;
     ``lost``: the ones it had and the output lacks; ``meets_bar``: nothing outside
     the repair changed and nothing was lost; ``reason``: why not, or a note.
@@ -79,6 +86,7 @@ class AssetFidelity:
     lost: tuple[str, ...]
     meets_bar: bool
     reason: str | None = None
+    blocks_edge_only: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +94,7 @@ class AssetFidelity:
             "changed_pixels": self.changed_pixels, "outside_changed": self.outside_changed,
             "outside_max_diff": self.outside_max_diff,
             "blocks_untouched": self.blocks_untouched, "blocks_changed": self.blocks_changed,
+            "blocks_edge_only": self.blocks_edge_only,
             "kept": list(self.kept), "lost": list(self.lost), "meets_bar": self.meets_bar,
             "reason": self.reason,
         }
@@ -369,8 +378,14 @@ def _encode_png16(source: bytes, arr: np.ndarray) -> bytes:
 
 
 def _encode_jpeg(source: bytes, img: Image.Image, changed: np.ndarray,
-                 after_native: np.ndarray) -> bytes:
-    """Re-encode a JPEG from its own YCbCr planes with its tables, sampling and metadata."""
+                 after_native: np.ndarray) -> tuple[bytes, str | None]:
+    """The JPEG with the MCUs holding changed pixels replaced (bytes, note).
+
+    The repaired image is encoded from the decoder's own YCbCr planes with the
+    original's tables, sampling and metadata; then :func:`refiner.jpeg_blocks.patch`
+    takes only the touched MCUs' coefficients from it into the original file. Files it
+    cannot patch (progressive, arithmetic, ...) keep the re-encode, noted.
+    """
     ycc = Image.open(io.BytesIO(source))
     if img.mode == "RGB":
         ycc.draft("YCbCr", ycc.size)
@@ -394,7 +409,14 @@ def _encode_jpeg(source: bytes, img: Image.Image, changed: np.ndarray,
         args["progressive"] = True
     buf = io.BytesIO()
     Image.fromarray(planes, ycc.mode).save(buf, format="JPEG", **args)
-    return buf.getvalue()
+    reencoded = buf.getvalue()
+    from refiner.jpeg_blocks import UnsupportedJpeg, patch
+
+    try:
+        return patch(source, reencoded, changed), None
+    except UnsupportedJpeg as exc:
+        log.info("JPEG block patching unavailable (%s): the file is re-encoded", exc)
+        return reencoded, f"no lossless block patching ({exc}): re-encoded"
 
 
 def _mcu_size(img: Image.Image) -> tuple[int, int]:
@@ -430,7 +452,7 @@ def write_repaired(source: bytes, after: np.ndarray, *, name: str = "",
     after_native = to_native_orientation(after, orientation)
     note: str | None = None
     if fmt == "JPEG" and img.mode in ("RGB", "L"):
-        data = _encode_jpeg(source, img, changed, after_native)
+        data, note = _encode_jpeg(source, img, changed, after_native)
     else:
         native = native_pixels(source, name)
         try:
@@ -451,8 +473,9 @@ def write_repaired(source: bytes, after: np.ndarray, *, name: str = "",
                 fidelity=_with_reason(fid, f"{fmt} {img.mode} cannot be written back: "
                                       f"stored as sRGB PNG ({exc})", meets=False))
     fid = check_fidelity(source, data, changed, name=name)
-    if note and fid.reason is None:
-        fid = _with_reason(fid, note, meets=fid.meets_bar)
+    if note:
+        fid = _with_reason(fid, f"{fid.reason}; {note}" if fid.reason else note,
+                           meets=fid.meets_bar)
     return RepairedAsset(data=data, format=fmt, extension=_EXT.get(fmt, ".png"),
                          content_type=_CONTENT_TYPE.get(fmt, "application/octet-stream"),
                          fidelity=fid)
@@ -494,7 +517,7 @@ def check_fidelity(source: bytes, written: bytes, changed: np.ndarray, *,
     diff = np.abs(src.astype(np.int32) - out.astype(np.int32))
     diff = diff.max(axis=2) if diff.ndim == 3 else diff
     lossless = fmt != "JPEG"
-    blocks_untouched = blocks_changed = 0
+    blocks_untouched = blocks_changed = blocks_edge = 0
     if lossless:
         outside = ~changed
     else:
@@ -504,12 +527,21 @@ def check_fidelity(source: bytes, written: bytes, changed: np.ndarray, *,
         pad = np.zeros((hb * mh, wb * mw), bool)
         pad[:h, :w] = changed
         touched = pad.reshape(hb, mh, wb, mw).any(axis=(1, 3))
+        touched_px = np.repeat(np.repeat(touched, mh, axis=0), mw, axis=1)
+        ring = np.zeros_like(touched_px)
+        if (mw, mh) != (8, 8):  # chroma upsampling reads 1 px across a patched border
+            import cv2
+
+            ring = cv2.dilate(touched_px.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            ring &= ~touched_px
         dpad = np.zeros((hb * mh, wb * mw), bool)
         dpad[:h, :w] = diff > 0
-        differs = dpad.reshape(hb, mh, wb, mw).any(axis=(1, 3))
+        far = (dpad & ~ring & ~touched_px).reshape(hb, mh, wb, mw).any(axis=(1, 3))
+        near = (dpad & ring).reshape(hb, mh, wb, mw).any(axis=(1, 3))
         blocks_untouched = int((~touched).sum())
-        blocks_changed = int((differs & ~touched).sum())
-        outside = ~np.repeat(np.repeat(touched, mh, axis=0), mw, axis=1)[:h, :w]
+        blocks_changed = int(far.sum())
+        blocks_edge = int((near & ~far & ~touched).sum())
+        outside = ~(touched_px | ring)[:h, :w]
     outside_changed = int(((diff > 0) & outside).sum())
     outside_max = int(diff[outside].max()) if outside.any() else 0
     before_meta, after_meta = _metadata(src_img), _metadata(out_img)
@@ -520,16 +552,19 @@ def check_fidelity(source: bytes, written: bytes, changed: np.ndarray, *,
         where = (f"{blocks_changed} of {blocks_untouched} untouched JPEG MCUs"
                  if not lossless else f"{outside_changed} pixels outside the repair")
         reasons.append(f"{where} decode differently from the original (max {outside_max})")
-        if not lossless:
-            reasons.append("JPEG re-encoded with the original's tables and sampling; "
-                           "no lossless block patching available")
+
     if lost:
         reasons.append(f"lost {', '.join(lost)}")
+    note = (f"{blocks_edge} MCUs next to the repair differ in their 1 px border only "
+            "(subsampled chroma is interpolated across the patched MCU's edge)"
+            if blocks_edge else None)
     if (src_img.format or "?") != fmt:
         reasons.append(f"format changed from {src_img.format} to {fmt}")
     return AssetFidelity(
         format=fmt, mode=out_img.mode, lossless=lossless, changed_pixels=int(changed.sum()),
         outside_changed=outside_changed, outside_max_diff=outside_max,
         blocks_untouched=blocks_untouched, blocks_changed=blocks_changed, kept=kept,
-        lost=lost, meets_bar=not reasons, reason="; ".join(reasons) or None,
+        lost=lost, meets_bar=not reasons,
+        reason="; ".join(reasons + ([note] if note else [])) or None,
+        blocks_edge_only=blocks_edge,
     )
