@@ -60,8 +60,12 @@ def brightness_checker(image: np.ndarray, box: Box, expected: str) -> tuple[bool
 
 
 def _poster() -> np.ndarray:
+    """A gradient with old "glyphs" (dark strokes) 6 px inside the repaired box."""
     yy, xx = np.mgrid[0:120, 0:160]
-    return np.stack([xx, yy, np.full_like(xx, 60)], axis=2).astype(np.uint8)
+    img = np.stack([xx, yy, np.full_like(xx, 60)], axis=2).astype(np.uint8)
+    for x in range(56, 104, 5):
+        img[46:64, x:x + 2] = 10
+    return img
 
 
 def _refiner(backend: str) -> Refiner:
