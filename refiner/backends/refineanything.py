@@ -462,10 +462,9 @@ class RefineAnythingBackend(RefinerBackend):
         else:
             _check_lora_files(self.settings)
         steps = self.settings.refineanything_steps
-        if self.settings.refineanything_lightning_lora is None and steps < 2:
+        if self.settings.refineanything_lightning_lora is None and steps < 1:
             raise ConfigError(
-                f"POSTERQA_REFINEANYTHING_STEPS={self.settings.refineanything_steps}: the base "
-                "scheduler needs at least 2 steps (1 step divides by zero in its terminal shift)"
+                f"POSTERQA_REFINEANYTHING_STEPS={steps}: sampling needs at least 1 step"
             )
         self.device = resolve_device(self.settings)
         self._loaded: _Loaded | None = None

@@ -418,8 +418,12 @@ def test_bad_input_is_an_input_error() -> None:
         backend.refine(crop, mask, "  ")
     with pytest.raises(InputError, match="reference"):
         backend.refine(crop, mask, "x", reference=np.zeros((4, 4), np.uint8))
-    with pytest.raises(ConfigError, match="at least 2 steps"):
-        _backend(_settings(refineanything_steps=1))
+    with pytest.raises(ConfigError, match="at least 1 step"):
+        _backend(_settings(refineanything_steps=0))
+    # the published scheduler has no terminal shift: one step samples (the base
+    # scheduler's terminal shift divided by zero there)
+    one = _backend(_settings(refineanything_steps=1))
+    assert one.refine(crop, mask, "refine the text 'A'", seed=1).shape == crop.shape
 
 
 def test_import_refiner_stays_torch_free() -> None:
