@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     refineanything_allow_hub: bool = False
     refineanything_lora: Path | None = None
     refineanything_lightning_lora: Path | None = None
+    refineanything_fuse_lora: bool = Field(
+        default=False, description="fuse the LoRAs into the transformer's weights after "
+        "loading (faster calls, more memory while fusing); off = kept unfused, as published")
     refineanything_lightning_steps: Literal[4, 8] = 8
     refineanything_steps: int = 28
     refineanything_true_cfg: float = 4.0

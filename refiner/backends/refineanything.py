@@ -450,9 +450,9 @@ class RefineAnythingBackend(RefinerBackend):
         if components is not None and pipeline is not None:
             raise ConfigError("give the refineanything backend components or a pipeline, not both")
         self.condition_image_size = int(condition_image_size)
-        # unfused as published unless asked; the setting is read if the settings have it
+        # unfused as published unless asked (argument, else POSTERQA_REFINEANYTHING_FUSE_LORA)
         self.fuse_lora = bool(
-            getattr(self.settings, "refineanything_fuse_lora", False)
+            self.settings.refineanything_fuse_lora
             if fuse_lora is None else fuse_lora
         )
         self._injected = pipeline if pipeline is not None else None
