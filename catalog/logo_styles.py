@@ -19,7 +19,10 @@ shape. All randomness comes from the ``rng`` passed in.
   extrusion: a darker side under the face), ``metallic`` (chrome of the logo's own hue, or
   silver, with a specular band and bevel), ``clay`` (pastel, soft rounded shading, grain),
   ``lighting`` (a strong light gradient and a spot), ``perspective`` (a tilted plane),
-  ``curved`` (wrapped round a cylinder: a can, a cup).
+  ``curved`` (wrapped round a cylinder: a can, a cup), ``print`` (a screen print on a
+  t-shirt: the darkest or lightest of the logo's colours inverted to the shirt's
+  contrast, woven texture), ``voxel`` (built from blocks: pixelated, every block
+  bevelled).
 - :data:`REAL_LOGO_DEFECTS` (deformed): ``garbled`` (two letter groups of the wordmark
   swapped / one duplicated, or the emblem's motif turned), ``fused`` (one side of the logo
   melts into a product shape drawn over it), ``bent`` (an S-shaped bend of the whole logo,
@@ -36,7 +39,7 @@ import numpy as np
 from posterqa.errors import InputError
 
 LOGO_RESTYLES = ("emboss", "fabric", "paper", "neon", "extrude", "metallic", "clay",
-                 "lighting", "perspective", "curved")
+                 "lighting", "perspective", "curved", "print", "voxel")
 REAL_LOGO_DEFECTS = ("garbled", "fused", "bent")
 
 
@@ -244,9 +247,40 @@ def _curved(rng, rgb, a, bg):
     return _prem(col, out_a)
 
 
+def _print(rng, rgb, a, bg):
+    col = _straight(rgb, a)
+    lum = _lum(col)
+    inside = a > 0.5
+    if inside.any():
+        cut = float(np.median(lum[inside]))
+        dark = lum < cut - 0.1 if rng.random() < 0.5 else lum > cut + 0.1
+        shirt = np.median(bg.reshape(-1, 3), axis=0)
+        target = np.full(3, 245.0) if float(_lum(shirt[None, None])[0, 0]) < 0.5 \
+            else np.full(3, 20.0)
+        col = np.where((dark & inside)[..., None], target, col)
+    return _fabric(rng, col * a[..., None], a, bg)
+
+
+def _voxel(rng, rgb, a, bg):
+    h, w = a.shape
+    inner = _inner(a)
+    block = max(3, int(round(inner * rng.uniform(0.03, 0.05))))
+    sw, sh = max(1, w // block), max(1, h // block)
+    small_rgb = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA)
+    small_a = cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA)
+    big_rgb = cv2.resize(small_rgb, (w, h), interpolation=cv2.INTER_NEAREST)
+    big_a = (cv2.resize(small_a, (w, h), interpolation=cv2.INTER_NEAREST) > 0.5)
+    yy, xx = np.mgrid[0:h, 0:w]
+    u, v = (xx % block) / block, (yy % block) / block
+    bevel = 1.0 + 0.25 * ((u < 0.15) | (v < 0.15)) - 0.3 * ((u > 0.85) | (v > 0.85))
+    col = _straight(big_rgb, big_a.astype(np.float32)) * bevel[..., None]
+    return _prem(col, big_a.astype(np.float32))
+
+
 _RESTYLE_FN = {"emboss": _emboss, "fabric": _fabric, "paper": _paper, "neon": _neon,
                "extrude": _extrude, "metallic": _metallic, "clay": _clay,
-               "lighting": _lighting, "perspective": _perspective, "curved": _curved}
+               "lighting": _lighting, "perspective": _perspective, "curved": _curved,
+               "print": _print, "voxel": _voxel}
 
 
 def restyle_logo(rng: np.random.Generator, style: str, rgb: np.ndarray, alpha: np.ndarray,

@@ -33,7 +33,7 @@ def test_restyle_changes_pixels_keeps_layer(style: str) -> None:
     rgb, a, bg = _layer()
     out_rgb, out_a = restyle_logo(np.random.default_rng(1), style, rgb, a, bg)
     assert out_rgb.shape == rgb.shape and out_a.shape == a.shape
-    assert out_rgb.dtype == np.float32 and 0 <= out_a.min() and out_a.max() <= 1
+    assert out_rgb.dtype == np.float32 and out_a.min() >= 0 and out_a.max() <= 1
     assert np.all(out_rgb <= out_a[..., None] * 255 + 1e-3)  # premultiplied
     assert np.abs(out_rgb - rgb).mean() > 1.0 or np.abs(out_a - a).mean() > 0.01
     again = restyle_logo(np.random.default_rng(1), style, rgb, a, bg)
