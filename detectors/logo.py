@@ -112,8 +112,9 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    ``score >= 0.5``, and a defect's ``score`` is ``1 - fidelity``. The thresholds were
    tuned on generated posters (``benchmarks/bench_logo_detector.py --seed 1``).
    **Brand rules and the calibrated decision** (:mod:`detectors.logo_scorer`,
-   :mod:`detectors.logo_shape`; issue 26): with the brand allowing restyles (the
-   default, :class:`detectors.logo_scorer.LogoRules`), every instance the locator keeps is
+   :mod:`detectors.logo_shape`; issue 26; opt-in for now:
+   ``LogoDetector(rules=RESTYLE_RULES)``, see ``DEFAULT_RULES``): with the brand allowing
+   restyles (:class:`detectors.logo_scorer.LogoRules`), every instance the locator keeps is
    judged again on its own (:meth:`LogoDetector._calibrated`): its *shape* by one logistic
    regression over the measures above plus appearance-free shape measures (where the
    edges are, not their colour or contrast: recall / precision of the reference's shape
@@ -1182,10 +1183,10 @@ class LogoDetector:
     def _absent(self, image: np.ndarray, ref: LogoReference, expected: str,
                 hints: list[Box], slot_of: Callable[[], tuple[Box, float] | None]) -> Defect:
         """The defect when the brand's logo is not on the poster: ``wrong_logo`` at the
-        hinted slot when it has content; without hints a review-only note where a top
-        candidate holds the reference's shape by the scorer (:meth:`_weak_instance`),
-        else ``wrong_logo`` at the most logo-like object
-        (:func:`detectors.logo_slot.find_slot`); else ``missing``."""
+        hinted slot when it has content, or at the most logo-like object
+        (:func:`detectors.logo_slot.find_slot`); else a review-only note where a top
+        candidate holds the reference's shape by the scorer (:meth:`_weak_instance`);
+        else ``missing``."""
         height, width = image.shape[:2]
         if hints:
             slot = hints[0]
@@ -1198,8 +1199,14 @@ class LogoDetector:
                 return self._defect("deformed", slot.as_quad(), expected, check)
             check = LogoCheck(False, 0.0, ("logo_missing",), details)
             return self._defect("missing", slot.as_quad(), expected, check)
-        # the reference's shape where the locator's pixel rules found nothing (a restyled
-        # logo): no defect, a note for a reviewer at that place
+        found_slot = slot_of()
+        if found_slot is not None:
+            # something logo-like (solid, contrasted, with a motif) that is not ours
+            check = LogoCheck(False, 0.0, ("wrong_logo",), (("slot_score", found_slot[1]),))
+            return self._defect("deformed", found_slot[0].as_quad(), expected, check)
+        # nothing on the poster looks like a logo. When the reference's shape is there
+        # all the same (a restyled logo the locator's pixel rules passed over), that is no
+        # defect but a note for a reviewer, at that place
         weak = self._weak_instance(image, ref) if self.rules.restyle_allowed else None
         if weak is not None:
             quad, p = weak
@@ -1209,13 +1216,8 @@ class LogoDetector:
                           score=float(np.clip(1.0 - p, 0.0, 1.0)),
                           reasons=("not_found_low_confidence", "review_only"),
                           repair_quad=None, details=(("p_deformed", p),))
-        found_slot = slot_of()
-        if found_slot is not None:
-            # something logo-like (solid, contrasted, with a motif) that is not ours
-            check = LogoCheck(False, 0.0, ("wrong_logo",), (("slot_score", found_slot[1]),))
-            return self._defect("deformed", found_slot[0].as_quad(), expected, check)
-        # nothing on the poster looks like a logo: the refiner cannot know where to place
-        # it, a reviewer must (no repair quad)
+        # nothing at all: the refiner cannot know where to place it, a reviewer must (no
+        # repair quad)
         whole = Box(0, 0, width, height)
         return Defect(kind="logo", category="missing", box=whole, quad=whole.as_quad(),
                       expected=expected, observed=None, score=1.0,
