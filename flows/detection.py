@@ -83,7 +83,7 @@ class Detection:
     retry_later: bool = False  # not the poster's fault (storage): recorded, not marked scanned
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
@@ -97,11 +97,11 @@ def cache_object(store: Any, cache_dir: Path, key: str, *, sub: str) -> tuple[Pa
     ext = Path(key).suffix.lower()
     path = cache_dir / sub / f"{sha}{ext}"
     if not path.exists():
-        _write_atomic(path, data)
+        write_atomic(path, data)
     return path, sha
 
 
-def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> dict[str, Any]:
+def brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> dict[str, Any]:
     """Read ``brands/<id>/brand.json`` and cache its main logo and all its fonts locally
     (a kit's Latin and CJK fonts: the text detector fits each line with the one that
     draws it; with the first alone, Chinese copy had no rendering to compare)."""
@@ -123,7 +123,7 @@ def _brand_files(store: Any, settings: Any, cache_dir: Path, brand_id: str) -> d
         path = cache_dir / "brands" / brand_id / name
         if not path.is_file():
             try:
-                _write_atomic(path, store.get_bytes(key))
+                write_atomic(path, store.get_bytes(key))
             except ObjectNotFoundError:
                 raise InputError(
                     f"brand kit {brand_id!r} names {name!r} but {key} is missing"
@@ -155,7 +155,7 @@ def fetch_poster(store: Any, settings: Any, cache_dir: Path, ref: PosterRef) -> 
     fetched: dict[str, Any] = {**base, "manifest": manifest.to_json()}
     if manifest.brand:
         try:
-            files = _brand_files(store, settings, cache_dir, manifest.brand)
+            files = brand_files(store, settings, cache_dir, manifest.brand)
         except InputError as exc:
             return FetchedPoster(**fetched, brand_id=manifest.brand, error=str(exc))
         fetched.update(

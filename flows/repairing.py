@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from flows.detection import _brand_files, _write_atomic, cache_object
+from flows.detection import brand_files, cache_object, write_atomic
 from posterqa.errors import (
     BackendError,
     BackgroundChangedError,
@@ -146,7 +146,7 @@ def fetch_working_image(store: Any, settings: Any, cache_dir: Path,
     font_path = logo_path = None
     if group.brand_id:
         try:
-            files = _brand_files(store, settings, cache_dir, group.brand_id)
+            files = brand_files(store, settings, cache_dir, group.brand_id)
             font_path, logo_path = files["font_path"], files["logo_path"]
         except InputError as exc:
             log.warning("%s: brand files unavailable: %s", group.asset_key, exc)
@@ -188,7 +188,7 @@ def _save_png(path: Path, image: np.ndarray) -> str:
     from posterqa.imaging import encode_png
 
     data = encode_png(np.ascontiguousarray(image))
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
