@@ -36,6 +36,7 @@ from posterqa.imaging import load_rgba
 from refiner.backends.base import RefinerBackend, get_backend
 from refiner.focus import DEFAULT_MARGIN, DEFAULT_PIXEL_BUDGET, FocusCrop, focus_crop
 from refiner.paste import BLUR_RADIUS, GROW_PX, full_weight, paste_back
+from refiner.spans import wrong_span
 from refiner.verify import (
     BAND_COLOR_TOLERANCE,
     LogoChecker,
@@ -295,6 +296,16 @@ class Refiner:
             hint_map.setdefault("quad", mask.quad)
         if expected is None and kind == "text":
             expected = parse_prompt(prompt)[1]
+        if kind == "text" and "span" not in hint_map:
+            # the rest of the line reads right: the backend may repaint only the wrong
+            # characters (the compositor does; refiner.spans)
+            observed = hint_map.get("observed")
+            if observed is None and isinstance(mask, Defect) and expected == mask.expected:
+                observed = mask.observed
+            span = wrong_span(expected, observed)
+            if span is not None:
+                hint_map["span"] = (span.start, span.end)
+                hint_map["observed"] = observed
         quad_img: Quad | None = (
             normalize_quad(hint_map["quad"]) if hint_map.get("quad") is not None else None
         )
