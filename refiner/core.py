@@ -43,6 +43,7 @@ from refiner.verify import (
     TextChecker,
     Verification,
     band_mask,
+    brand_palette,
     match_band_colors,
     mean_delta_e,
     verify_repair,
@@ -274,8 +275,13 @@ class Refiner:
         """Repair one region of ``image`` (RGB ``uint8 [H, W, 3]``, never modified).
 
         ``hints`` go to the backend; a ``"quad"`` hint is given in *image* pixels and
-        handed to the backend in its crop's pixels. ``expected`` defaults to the text
-        of a ``refine the text '...'`` prompt (or the defect's expected copy).
+        handed to the backend in its crop's pixels. A ``"brand_colors"`` hint (the
+        brand kit's ``"#rrggbb"`` colours) makes the verification check the repaired
+        text's colour against them (:func:`refiner.verify.brand_palette`); an
+        ``"observed"`` hint (what the line reads; default: the defect's) lets the
+        backend repaint only the wrong characters (:mod:`refiner.spans`).
+        ``expected`` defaults to the text of a ``refine the text '...'`` prompt (or
+        the defect's expected copy).
         Raises :class:`InputError` for bad input and :class:`BackendError` when the
         backend fails or returns something unusable; a failed *verification* is not an
         error: it is in ``result.verification``.
@@ -291,6 +297,7 @@ class Refiner:
         edit_mask = mask_from(mask, (height, width))
         ref = load_reference(reference)
         hint_map: dict[str, Any] = dict(hints or {})
+        palette = brand_palette(hint_map.get("brand_colors")) if kind == "text" else ()
         if isinstance(mask, Defect):
             expected = expected if expected is not None else mask.expected
             hint_map.setdefault("quad", mask.quad)
@@ -350,6 +357,7 @@ class Refiner:
             band_tolerance=self.band_tolerance,
             require_region_check=self.require_region_check,
             color_corrected=corrected,
+            palette=palette,
         )
         if verification.bg_changed_pixels:
             raise BackgroundChangedError(

@@ -14,8 +14,9 @@
 It works at the crop's own resolution (``wants_resize = False``), so glyphs are drawn
 at their final size. Hints (crop pixels): ``expected`` (else parsed from the prompt),
 ``quad``, ``font_path``, ``color`` (``(r, g, b)`` or ``"#rrggbb"``), ``size_px``,
-``kind`` (``"text"``/``"logo"``, else from the prompt), ``observed`` and ``span``. Where the design is not flat,
-the verification, not this backend, says whether the repair worked.
+``kind`` (``"text"``/``"logo"``, else from the prompt), ``observed`` and ``span``.
+Where the design is not flat, the verification, not this backend, says whether the
+repair worked.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from detectors.types import Box, Quad, normalize_quad
-from posterqa.errors import BackendError, ConfigError
+from posterqa.errors import BackendError, ConfigError, PosterQAError
 from posterqa.fonts import covers_char, find_font, load_font
 from refiner.backends.base import RefinerBackend, register
 from refiner.paste import dilate
@@ -108,6 +109,60 @@ def _span_hint(hints: Mapping[str, Any]) -> tuple[int, int] | None:
     except (TypeError, ValueError):
         return None
     return (i0, i1) if 0 <= i0 < i1 else None
+
+
+def _palette_hint(hints: Mapping[str, Any]) -> np.ndarray | None:
+    """The ``brand_colors`` hint with black and white (``float32 [k, 3]``), or None."""
+    from refiner.verify import brand_palette
+
+    try:
+        pal = brand_palette(hints.get("brand_colors"))
+    except PosterQAError as exc:
+        log.warning("brand colours hint ignored: %s", exc)
+        return None
+    return np.asarray(pal, np.float32) if pal else None
+
+
+# A stroke colour is snapped to a palette colour when it lies within PALETTE_SNAP_RGB
+# (RGB distance) of the segment from the background to that colour, at least
+# PALETTE_SNAP_MIN_T of the way to it: blurred or thin strokes read as a blend of the
+# copy's colour and the background. Checked on the generated posters of
+# benchmarks/bench_compositor.py (the ΔE of the drawn colour to the line's true colour).
+PALETTE_SNAP_RGB = 24.0
+PALETTE_SNAP_MIN_T = 0.35
+
+
+def palette_color(color: tuple[int, int, int], clean: np.ndarray, strokes: np.ndarray,
+                  palette: np.ndarray | None) -> tuple[int, int, int]:
+    """``color`` (read from the strokes), or the palette colour it is a faded blend of
+    over the background under the strokes (``clean`` there); unchanged without a
+    palette, when it is already within the verification's tolerance of a palette colour
+    or when no palette colour explains it."""
+    if palette is None or not len(palette) or not (strokes > 0).any():
+        return color
+    from refiner.metrics import nearest_color
+    from refiner.verify import BRAND_COLOR_TOLERANCE
+
+    if nearest_color(color, palette)[1] <= BRAND_COLOR_TOLERANCE:
+        return color  # already one of the brand's colours: keep the poster's own shade
+    b = np.median(clean[strokes > 0].reshape(-1, 3), axis=0).astype(np.float32)
+    m = np.asarray(color, np.float32)
+    best: tuple[float, np.ndarray] | None = None
+    for c in np.asarray(palette, np.float32):
+        d = c - b
+        den = float((d * d).sum())
+        if den < 1.0:
+            continue
+        t = float(np.clip(((m - b) * d).sum() / den, 0.0, 1.0))
+        if t < PALETTE_SNAP_MIN_T:
+            continue
+        err = float(np.linalg.norm(m - (b + t * d)))
+        if err <= PALETTE_SNAP_RGB and (best is None or err < best[0]):
+            best = (err, c)
+    if best is None:
+        return color
+    c = best[1]
+    return (int(round(c[0])), int(round(c[1])), int(round(c[2])))
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -520,7 +575,8 @@ class CompositorBackend(RefinerBackend):
                                 font_path=hints.get("font_path"),
                                 color=parse_color(hints.get("color")),
                                 size_px=hints.get("size_px"),
-                                observed=hints.get("observed"), span=_span_hint(hints))
+                                observed=hints.get("observed"), span=_span_hint(hints),
+                                palette=_palette_hint(hints))
 
     # ---------------------------------------------------------------- text
     def refine_text(
@@ -535,13 +591,17 @@ class CompositorBackend(RefinerBackend):
         size_px: float | None = None,
         observed: str | None = None,
         span: tuple[int, int] | None = None,
+        palette: np.ndarray | None = None,
     ) -> np.ndarray:
         """Remove the strokes inside ``mask`` and typeset ``expected`` over the quad.
 
         With ``observed`` (what the line reads) and ``span`` (``expected[i0:i1]``
         replaces ``observed[i0:i1]``, :func:`refiner.spans.wrong_span`) on an upright
         line, only the span's columns are repainted (:meth:`_repaint_span`); the
-        whole line is re-typeset when that cannot be done.
+        whole line is re-typeset when that cannot be done. With a ``palette`` (the
+        brand's colours, ``float32 [k, 3]``) and no ``color``, the colour read from the
+        old strokes is snapped to the palette colour it is a faded blend of
+        (:func:`palette_color`).
         """
         clean, strokes, diff = remove_strokes(crop, mask)
         if quad is None:
@@ -551,13 +611,14 @@ class CompositorBackend(RefinerBackend):
         target = np.where(strokes > 0, diff, 0).astype(np.float32)
         if span is not None and observed and abs(angle) < 0.5:
             out = self._repaint_span(crop, mask, clean, strokes, diff, target, expected,
-                                     observed, span, path, quad, color, size_px)
+                                     observed, span, path, quad, color, size_px, palette)
             if out is not None:
                 return out
             log.info("span %s of %r cannot be repainted alone: whole line re-typeset",
                      span, expected)
         if color is None:
             color = stroke_color(crop, strokes, diff) or contrasting_color(clean[mask > 0])
+            color = palette_color(color, clean, strokes, palette)
         canvas = self._fit_line(expected, path, crop.shape[:2], quad, strokes, target,
                                 size_px)[1]
         return composite(clean, color, canvas)
@@ -611,7 +672,8 @@ class CompositorBackend(RefinerBackend):
                       strokes: np.ndarray, diff: np.ndarray, target: np.ndarray,
                       expected: str, observed: str, span: tuple[int, int], path: str,
                       quad: Quad, color: tuple[int, int, int] | None,
-                      size_px: float | None) -> np.ndarray | None:
+                      size_px: float | None, palette: np.ndarray | None = None
+                      ) -> np.ndarray | None:
         """Repaint only ``expected[span]`` of an upright line; every other pixel is the
         crop's own. None when the span cannot be repainted alone.
 
@@ -678,6 +740,7 @@ class CompositorBackend(RefinerBackend):
             kept = np.where(paint, 0, strokes).astype(np.uint8)
             color = (stroke_color(crop, kept, diff) or stroke_color(crop, strokes, diff)
                      or contrasting_color(clean[mask > 0]))
+            color = palette_color(color, clean, strokes, palette)
         out = crop.copy()
         out[paint] = composite(clean, color, canvas)[paint]
         return out
