@@ -124,7 +124,25 @@ def figures_for(metrics: dict[str, Any]) -> dict[str, str]:
         "reread": _reread(m.get("reread") or m.get("region")),
         "band_color_shift": _figure(m.get("band_color_shift"), "{:.3f}"),
         "reasons": "; ".join(str(r) for r in reasons) if isinstance(reasons, list) else "",
+        "ink": _ink_figure(m.get("ink")),
+        "brand_color": _brand_figure(m.get("brand_color")),
     }
+
+
+def _ink_figure(ink: Any) -> str:
+    if not isinstance(ink, dict):
+        return ""
+    return (f"{_figure(ink.get('residual'), '{:.3f}')} of the old ink's contrast left "
+            f"uncovered ({_figure(ink.get('ghost_px'), '{:,}')} ghost px)")
+
+
+def _brand_figure(brand: Any) -> str:
+    if not isinstance(brand, dict):
+        return ""
+    mark = "on brand" if brand.get("ok") else "OFF BRAND"
+    return (f"{mark}: {brand.get('color')}, ΔE {_figure(brand.get('delta_e'), '{:.1f}')} "
+            f"from {brand.get('nearest')} (tolerance "
+            f"{_figure(brand.get('tolerance'), '{:.0f}')})")
 
 
 # What each verdict reason means, said plainly on the repair page (refiner.verify and

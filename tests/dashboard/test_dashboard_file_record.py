@@ -123,3 +123,20 @@ def test_added_text_is_not_a_fix(page: Page, live_url: str, dash_env: DashEnv) -
         expect(row).to_contain_text("added text: the region held no text")
         expect(row).to_contain_text("4 px of ink before, 1,500 px after")
         expect(page.locator("h1 .v-failed")).to_have_text("failed")
+
+
+def test_off_brand_colour_is_said_with_its_figures(page: Page, live_url: str,
+                                                  dash_env: DashEnv) -> None:
+    rid = dash_env.repair_ids[1]
+    brand = {"color": "#2a7f3b", "nearest": "#000000", "delta_e": 48.31, "tolerance": 12.0,
+             "ok": False}
+    with repair_recorded_as(dash_env, rid, verdict="failed", reasons=["off_brand_color"],
+                            brand_color=brand):
+        sign_in(page, live_url, f"/repairs/{rid}")
+        row = page.locator("#verdict-reasons li[data-reason=off_brand_color]")
+        expect(row).to_contain_text("not one of the brand's colours")
+        expect(row).to_contain_text("text colour #2a7f3b is ΔE 48.3 from the nearest brand "
+                                    "colour #000000 (tolerance 12)")
+        expect(page.locator("#fig-brand-color")).to_have_text(
+            "OFF BRAND: #2a7f3b, ΔE 48.3 from #000000 (tolerance 12)")
+        expect(page.locator("#fig-ink")).to_contain_text("0.012 of the old ink's contrast")
