@@ -14,6 +14,9 @@ control that the measure sees ghosts, the share caught when 20% of the old ink i
 blended back into the same repair. With the brand kit's colours as the palette, the
 repaired text's colour against them (``refiner.verify.BRAND_COLOR_TOLERANCE``), and as a
 control the share caught when the same repair draws its text one shade (20 L*) off.
+With ``--regions detected``, defects whose read differs from the copy only in a span of
+replaced characters (``refiner.spans``) are repainted in that span alone: the figure
+gives how many, and the share of the region's pixels each repair changed.
 
     python benchmarks/bench_compositor.py [--per-type 20] [--seed 0] [--jsonl out.jsonl]
 """
@@ -37,6 +40,7 @@ from catalog import LOGO_DEFECTS, TEXT_DEFECTS, make_brand, make_poster
 from detectors.types import Box
 from refiner.core import Refiner, prompt_for
 from refiner.metrics import region_metrics
+from refiner.spans import wrong_span
 
 log = logging.getLogger("bench_compositor")
 SHADE_DELTA_L = 20.0  # the brand colour control: the drawn colour this much lighter
@@ -66,6 +70,8 @@ class Row:
     brand_de: float | None = None
     shade_caught: bool | None = None
     true_de: float | None = None
+    span_offered: bool = False
+    changed_share: float = 0.0
 
 
 def repair_region(image: np.ndarray, item: Any) -> Box:
@@ -211,6 +217,11 @@ def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list
                 clean_ok = bool(logo_det.compare(poster.clean, brand.logo_rgba,
                                                  hints["quad"]).matches)
             v = res.verification
+            span_offered = kind == "text" and wrong_span(
+                expected, getattr(region, "observed", None)) is not None
+            sel = res.mask > 0 if res.mask is not None else None
+            changed_share = (float((res.image != poster.image).any(axis=2)[sel].mean())
+                             if sel is not None and sel.any() else 0.0)
             residual, ghost_px, caught = _ink_figures(poster.image, res, kind)
             brand_de, shade_caught, true_de = (_brand_figures(
                 refiner, poster.image, region, prompt_for(kind, expected or item.expected),
@@ -224,7 +235,7 @@ def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list
                 mse_before=mse_b, mse_after=mse_a, ssim_before=ssim_b, ssim_after=ssim_a,
                 seconds=seconds, clean_ok=clean_ok, residual=residual, ghost_px=ghost_px,
                 ghost20_caught=caught, brand_de=brand_de, shade_caught=shade_caught,
-                true_de=true_de,
+                true_de=true_de, span_offered=span_offered, changed_share=changed_share,
             ))
             done += 1
             log.info("%s/%s %s: %s %s", kind, defect, poster.poster_id, v.verdict,
@@ -315,6 +326,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.mean(r.ghost_px for r in text_rows):.1f}; failing residual_ink "
               f"(> {RESIDUAL_INK_MAX}) {failing}, added_text {added}; control: 20% of the "
               f"old ink blended back caught {caught}/{len(text_rows)}")
+    spans = [r for r in text_rows if r.span_offered]
+    if text_rows:
+        rest = [r for r in text_rows if not r.span_offered]
+        print(f"wrong-character spans (the rest of the line reads right): {len(spans)} of "
+              f"{len(text_rows)} text repairs, verified {sum(r.verified for r in spans)}; "
+              f"share of the region's pixels changed: spans median "
+              f"{statistics.median(r.changed_share for r in spans) if spans else float('nan'):.3f}"
+              f", other text repairs median "
+              f"{statistics.median(r.changed_share for r in rest) if rest else float('nan'):.3f}")
     branded = [r for r in rows if r.kind == "text" and r.brand_de is not None]
     if branded:
         from refiner.verify import BRAND_COLOR_TOLERANCE
