@@ -136,15 +136,18 @@ def palette_color(color: tuple[int, int, int], clean: np.ndarray, strokes: np.nd
                   palette: np.ndarray | None) -> tuple[int, int, int]:
     """``color`` (read from the strokes), or the palette colour it is a faded blend of
     over the background under the strokes (``clean`` there); unchanged without a
-    palette, when it is already within the verification's tolerance of a palette colour
-    or when no palette colour explains it."""
+    palette, when it is within the verification's tolerance of black or white (the
+    kit colour itself when within it of one) or when no palette colour explains it."""
     if palette is None or not len(palette) or not (strokes > 0).any():
         return color
     from refiner.metrics import nearest_color
-    from refiner.verify import BRAND_COLOR_TOLERANCE
+    from refiner.verify import BRAND_COLOR_TOLERANCE, NEUTRALS
 
-    if nearest_color(color, palette)[1] <= BRAND_COLOR_TOLERANCE:
-        return color  # already one of the brand's colours: keep the poster's own shade
+    near, de = nearest_color(color, palette)
+    if de <= BRAND_COLOR_TOLERANCE:
+        # a kit colour is an exact design value (what reads a little off is the strokes'
+        # anti-aliasing); black and white are set in many shades: keep the poster's own
+        return color if near in NEUTRALS else near
     b = np.median(clean[strokes > 0].reshape(-1, 3), axis=0).astype(np.float32)
     m = np.asarray(color, np.float32)
     best: tuple[float, np.ndarray] | None = None

@@ -81,6 +81,7 @@ def test_palette_color_keeps_on_brand_and_unexplained_colours() -> None:
     pal = np.asarray(brand_palette([BRAND]), np.float32)
     faded = (190, 125, 130)  # halfway from the background to the brand colour
     assert palette_color(faded, clean, strokes, pal) == (150, 20, 30)
-    assert palette_color((152, 22, 30), clean, strokes, pal) == (152, 22, 30)
+    assert palette_color((152, 22, 30), clean, strokes, pal) == (150, 20, 30)  # the kit value
+    assert palette_color((30, 28, 34), clean, strokes, pal) == (30, 28, 34)  # a black kept
     assert palette_color((40, 160, 60), clean, strokes, pal) == (40, 160, 60)
     assert palette_color(faded, clean, strokes, None) == faded
