@@ -11,7 +11,12 @@ MSE / SSIM against the clean poster before -> after, and the median seconds per 
 Text rows also give the residual old ink (``refiner.metrics.ink_residue``: faded old
 glyph pixels left uncovered; a repair fails above ``RESIDUAL_INK_MAX``), and, as a
 control that the measure sees ghosts, the share caught when 20% of the old ink is
-blended back into the same repair.
+blended back into the same repair. With the brand kit's colours as the palette, the
+repaired text's colour against them (``refiner.verify.BRAND_COLOR_TOLERANCE``), and as a
+control the share caught when the same repair draws its text one shade (20 L*) off.
+With ``--regions detected``, defects whose read differs from the copy only in a span of
+replaced characters (``refiner.spans``) are repainted in that span alone: the figure
+gives how many, and the share of the region's pixels each repair changed.
 
     python benchmarks/bench_compositor.py [--per-type 20] [--seed 0] [--jsonl out.jsonl]
 """
@@ -35,8 +40,10 @@ from catalog import LOGO_DEFECTS, TEXT_DEFECTS, make_brand, make_poster
 from detectors.types import Box
 from refiner.core import Refiner, prompt_for
 from refiner.metrics import region_metrics
+from refiner.spans import wrong_span
 
 log = logging.getLogger("bench_compositor")
+SHADE_DELTA_L = 20.0  # the brand colour control: the drawn colour this much lighter
 
 
 @dataclass
@@ -60,6 +67,11 @@ class Row:
     residual: float = 0.0
     ghost_px: int = 0
     ghost20_caught: bool | None = None
+    brand_de: float | None = None
+    shade_caught: bool | None = None
+    true_de: float | None = None
+    span_offered: bool = False
+    changed_share: float = 0.0
 
 
 def repair_region(image: np.ndarray, item: Any) -> Box:
@@ -111,6 +123,35 @@ def _ink_figures(image: np.ndarray, res: Any, kind: str) -> tuple[float, int, bo
     return ink.residual, ink.ghost_px, control.residual > RESIDUAL_INK_MAX
 
 
+def _shade(color: tuple[int, int, int], delta_l: float = SHADE_DELTA_L) -> tuple[int, int, int]:
+    """``color`` lighter (darker when already light) by ``delta_l`` CIELAB L*."""
+    from skimage.color import lab2rgb, rgb2lab
+
+    lab = rgb2lab(np.asarray(color, np.float64).reshape(1, 1, 3) / 255.0)
+    lab[..., 0] += delta_l if lab[..., 0] < 100 - delta_l else -delta_l
+    rgb = np.clip(np.rint(lab2rgb(lab) * 255.0), 0, 255).reshape(3)
+    return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+
+
+def _brand_figures(refiner: Any, image: np.ndarray, region: Any, prompt: str,
+                   hints: dict[str, Any], expected: str | None, res: Any,
+                   true_color: str | None) -> tuple[float | None, bool | None, float | None]:
+    """(ΔE of the repaired text's colour to the brand palette, control caught, ΔE to the
+    line's true colour): the control repeats the repair with the drawn colour one shade
+    off (``_shade``)."""
+    from refiner.metrics import nearest_color
+    from refiner.verify import brand_palette
+
+    bc = res.verification.brand_color
+    if bc is None:
+        return None, None, None
+    shaded = refiner.repair(image, region, prompt, hints={**hints, "color": _shade(bc.color)},
+                            expected=expected, kind="text")
+    true_de = (nearest_color(bc.color, brand_palette([true_color])[:1])[1]
+               if true_color else None)
+    return bc.delta_e, "off_brand_color" in shaded.verification.reasons, true_de
+
+
 def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list[Row]:
     from detectors.logo import LogoDetector
     from detectors.text import TextDetector
@@ -141,6 +182,8 @@ def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list
             hints: dict[str, Any] = {}
             if kind == "text" and item.font_path:
                 hints["font_path"] = item.font_path
+            if kind == "text":
+                hints["brand_colors"] = list(brand.kit.colors)
             region: Any
             expected = item.expected if kind == "text" else None
             if regions == "detected":
@@ -174,7 +217,15 @@ def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list
                 clean_ok = bool(logo_det.compare(poster.clean, brand.logo_rgba,
                                                  hints["quad"]).matches)
             v = res.verification
+            span_offered = kind == "text" and wrong_span(
+                expected, getattr(region, "observed", None)) is not None
+            sel = res.mask > 0 if res.mask is not None else None
+            changed_share = (float((res.image != poster.image).any(axis=2)[sel].mean())
+                             if sel is not None and sel.any() else 0.0)
             residual, ghost_px, caught = _ink_figures(poster.image, res, kind)
+            brand_de, shade_caught, true_de = (_brand_figures(
+                refiner, poster.image, region, prompt_for(kind, expected or item.expected),
+                hints, expected, res, item.color) if kind == "text" else (None, None, None))
             mse_b, ssim_b = region_metrics(poster.image, poster.clean, item.box)
             mse_a, ssim_a = region_metrics(res.image, poster.clean, item.box)
             rows.append(Row(
@@ -183,7 +234,8 @@ def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list
                 bg_changed=v.bg_changed_pixels, mse_bg=v.mse_bg, ssim_bg=v.ssim_bg,
                 mse_before=mse_b, mse_after=mse_a, ssim_before=ssim_b, ssim_after=ssim_a,
                 seconds=seconds, clean_ok=clean_ok, residual=residual, ghost_px=ghost_px,
-                ghost20_caught=caught,
+                ghost20_caught=caught, brand_de=brand_de, shade_caught=shade_caught,
+                true_de=true_de, span_offered=span_offered, changed_share=changed_share,
             ))
             done += 1
             log.info("%s/%s %s: %s %s", kind, defect, poster.poster_id, v.verdict,
@@ -274,6 +326,32 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.mean(r.ghost_px for r in text_rows):.1f}; failing residual_ink "
               f"(> {RESIDUAL_INK_MAX}) {failing}, added_text {added}; control: 20% of the "
               f"old ink blended back caught {caught}/{len(text_rows)}")
+    spans = [r for r in text_rows if r.span_offered]
+    if text_rows:
+        rest = [r for r in text_rows if not r.span_offered]
+        print(f"wrong-character spans (the rest of the line reads right): {len(spans)} of "
+              f"{len(text_rows)} text repairs, verified {sum(r.verified for r in spans)}; "
+              f"share of the region's pixels changed: spans median "
+              f"{statistics.median(r.changed_share for r in spans) if spans else float('nan'):.3f}"
+              f", other text repairs median "
+              f"{statistics.median(r.changed_share for r in rest) if rest else float('nan'):.3f}")
+    branded = [r for r in rows if r.kind == "text" and r.brand_de is not None]
+    if branded:
+        from refiner.verify import BRAND_COLOR_TOLERANCE
+
+        des = sorted(r.brand_de for r in branded if r.brand_de is not None)
+        off = sum("off_brand_color" in r.reasons for r in branded)
+        shade = sum(bool(r.shade_caught) for r in branded)
+        print(f"text colour vs brand palette (kit colours + black/white, {len(des)} repairs "
+              f"with a measured colour): ΔE median {statistics.median(des):.1f}, p90 "
+              f"{des[int(0.9 * (len(des) - 1))]:.1f}, max {des[-1]:.1f}; failing "
+              f"off_brand_color (> {BRAND_COLOR_TOLERANCE}) {off}; control: drawn "
+              f"{SHADE_DELTA_L:.0f} L* off caught {shade}/{len(des)}")
+        tru = sorted(r.true_de for r in branded if r.true_de is not None)
+        if tru:
+            print(f"  ΔE of the repaired text's colour to the line's true colour: median "
+                  f"{statistics.median(tru):.1f}, p90 {tru[int(0.9 * (len(tru) - 1))]:.1f}, "
+                  f"max {tru[-1]:.1f}")
     print(f"targets: wrong_chars+erasure verified {share(text_target):.0%} (>= 90%), "
           f"logo verified {share(logo_rows):.0%} (>= 90%), background changed pixels "
           f"{'0 everywhere' if bg_ok else 'NOT 0'}")

@@ -79,6 +79,7 @@ class WorkingImage:
     source_key: str
     font_path: str | None = None
     logo_path: str | None = None
+    brand_colors: tuple[str, ...] = ()  # the kit's '#rrggbb' colours (text colour check)
 
 
 @dataclass(frozen=True)
@@ -144,14 +145,16 @@ def fetch_working_image(store: Any, settings: Any, cache_dir: Path,
         source = group.asset_key
         path, sha = cache_object(store, cache_dir, source, sub="posters")
     font_path = logo_path = None
+    colors: tuple[str, ...] = ()
     if group.brand_id:
         try:
             files = brand_files(store, settings, cache_dir, group.brand_id)
             font_path, logo_path = files["font_path"], files["logo_path"]
+            colors = tuple(files["kit"].colors)
         except InputError as exc:
             log.warning("%s: brand files unavailable: %s", group.asset_key, exc)
     return WorkingImage(path=str(path), sha256=sha, source_key=source,
-                        font_path=font_path, logo_path=logo_path)
+                        font_path=font_path, logo_path=logo_path, brand_colors=colors)
 
 
 def heat_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -208,7 +211,9 @@ def refine_region(rt: Any, group: ClaimGroup, defect_id: int,
     if defect.kind == "logo" and reference is None:
         return replace(base, reasons=("no_reference_logo",),
                        error="logo repair needs the brand's reference logo")
-    hints = {"font_path": working.font_path} if working.font_path else {}
+    hints: dict[str, Any] = {"font_path": working.font_path} if working.font_path else {}
+    if working.brand_colors:
+        hints["brand_colors"] = list(working.brand_colors)
     try:
         image = load_working(working.path, name=working.source_key,
                              max_pixels=settings.max_image_pixels)

@@ -36,12 +36,14 @@ from posterqa.imaging import load_rgba
 from refiner.backends.base import RefinerBackend, get_backend
 from refiner.focus import DEFAULT_MARGIN, DEFAULT_PIXEL_BUDGET, FocusCrop, focus_crop
 from refiner.paste import BLUR_RADIUS, GROW_PX, full_weight, paste_back
+from refiner.spans import wrong_span
 from refiner.verify import (
     BAND_COLOR_TOLERANCE,
     LogoChecker,
     TextChecker,
     Verification,
     band_mask,
+    brand_palette,
     match_band_colors,
     mean_delta_e,
     verify_repair,
@@ -273,8 +275,13 @@ class Refiner:
         """Repair one region of ``image`` (RGB ``uint8 [H, W, 3]``, never modified).
 
         ``hints`` go to the backend; a ``"quad"`` hint is given in *image* pixels and
-        handed to the backend in its crop's pixels. ``expected`` defaults to the text
-        of a ``refine the text '...'`` prompt (or the defect's expected copy).
+        handed to the backend in its crop's pixels. A ``"brand_colors"`` hint (the
+        brand kit's ``"#rrggbb"`` colours) makes the verification check the repaired
+        text's colour against them (:func:`refiner.verify.brand_palette`); an
+        ``"observed"`` hint (what the line reads; default: the defect's) lets the
+        backend repaint only the wrong characters (:mod:`refiner.spans`).
+        ``expected`` defaults to the text of a ``refine the text '...'`` prompt (or
+        the defect's expected copy).
         Raises :class:`InputError` for bad input and :class:`BackendError` when the
         backend fails or returns something unusable; a failed *verification* is not an
         error: it is in ``result.verification``.
@@ -290,11 +297,22 @@ class Refiner:
         edit_mask = mask_from(mask, (height, width))
         ref = load_reference(reference)
         hint_map: dict[str, Any] = dict(hints or {})
+        palette = brand_palette(hint_map.get("brand_colors")) if kind == "text" else ()
         if isinstance(mask, Defect):
             expected = expected if expected is not None else mask.expected
             hint_map.setdefault("quad", mask.quad)
         if expected is None and kind == "text":
             expected = parse_prompt(prompt)[1]
+        if kind == "text" and "span" not in hint_map:
+            # the rest of the line reads right: the backend may repaint only the wrong
+            # characters (the compositor does; refiner.spans)
+            observed = hint_map.get("observed")
+            if observed is None and isinstance(mask, Defect) and expected == mask.expected:
+                observed = mask.observed
+            span = wrong_span(expected, observed)
+            if span is not None:
+                hint_map["span"] = (span.start, span.end)
+                hint_map["observed"] = observed
         quad_img: Quad | None = (
             normalize_quad(hint_map["quad"]) if hint_map.get("quad") is not None else None
         )
@@ -339,6 +357,7 @@ class Refiner:
             band_tolerance=self.band_tolerance,
             require_region_check=self.require_region_check,
             color_corrected=corrected,
+            palette=palette,
         )
         if verification.bg_changed_pixels:
             raise BackgroundChangedError(

@@ -50,8 +50,65 @@ RESIDUAL_INK_MAX = 0.03
 # A text region whose input held (almost) no ink: the repair ADDS copy, it does not fix
 # any. At most this share of the mask's pixels (or 20 px) of old ink counts as none.
 ADDED_TEXT_OLD_INK_SHARE = 0.005
+# The repaired text's colour (metrics.repaired_ink_color) against the brand's palette
+# (brand_palette: the kit's colours plus black and white): farther than this CIE76 ΔE
+# from every palette colour fails the repair as off_brand_color. Fitted on generated
+# posters (benchmarks/bench_compositor.py, brand colour figure): see the note there.
+BRAND_COLOR_TOLERANCE = 12.0
+# copy set in black or white is on-brand for every kit
+NEUTRALS = ((0, 0, 0), (255, 255, 255))
 VERIFIED = "verified"
 FAILED = "failed"
+
+
+def brand_palette(colors: Sequence[Any] | None) -> tuple[tuple[int, int, int], ...]:
+    """The palette a repaired copy's colour must keep to: the kit's colours
+    (``"#rrggbb"`` strings or RGB triples) plus black and white; empty without colours
+    (then the copy's colour is not known and not checked). Raises :class:`InputError`
+    naming a colour that is neither."""
+    out: list[tuple[int, int, int]] = []
+    for c in colors or ():
+        if isinstance(c, str):
+            h = c.strip().lstrip("#")
+            try:
+                if len(h) != 6:
+                    raise ValueError
+                out.append((int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)))
+            except ValueError:
+                raise InputError(f"brand colour {c!r} is not '#rrggbb'") from None
+        else:
+            try:
+                r, g, b = (int(v) for v in c)
+            except (TypeError, ValueError):
+                raise InputError(f"brand colour {c!r} is not an RGB triple") from None
+            out.append((r, g, b))
+    if not out:
+        return ()
+    return tuple(dict.fromkeys([*out, *NEUTRALS]))
+
+
+def _hex(c: Sequence[int]) -> str:
+    r, g, b = (int(v) for v in c[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+@dataclass(frozen=True)
+class BrandColor:
+    """The repaired text's colour against the brand's palette."""
+
+    color: tuple[int, int, int]
+    nearest: tuple[int, int, int]
+    delta_e: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.delta_e <= self.tolerance
+
+    def to_json(self) -> dict[str, Any]:
+        return {"color": _hex(self.color), "nearest": _hex(self.nearest),
+                "delta_e": round(self.delta_e, 2), "tolerance": self.tolerance,
+                "ok": self.ok}
 
 
 @dataclass(frozen=True)
@@ -87,6 +144,7 @@ class Verification:
     notes: tuple[str, ...] = field(default=())
     color_corrected: bool = False
     ink: metrics.InkResidue | None = None
+    brand_color: BrandColor | None = None
 
     @property
     def ok(self) -> bool:
@@ -110,6 +168,7 @@ class Verification:
             "notes": list(self.notes),
             "color_corrected": self.color_corrected,
             "ink": None if self.ink is None else self.ink.to_json(),
+            "brand_color": None if self.brand_color is None else self.brand_color.to_json(),
         }
 
 
@@ -183,6 +242,8 @@ def verify_repair(
     require_region_check: bool = True,
     color_corrected: bool = False,
     notes: Sequence[str] = (),
+    palette: Sequence[Sequence[int]] = (),
+    brand_tolerance: float = BRAND_COLOR_TOLERANCE,
 ) -> Verification:
     """Verify one repair of ``original`` into ``repaired``.
 
@@ -226,6 +287,7 @@ def verify_repair(
     # 4. the region itself
     region: RegionCheck | None = None
     ink: metrics.InkResidue | None = None
+    brand: BrandColor | None = None
     box = region_box if region_box is not None else Box.from_mask(edit_mask)
     if kind == "text":
         ink = metrics.ink_residue(original, repaired, edit_mask)
@@ -238,6 +300,16 @@ def verify_repair(
             reasons.append("residual_ink")
             notes_out.append(f"old ink left uncovered: {ink.residual:.3f} of its contrast "
                              f"({ink.ghost_px} ghost px)")
+        if len(palette):
+            drawn = metrics.repaired_ink_color(original, repaired, edit_mask)
+            if drawn is not None:
+                nearest, de = metrics.nearest_color(drawn, palette)
+                brand = BrandColor(color=drawn, nearest=nearest, delta_e=de,
+                                   tolerance=float(brand_tolerance))
+                if not brand.ok:
+                    reasons.append("off_brand_color")
+                    notes_out.append(f"text colour {_hex(drawn)} is ΔE {de:.1f} from the "
+                                     f"nearest brand colour {_hex(nearest)}")
         if not expected:
             notes_out.append("no expected text: region not re-read")
         elif text_checker is None:
@@ -278,4 +350,5 @@ def verify_repair(
         notes=tuple(notes_out),
         color_corrected=color_corrected,
         ink=ink,
+        brand_color=brand,
     )

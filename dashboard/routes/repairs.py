@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -123,7 +124,132 @@ def figures_for(metrics: dict[str, Any]) -> dict[str, str]:
         "reread": _reread(m.get("reread") or m.get("region")),
         "band_color_shift": _figure(m.get("band_color_shift"), "{:.3f}"),
         "reasons": "; ".join(str(r) for r in reasons) if isinstance(reasons, list) else "",
+        "ink": _ink_figure(m.get("ink")),
+        "brand_color": _brand_figure(m.get("brand_color")),
     }
+
+
+def _ink_figure(ink: Any) -> str:
+    if not isinstance(ink, dict):
+        return ""
+    return (f"{_figure(ink.get('residual'), '{:.3f}')} of the old ink's contrast left "
+            f"uncovered ({_figure(ink.get('ghost_px'), '{:,}')} ghost px)")
+
+
+def _brand_figure(brand: Any) -> str:
+    if not isinstance(brand, dict):
+        return ""
+    mark = "on brand" if brand.get("ok") else "OFF BRAND"
+    return (f"{mark}: {brand.get('color')}, ΔE {_figure(brand.get('delta_e'), '{:.1f}')} "
+            f"from {brand.get('nearest')} (tolerance "
+            f"{_figure(brand.get('tolerance'), '{:.0f}')})")
+
+
+# What each verdict reason means, said plainly on the repair page (refiner.verify and
+# flows.repairing write the codes).
+REASON_TEXT = {
+    "residual_ink": "old ink is left in the region: faded strokes of the old text that no "
+                    "new glyph covers",
+    "added_text": "added text: the region held no text, the repair put new text there "
+                  "(not a fix of existing copy)",
+    "off_brand_color": "the repaired text's colour is not one of the brand's colours",
+    "text_mismatch": "the repaired region does not read as the expected copy",
+    "logo_mismatch": "the repaired logo does not match the reference",
+    "background_changed": "pixels outside the blend band changed",
+    "band_color_shift": "colours in the blend band shifted against the surrounding ring",
+    "region_check_unavailable": "the region could not be re-checked",
+    "asset_changed_outside": "the written file changed pixels outside the repair",
+    "changed_outside_focus": "pixels outside the focus crop changed",
+    "size_changed": "the repaired image has another size",
+    "save_failed": "the repaired file could not be saved",
+}
+
+
+def reasons_for(metrics: dict[str, Any], reason: str | None = None) -> list[dict[str, str]]:
+    """The verdict's reasons as ``{"code", "text", "detail"}`` rows (codes kept, in order)."""
+    m = _metrics_figures(metrics)
+    codes: list[str] = [str(c) for c in m.get("reasons") or [] if c]
+    if reason:
+        codes += [c.strip() for c in str(reason).split(",")
+                  if re.fullmatch(r"[a-z_]+", c.strip()) and c.strip() not in codes]
+    ink = m.get("ink") if isinstance(m.get("ink"), dict) else {}
+    brand = m.get("brand_color") if isinstance(m.get("brand_color"), dict) else {}
+    rows = []
+    for code in codes:
+        detail = ""
+        if code == "residual_ink" and ink:
+            detail = (f"{_figure(ink.get('residual'), '{:.3f}')} of the old ink's contrast "
+                      f"left uncovered, {_figure(ink.get('ghost_px'), '{:,}')} ghost px")
+        elif code == "added_text" and ink:
+            detail = (f"{_figure(ink.get('old_ink'), '{:,}')} px of ink before, "
+                      f"{_figure(ink.get('new_ink'), '{:,}')} px after")
+        elif code == "off_brand_color" and brand:
+            detail = (f"text colour {brand.get('color')} is ΔE "
+                      f"{_figure(brand.get('delta_e'), '{:.1f}')} from the nearest brand "
+                      f"colour {brand.get('nearest')} (tolerance "
+                      f"{_figure(brand.get('tolerance'), '{:.0f}')})")
+        rows.append({"code": code, "text": REASON_TEXT.get(code, code.replace("_", " ")),
+                     "detail": detail})
+    return rows
+
+
+_META_LABELS = (("icc_profile", "ICC profile"), ("exif", "EXIF"), ("dpi", "DPI"))
+
+
+def file_record(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The written file's fidelity record (``metrics["asset"]``, refiner.asset) said plainly.
+
+    ``rows``: ``(label, value)``; ``bar``: whether the file meets the bar (nothing outside
+    the repair changed, no metadata lost); ``why``: the record's reason or note;
+    ``notes``: what the writer had to do (re-encode, lossless WebP) as its own lines.
+    """
+    a = metrics.get("asset")
+    if not isinstance(a, dict):
+        return None
+    fmt = str(a.get("format") or "?")
+    reason = str(a.get("reason") or "")
+    changed_from = re.search(r"format changed from (\S+) to (\S+)", reason)
+    rows: list[tuple[str, str]] = [
+        ("Format", f"{changed_from.group(1)} → {fmt} (not kept)" if changed_from
+         else f"{fmt} (kept)"),
+    ]
+    kept, lost = set(a.get("kept") or []), set(a.get("lost") or [])
+    for key, label in _META_LABELS:
+        rows.append((label, "kept" if key in kept else "LOST" if key in lost
+                     else "none in the original"))
+    rewritten = _figure(a.get("changed_pixels"), "{:,}")
+    outside = a.get("outside_changed")
+    if a.get("lossless", fmt != "JPEG"):
+        if outside == 0:
+            value = f"identical to the original's ({rewritten} px rewritten)"
+        elif isinstance(outside, int) and outside < 0:
+            value = "not comparable (the decoded size differs)"
+        else:
+            value = (f"{_figure(outside, '{:,}')} px outside the repair differ "
+                     f"(max {_figure(a.get('outside_max_diff'))})")
+        rows.append(("Pixels outside the repair", value))
+    else:
+        untouched, changed = a.get("blocks_untouched"), a.get("blocks_changed")
+        if not changed:
+            value = f"all {_figure(untouched, '{:,}')} untouched 8×8 blocks decode identically"
+        else:
+            value = (f"{_figure(changed, '{:,}')} of {_figure(untouched, '{:,}')} untouched "
+                     f"blocks decode differently (max {_figure(a.get('outside_max_diff'))})")
+        rows.append(("JPEG blocks (MCUs)", value))
+        edge = a.get("blocks_edge_only") or 0
+        rows.append(("Blocks differing at their edge only",
+                     f"{_figure(edge, '{:,}')} (1 px next to a patched block: subsampled "
+                     "chroma is interpolated across it)" if edge else "0"))
+    notes = []
+    if "re-encoded" in reason:
+        notes.append("the file was re-encoded as a whole (no lossless block patching, e.g. "
+                     "a progressive JPEG): every block went through the encoder again")
+    if "written lossless" in reason:
+        notes.append("a lossy WebP was written lossless: the pixels outside the repair are "
+                     "kept exactly, the file is larger")
+    meets = bool(a.get("meets_bar"))
+    return {"rows": rows, "bar": meets, "why": reason or None, "notes": notes,
+            "format": fmt}
 
 
 def _overlay_box(metrics: dict[str, Any]) -> list[int] | None:
@@ -178,6 +304,7 @@ def repair_page(request: Request, repair_id: int, session: SessionDep, settings:
     stage = stage_images(r)
     ctx = page_context(
         request, user, r=r, qs=qs, fig=figures_for(r.metrics),
+        verdict_reasons=reasons_for(r.metrics, r.reason), file=file_record(r.metrics),
         prev_url=f"/repairs/{prev_id}{qs}" if prev_id else None,
         next_url=f"/repairs/{next_id}{qs}" if next_id else None,
         **stage, mask_key=r.artifacts.get("mask"), diff_key=r.artifacts.get("diff"),

@@ -4,15 +4,19 @@
   estimated by inpainting the mask from its surroundings; pixels that differ from it
   are the strokes and are replaced), then the expected string is typeset in the brand
   font, fitted to the text quad (size and rotation) and aligned to what is left of the
-  original strokes, in the colour of those strokes.
+  original strokes, in the colour of those strokes. When the line reads right but for
+  a span of replaced characters (hints ``observed`` and ``span``, set by the refiner
+  from the defect, :mod:`refiner.spans`), only that span's columns are repainted,
+  between the kept characters' ink; every other pixel stays the input's own.
 - **logo**: the old logo is removed the same way and the reference RGBA is warped onto
   the quad (or fitted into the mask's box) with its alpha.
 
 It works at the crop's own resolution (``wants_resize = False``), so glyphs are drawn
 at their final size. Hints (crop pixels): ``expected`` (else parsed from the prompt),
 ``quad``, ``font_path``, ``color`` (``(r, g, b)`` or ``"#rrggbb"``), ``size_px``,
-``kind`` (``"text"``/``"logo"``, else from the prompt). Where the design is not flat,
-the verification, not this backend, says whether the repair worked.
+``kind`` (``"text"``/``"logo"``, else from the prompt), ``observed`` and ``span``.
+Where the design is not flat, the verification, not this backend, says whether the
+repair worked.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from detectors.types import Box, Quad, normalize_quad
-from posterqa.errors import BackendError, ConfigError
+from posterqa.errors import BackendError, ConfigError, PosterQAError
 from posterqa.fonts import covers_char, find_font, load_font
 from refiner.backends.base import RefinerBackend, register
 from refiner.paste import dilate
@@ -37,6 +41,11 @@ from refiner.paste import dilate
 log = logging.getLogger(__name__)
 
 _RENDER_PAD = 8
+# A span is repainted alone only where the observed line fits the old strokes this well
+# (best_shift's normalised cross-correlation, plus the fit's small bonus): below it the
+# layout that says where the kept characters are is a guess. Provisional, not fitted:
+# see benchmarks/bench_compositor.py's span figures.
+SPAN_FIT_MIN = 0.6
 
 
 # ------------------------------------------------------------------------- fonts
@@ -65,6 +74,13 @@ def font_for(text: str, preferred: str | None) -> str:
 
 def render_text_alpha(text: str, font_path: str, size: int) -> np.ndarray:
     """``uint8 [h, w]`` coverage of ``text`` at ``size`` px, cropped to its ink box."""
+    return render_text_alpha_at(text, font_path, size)[0]
+
+
+def render_text_alpha_at(text: str, font_path: str, size: int
+                         ) -> tuple[np.ndarray, tuple[int, int]]:
+    """``(alpha, (bx, by))``: :func:`render_text_alpha` and where the text's baseline
+    origin (Pillow's ``"ls"`` anchor) lies in the cropped alpha's pixels."""
     font = load_font(font_path, size)
     x0, y0, x1, y1 = font.getbbox(text, anchor="ls")
     w, h = x1 - x0 + 2 * _RENDER_PAD, y1 - y0 + 2 * _RENDER_PAD
@@ -74,8 +90,82 @@ def render_text_alpha(text: str, font_path: str, size: int) -> np.ndarray:
     arr = np.asarray(canvas)
     rows, cols = np.flatnonzero(arr.any(axis=1)), np.flatnonzero(arr.any(axis=0))
     if rows.size == 0:
-        return np.zeros((1, 1), np.uint8)
-    return np.ascontiguousarray(arr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+        return np.zeros((1, 1), np.uint8), (_RENDER_PAD - x0, _RENDER_PAD - y0)
+    return (np.ascontiguousarray(arr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]),
+            (_RENDER_PAD - x0 - int(cols[0]), _RENDER_PAD - y0 - int(rows[0])))
+
+
+def _span_hint(hints: Mapping[str, Any]) -> tuple[int, int] | None:
+    """``(i0, i1)`` from a ``span`` hint (a pair, a dict with start/end, a WrongSpan)."""
+    value = hints.get("span")
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        value = (value.get("start"), value.get("end"))
+    elif hasattr(value, "start") and hasattr(value, "end"):
+        value = (value.start, value.end)
+    try:
+        i0, i1 = (int(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (i0, i1) if 0 <= i0 < i1 else None
+
+
+def _palette_hint(hints: Mapping[str, Any]) -> np.ndarray | None:
+    """The ``brand_colors`` hint with black and white (``float32 [k, 3]``), or None."""
+    from refiner.verify import brand_palette
+
+    try:
+        pal = brand_palette(hints.get("brand_colors"))
+    except PosterQAError as exc:
+        log.warning("brand colours hint ignored: %s", exc)
+        return None
+    return np.asarray(pal, np.float32) if pal else None
+
+
+# A stroke colour is snapped to a palette colour when it lies within PALETTE_SNAP_RGB
+# (RGB distance) of the segment from the background to that colour, at least
+# PALETTE_SNAP_MIN_T of the way to it: blurred or thin strokes read as a blend of the
+# copy's colour and the background. Checked on the generated posters of
+# benchmarks/bench_compositor.py (the ΔE of the drawn colour to the line's true colour).
+PALETTE_SNAP_RGB = 24.0
+PALETTE_SNAP_MIN_T = 0.35
+
+
+def palette_color(color: tuple[int, int, int], clean: np.ndarray, strokes: np.ndarray,
+                  palette: np.ndarray | None) -> tuple[int, int, int]:
+    """``color`` (read from the strokes), or the palette colour it is a faded blend of
+    over the background under the strokes (``clean`` there); unchanged without a
+    palette, when it is within the verification's tolerance of black or white (the
+    kit colour itself when within it of one) or when no palette colour explains it."""
+    if palette is None or not len(palette) or not (strokes > 0).any():
+        return color
+    from refiner.metrics import nearest_color
+    from refiner.verify import BRAND_COLOR_TOLERANCE, NEUTRALS
+
+    near, de = nearest_color(color, palette)
+    if de <= BRAND_COLOR_TOLERANCE:
+        # a kit colour is an exact design value (what reads a little off is the strokes'
+        # anti-aliasing); black and white are set in many shades: keep the poster's own
+        return color if near in NEUTRALS else near
+    b = np.median(clean[strokes > 0].reshape(-1, 3), axis=0).astype(np.float32)
+    m = np.asarray(color, np.float32)
+    best: tuple[float, np.ndarray] | None = None
+    for c in np.asarray(palette, np.float32):
+        d = c - b
+        den = float((d * d).sum())
+        if den < 1.0:
+            continue
+        t = float(np.clip(((m - b) * d).sum() / den, 0.0, 1.0))
+        if t < PALETTE_SNAP_MIN_T:
+            continue
+        err = float(np.linalg.norm(m - (b + t * d)))
+        if err <= PALETTE_SNAP_RGB and (best is None or err < best[0]):
+            best = (err, c)
+    if best is None:
+        return color
+    c = best[1]
+    return (int(round(c[0])), int(round(c[1])), int(round(c[2])))
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -487,7 +577,9 @@ class CompositorBackend(RefinerBackend):
         return self.refine_text(crop, crop_mask, str(expected), quad=quad,
                                 font_path=hints.get("font_path"),
                                 color=parse_color(hints.get("color")),
-                                size_px=hints.get("size_px"))
+                                size_px=hints.get("size_px"),
+                                observed=hints.get("observed"), span=_span_hint(hints),
+                                palette=_palette_hint(hints))
 
     # ---------------------------------------------------------------- text
     def refine_text(
@@ -500,22 +592,52 @@ class CompositorBackend(RefinerBackend):
         font_path: str | None = None,
         color: tuple[int, int, int] | None = None,
         size_px: float | None = None,
+        observed: str | None = None,
+        span: tuple[int, int] | None = None,
+        palette: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Remove the strokes inside ``mask`` and typeset ``expected`` over the quad."""
+        """Remove the strokes inside ``mask`` and typeset ``expected`` over the quad.
+
+        With ``observed`` (what the line reads) and ``span`` (``expected[i0:i1]``
+        replaces ``observed[i0:i1]``, :func:`refiner.spans.wrong_span`) on an upright
+        line, only the span's columns are repainted (:meth:`_repaint_span`); the
+        whole line is re-typeset when that cannot be done. With a ``palette`` (the
+        brand's colours, ``float32 [k, 3]``) and no ``color``, the colour read from the
+        old strokes is snapped to the palette colour it is a faded blend of
+        (:func:`palette_color`).
+        """
         clean, strokes, diff = remove_strokes(crop, mask)
-        if color is None:
-            color = stroke_color(crop, strokes, diff) or contrasting_color(clean[mask > 0])
         if quad is None:
             quad = Box.from_mask(mask).as_quad()
+        angle = quad_geometry(quad)[3]
+        path = font_for(expected, font_path)
+        target = np.where(strokes > 0, diff, 0).astype(np.float32)
+        if span is not None and observed and abs(angle) < 0.5:
+            out = self._repaint_span(crop, mask, clean, strokes, diff, target, expected,
+                                     observed, span, path, quad, color, size_px, palette)
+            if out is not None:
+                return out
+            log.info("span %s of %r cannot be repainted alone: whole line re-typeset",
+                     span, expected)
+        if color is None:
+            color = stroke_color(crop, strokes, diff) or contrasting_color(clean[mask > 0])
+            color = palette_color(color, clean, strokes, palette)
+        canvas = self._fit_line(expected, path, crop.shape[:2], quad, strokes, target,
+                                size_px)[1]
+        return composite(clean, color, canvas)
+
+    def _fit_line(self, text: str, path: str, canvas_hw: tuple[int, int], quad: Quad,
+                  strokes: np.ndarray, target: np.ndarray, size_px: float | None
+                  ) -> tuple[float, np.ndarray, int, tuple[float, float], float]:
+        """``(score, canvas, size, centre, angle)``: ``text`` typeset over ``quad``,
+        refined in size, angle and position against the old strokes (``target``)."""
         centre, qw, qh, angle = quad_geometry(quad)
         if abs(angle) < 0.5:
             angle = 0.0
-        path = font_for(expected, font_path)
-        size = self._fit_size(expected, path, qw, qh, size_px)
+        size = self._fit_size(text, path, qw, qh, size_px)
         # refine size, angle and position against what is left of the original strokes
         # (wrong characters, erasure and blur keep most of them in place); a loose quad
         # (an OCR box) is also tried against the box of the old strokes themselves
-        target = np.where(strokes > 0, diff, 0).astype(np.float32)
         radius = int(max(2, min(qh * 0.35, 24)))
         cands: list[tuple[int, float, tuple[float, float], float]] = []
         if size_px:
@@ -526,28 +648,114 @@ class CompositorBackend(RefinerBackend):
             inner = (strokes > 0) & (quad_mask_of(quad, strokes.shape) > 0)
             if inner.sum() >= 16 and abs(angle) < 3.0:
                 sb = Box.from_mask(inner)
-                s_size = self._fit_size(expected, path, sb.width, sb.height, None)
+                s_size = self._fit_size(text, path, sb.width, sb.height, None)
                 cands += [(max(4, int(round(s_size * f))), a, sb.center, 0.0)
                           for f in np.linspace(0.94, 1.06, 5) for a in {0.0, angle}]
-        best: tuple[float, np.ndarray] | None = None
+        best: tuple[float, np.ndarray, int, tuple[float, float], float] | None = None
         seen: set[tuple[int, float, tuple[float, float]]] = set()
         for s, a, c, bonus in cands:
             if (s, a, c) in seen:
                 continue
             seen.add((s, a, c))
-            alpha = render_text_alpha(expected, path, s)
-            canvas = self._place_text(alpha, crop.shape[:2], c, a)
+            alpha = render_text_alpha(text, path, s)
+            canvas = self._place_text(alpha, canvas_hw, c, a)
             dx, dy, score = best_shift(canvas, target, radius, margin=0.05)
             if score <= 0.3:
                 dx = dy = 0
             if dx or dy:
-                canvas = self._place_text(alpha, crop.shape[:2], (c[0] + dx, c[1] + dy), a)
+                c = (c[0] + dx, c[1] + dy)
+                canvas = self._place_text(alpha, canvas_hw, c, a)
             score += bonus  # prefer the quad's own fit unless another is clearly better
             if best is None or score > best[0]:
-                best = (score, canvas)
+                best = (score, canvas, s, c, a)
         assert best is not None
-        canvas = best[1]
-        return composite(clean, color, canvas)
+        return best
+
+    def _repaint_span(self, crop: np.ndarray, mask: np.ndarray, clean: np.ndarray,
+                      strokes: np.ndarray, diff: np.ndarray, target: np.ndarray,
+                      expected: str, observed: str, span: tuple[int, int], path: str,
+                      quad: Quad, color: tuple[int, int, int] | None,
+                      size_px: float | None, palette: np.ndarray | None = None
+                      ) -> np.ndarray | None:
+        """Repaint only ``expected[span]`` of an upright line; every other pixel is the
+        crop's own. None when the span cannot be repainted alone.
+
+        The OBSERVED line (what the pixels show) is fitted to the old strokes: its
+        layout says where the kept characters' ink ends and begins. The columns between
+        the ink of the characters before the span and of those after it are repainted:
+        the old wrong glyphs removed, the expected ones typeset there on the line's
+        baseline, centred in the gap. None when the observed line does not fit the old
+        strokes (``SPAN_FIT_MIN``), when the new glyphs do not fit in the gap, or when
+        the fonts cannot draw the observed characters.
+        """
+        i0, i1 = span
+        if not (0 <= i0 < i1 <= min(len(expected), len(observed))):
+            return None
+        if not all(covers_char(path, ch) for ch in observed):
+            return None
+        score, _, size, centre, _ = self._fit_line(observed, path, crop.shape[:2], quad,
+                                                   strokes, target, size_px)
+        if score < SPAN_FIT_MIN:
+            return None
+        font = load_font(path, size)
+        alpha, (bx, by) = render_text_alpha_at(observed, path, size)
+        h, w = alpha.shape
+        ox = int(round(centre[0] - w / 2.0)) + bx  # baseline origin of the old line
+        oy = int(round(centre[1] - h / 2.0)) + by
+        height, width = crop.shape[:2]
+        # where the kept characters' ink ends (before the span) and begins (after it);
+        # spaces next to the span hold no ink
+        before = observed[:i0].rstrip()
+        j = i1 + len(observed[i1:]) - len(observed[i1:].lstrip())
+        # (each neighbour glyph fitted on its own: kerning and spacing differ between
+        # the poster's typesetter and ours by a pixel or two along a line)
+        left, right = 0, width
+        shifts = []
+        radius = max(2, int(round(0.12 * size)))
+        if before:
+            g_alpha, (gbx, gby) = render_text_alpha_at(before[-1], path, size)
+            gx = ox + int(round(font.getlength(before[:-1]))) - gbx
+            dx = self._glyph_shift(g_alpha, (height, width), gx, oy - gby, target, radius)
+            left = gx + dx + g_alpha.shape[1]
+            shifts.append(dx)
+        if j < len(observed):
+            g_alpha, (gbx, gby) = render_text_alpha_at(observed[j], path, size)
+            gx = ox + int(round(font.getlength(observed[:j]))) - gbx
+            dx = self._glyph_shift(g_alpha, (height, width), gx, oy - gby, target, radius)
+            right = gx + dx
+            shifts.append(dx)
+        new = expected[i0:i1]
+        new_alpha, (nbx, nby) = render_text_alpha_at(new, path, size)
+        # the new glyphs' origin: their advance cell centred on the old one's
+        nx = ox + int(round(font.getlength(observed[:i0]) + (
+            font.getlength(observed[i0:i1]) - font.getlength(new)) / 2.0
+            + (sum(shifts) / len(shifts) if shifts else 0.0)))
+        if nx - nbx < left or nx - nbx + new_alpha.shape[1] > right or right - left < 2:
+            return None
+        c0, c1 = left, right
+        canvas = paste_patch((height, width), new_alpha, nx - nbx, oy - nby)
+        paint = np.zeros((height, width), bool)
+        paint[:, max(0, c0):max(0, min(width, c1))] = True
+        paint &= mask > 0
+        if not paint.any():
+            return None
+        if color is None:  # the kept characters' colour
+            kept = np.where(paint, 0, strokes).astype(np.uint8)
+            color = (stroke_color(crop, kept, diff) or stroke_color(crop, strokes, diff)
+                     or contrasting_color(clean[mask > 0]))
+            color = palette_color(color, clean, strokes, palette)
+        out = crop.copy()
+        out[paint] = composite(clean, color, canvas)[paint]
+        return out
+
+    @staticmethod
+    def _glyph_shift(alpha: np.ndarray, canvas_hw: tuple[int, int], x: int, y: int,
+                     target: np.ndarray, radius: int) -> int:
+        """Horizontal shift that puts one glyph (its alpha pasted at ``x, y``) on the old
+        strokes (``target``); 0 when nothing there matches it clearly."""
+        canvas = paste_patch(canvas_hw, alpha, x, y)
+        dx, _, score = best_shift(canvas, target, radius)
+        return dx if score > 0.5 else 0
 
     @staticmethod
     def _place_text(alpha: np.ndarray, canvas_hw: tuple[int, int],

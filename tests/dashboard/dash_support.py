@@ -81,6 +81,8 @@ class DashEnv:
 
 def seed_repairs(env: DashEnv, *, n: int, failed: tuple[int, ...] = ()) -> None:
     """Upload ``n`` posters (original, repaired, artifacts) and record their repairs."""
+    from posterqa.imaging import encode_png
+    from refiner.asset import write_repaired
     from storage import queries
     from storage.db import session_scope
 
@@ -120,20 +122,27 @@ def seed_repairs(env: DashEnv, *, n: int, failed: tuple[int, ...] = ()) -> None:
                           "score": 0.42, "reasons": ["text_mismatch"]}],
             )
             verdict = "failed" if i in failed else "verified"
+            reasons = [] if verdict == "verified" else ["residual_ink"]
             metrics = {
-                "verdict": verdict, "reasons": [] if verdict == "verified" else ["bg_changed"],
-                "bg_changed_pixels": 0 if verdict == "verified" else 1234,
+                "verdict": verdict, "reasons": reasons,
+                "bg_changed_pixels": 0,
                 "bg_max_abs_diff": 0, "mse_bg": 0.0, "ssim_bg": 1.0,
                 "band_color_shift": 0.812, "band_pixels": 900,
                 "region": {"kind": "text", "matches": True, "score": 0.987,
                            "observed": f"SALE {i} % OFF", "expected": f"SALE {i} % OFF",
                            "reasons": []},
                 "focus": {"box": focus_box(), "mask_box": list(DEFECT_BOX)},
+                "ink": {"old_ink": 2210, "new_ink": 1980, "uncovered": 640,
+                        "residual": 0.012 if verdict == "verified" else 0.071,
+                        "ghost_px": 35 if verdict == "verified" else 412},
             }
+            if verdict == "verified":  # the written file's record, as flows.repairing adds it
+                metrics["asset"] = write_repaired(encode_png(bad), clean,
+                                                  name=key).fidelity.to_json()
             repair = queries.record_repair(
                 session, defect_id=defect.id, backend="compositor", verdict=verdict,
                 prompt=f"refine the text 'SALE {i} % OFF'", seed=1234 + i,
-                reason=None if verdict == "verified" else "bg_changed", metrics=metrics,
+                reason=",".join(reasons) or None, metrics=metrics,
                 repaired_key=repaired_key if verdict == "verified" else None,
                 artifacts=artifacts, seconds=0.5, run_id=run.id,
             )
