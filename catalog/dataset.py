@@ -22,7 +22,13 @@ from typing import Any, overload
 import numpy as np
 
 from catalog.brands import GeneratedBrand, make_brand
-from catalog.posters import LOGO_DEFECTS, TEXT_DEFECTS, GeneratedPoster, make_poster
+from catalog.posters import (
+    ALL_TEXT_DEFECTS,
+    LOGO_DEFECTS,
+    TEXT_DEFECTS,
+    GeneratedPoster,
+    make_poster,
+)
 from posterqa.errors import InputError
 from posterqa.imaging import encode_png
 
@@ -45,6 +51,7 @@ class PosterSpec:
     with_logo: bool = True
     with_manifest: bool = True
     wrong_logo_brand: str | None = None  # whose logo a wrong_logo defect shows (None: random)
+    realism: bool = False  # realistic lettering styles and layouts (catalog.realism)
 
 
 class _LazyPosters(Sequence[GeneratedPoster]):
@@ -114,7 +121,8 @@ class Catalog:
                            with_logo=spec.with_logo, with_manifest=spec.with_manifest,
                            poster_id=spec.poster_id, n_lines=spec.n_lines,
                            other_brand=(self.brand(spec.wrong_logo_brand)
-                                        if spec.wrong_logo_brand else None))
+                                        if spec.wrong_logo_brand else None),
+                           **({"realism": True} if spec.realism else {}))
 
 
 def generate_catalog(
@@ -126,6 +134,7 @@ def generate_catalog(
     no_manifest: int = 1,
     text_defect_types: Sequence[str] = TEXT_DEFECTS,
     logo_defect_types: Sequence[str] = LOGO_DEFECTS,
+    realism: bool = False,
 ) -> Catalog:
     """Plan a deterministic catalog of ``n_posters`` posters over ``n_brands`` brands.
 
@@ -135,6 +144,8 @@ def generate_catalog(
     A ``wrong_logo`` shows another brand's logo (about half the time, with 2+ brands) or a
     random one.
     The last ``no_manifest`` posters have no manifest. Posters are generated lazily.
+    ``text_defect_types`` may name :data:`~catalog.spelling.REAL_TEXT_DEFECTS` too;
+    ``realism=True`` sets every poster's copy in realistic styles and layouts.
     """
     # 1. Check inputs
     if n_posters < 1:
@@ -146,8 +157,8 @@ def generate_catalog(
     if no_manifest < 0 or no_manifest > n_posters:
         raise InputError(f"no_manifest must be 0..{n_posters}, got {no_manifest}")
     for name in text_defect_types:
-        if name not in TEXT_DEFECTS:
-            raise InputError(f"text defect type {name!r} is not one of {TEXT_DEFECTS}")
+        if name not in ALL_TEXT_DEFECTS:
+            raise InputError(f"text defect type {name!r} is not one of {ALL_TEXT_DEFECTS}")
     for name in logo_defect_types:
         if name not in LOGO_DEFECTS:
             raise InputError(f"logo defect type {name!r} is not one of {LOGO_DEFECTS}")
@@ -193,7 +204,8 @@ def generate_catalog(
         specs.append(PosterSpec(
             poster_id=f"{brand.id}-{i:04d}", brand_id=brand.id, seed=pseed, n_lines=n_lines,
             text_defects=tuple(text_defects), logo_defect=logo_defect, with_logo=with_logo,
-            with_manifest=i < n_posters - no_manifest, wrong_logo_brand=wrong_from))
+            with_manifest=i < n_posters - no_manifest, wrong_logo_brand=wrong_from,
+            realism=realism))
     return Catalog(seed=int(seed), brands=brands, specs=tuple(specs))
 
 

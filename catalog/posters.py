@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from catalog import realism as _real
 from catalog import texts
 from catalog.brands import GeneratedBrand, make_logo
 from catalog.graphics import (
@@ -40,6 +41,8 @@ from catalog.graphics import (
     smooth_noise,
     to_uint8,
 )
+from catalog.lettering import LETTERING_STYLES
+from catalog.spelling import REAL_TEXT_DEFECTS
 from detectors.types import Box, Quad, normalize_quad
 from posterqa.errors import InputError
 from posterqa.fonts import covers_char, has_cjk, load_font, pick_font
@@ -48,6 +51,7 @@ from posterqa.manifest import PosterManifest
 log = logging.getLogger(__name__)
 
 TEXT_DEFECTS = ("wrong_chars", "erasure", "blur", "warp", "broken_strokes")
+ALL_TEXT_DEFECTS = TEXT_DEFECTS + REAL_TEXT_DEFECTS
 LOGO_DEFECTS = ("blur", "warp", "color_shift", "erasure", "wrong_logo")
 MIN_SIDE, MAX_SIDE = 768, 2048
 MIN_TEXT_PX, MAX_TEXT_PX = 16, 160
@@ -67,6 +71,11 @@ class TruthItem:
     ``expected`` is the manifest string (brand display name for the logo); ``rendered``
     what the pixels show (differs from ``expected`` for ``wrong_chars`` / ``wrong_logo``: the
     other brand's name or ``"<random logo>"``).
+
+    Realistic lines (:mod:`catalog.realism`) also carry ``style``, ``layout`` and
+    ``parts`` (one box per line, column or copy the layout sets); their ``box`` is tight
+    on the letters' ink (glows and drop shadows lie outside it) and, for a defective
+    line, covers only the parts that hold the defect.
     """
 
     kind: str
@@ -81,9 +90,12 @@ class TruthItem:
     angle_deg: float
     line_index: int | None = None
     font_file: str | None = None  # the brand kit's copy of the font ("fonts/...")
+    style: str | None = None  # lettering style (realistic lines only)
+    layout: str | None = None  # text layout (realistic lines only)
+    parts: tuple[Box, ...] = ()  # boxes of the lines/columns/copies a layout sets
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "kind": self.kind,
             "defect": self.defect,
             "box": self.box.as_list(),
@@ -96,6 +108,11 @@ class TruthItem:
             "angle_deg": round(self.angle_deg, 3),
             "line_index": self.line_index,
         }
+        if self.style is not None:  # keys of realistic lines only (older readers skip them)
+            doc["style"] = self.style
+            doc["layout"] = self.layout
+            doc["parts"] = [b.as_list() for b in self.parts]
+        return doc
 
 
 @dataclass(frozen=True)
@@ -160,6 +177,7 @@ class _Element:
     x: int = 0
     y: int = 0
     line_index: int | None = None
+    real: Any = None  # catalog.realism.RealLine: how a realistic line is drawn
 
     @property
     def h(self) -> int:
@@ -265,6 +283,12 @@ def _plan_lines(rng: np.random.Generator, brand: GeneratedBrand, n: int, width: 
 
 def _render_lines(lines: list[_Element], scale: float) -> None:
     for el in lines:
+        if el.real is not None:
+            if scale != 1.0:
+                el.size = max(min(MIN_TEXT_PX, el.size), int(el.size * scale))
+                el.pad = _halo(el.size)
+            _real.render(el)
+            continue
         if scale != 1.0:
             el.size = max(MIN_TEXT_PX, int(el.size * scale))
             el.pad = _halo(el.size)
@@ -633,6 +657,9 @@ def make_poster(
     poster_id: str | None = None,
     n_lines: int | None = None,
     other_brand: GeneratedBrand | None = None,
+    realism: bool = False,
+    text_styles: Mapping[int, str] | None = None,
+    text_layouts: Mapping[int, str] | None = None,
 ) -> GeneratedPoster:
     """Generate one poster of ``brand`` deterministically from ``seed``.
 
@@ -642,12 +669,31 @@ def make_poster(
     ``poster_id`` defaults to ``"<brand id>-<seed>"``; ``n_lines`` (3..8) to the seed.
     ``wrong_logo`` shows ``other_brand``'s logo when given, else a random logo; the truth's
     ``rendered`` is the other brand's display name or ``"<random logo>"``.
+
+    Realistic copy (:mod:`catalog.realism`; all off by default, and the poster is then
+    the same as without these arguments): ``text_defects`` may also name
+    :data:`REAL_TEXT_DEFECTS` (misspellings, pseudo-hanzi, look-alike hanzi, stray
+    punctuation); ``text_styles`` / ``text_layouts`` give line index -> one of
+    :data:`LETTERING_STYLES` / :data:`TEXT_LAYOUTS`; ``realism=True`` draws a style and a
+    layout for every other line too (a third straight; fine print under 28 px only
+    plain, bold, italic or shadowed).
     """
     # 1. Check inputs
     text_defects = dict(text_defects or {})
+    text_styles = dict(text_styles or {})
+    text_layouts = dict(text_layouts or {})
     for idx, name in text_defects.items():
-        if name not in TEXT_DEFECTS:
-            raise InputError(f"text defect {name!r} for line {idx} is not one of {TEXT_DEFECTS}")
+        if name not in ALL_TEXT_DEFECTS:
+            raise InputError(f"text defect {name!r} for line {idx} is not one of "
+                             f"{ALL_TEXT_DEFECTS}")
+    for idx, name in text_styles.items():
+        if name not in LETTERING_STYLES:
+            raise InputError(f"lettering style {name!r} for line {idx} is not one of "
+                             f"{LETTERING_STYLES}")
+    for idx, name in text_layouts.items():
+        if name not in _real.TEXT_LAYOUTS:
+            raise InputError(f"text layout {name!r} for line {idx} is not one of "
+                             f"{_real.TEXT_LAYOUTS}")
     if logo_defect is not None:
         if logo_defect not in LOGO_DEFECTS:
             raise InputError(f"logo defect {logo_defect!r} is not one of {LOGO_DEFECTS}")
@@ -669,6 +715,14 @@ def make_poster(
     lines = _plan_lines(rng, brand, n, width, short)
     if not lines:
         raise InputError(f"poster {poster_id}: no copy line fits a {width}px wide poster")
+    used = {el.text for el in lines}
+    for i, el in enumerate(lines):
+        defect = text_defects.get(i)
+        if realism or i in text_styles or i in text_layouts or defect in REAL_TEXT_DEFECTS:
+            _real.plan_line(el, i, poster_rng(poster_id, seed, salt=300 + i),
+                         poster_rng(poster_id, seed, salt=100 + i), brand, width, used,
+                         realism=realism, style=text_styles.get(i),
+                         layout=text_layouts.get(i), defect=defect)
     _render_lines(lines, 1.0)
     logo = None
     if with_logo:
@@ -713,9 +767,19 @@ def make_poster(
     bad_layers: list[tuple[_Element, np.ndarray, np.ndarray | None]] = []
     rendered: dict[int, str] = {}
     defect_of: dict[int, str] = {}
+    real_truth: dict[int, _real.RealLayers] = {}
     for i, el in enumerate(lines):
-        clean_layers.append((el, el.alpha, None))
         defect = text_defects.get(i)
+        if el.real is not None:
+            got = _real.layers(el, defect, _style_rng(poster_id, seed, i),
+                                 poster_rng(poster_id, seed, salt=100 + i))
+            clean_layers.append((el, got.clean[1], got.clean[0]))
+            bad_layers.append((el, got.shown[1], got.shown[0]))
+            real_truth[i] = got
+            if defect is not None:
+                rendered[i], defect_of[i] = got.rendered, defect
+            continue
+        clean_layers.append((el, el.alpha, None))
         if defect is None:
             bad_layers.append((el, el.alpha, None))
             continue
@@ -740,6 +804,18 @@ def make_poster(
     # 5. Ground truth: boxes tight on the pixels that differ from the background
     truth: list[TruthItem] = []
     for i, el in enumerate(lines):
+        if i in real_truth:
+            got = real_truth[i]
+            box = _real.box_in_poster(el, got.box)
+            truth.append(TruthItem(
+                kind="text", defect=defect_of.get(i), box=box,
+                quad=_shift_quad(el) if el.quad is not None else box.as_quad(),
+                expected=el.text, rendered=rendered.get(i, el.text), font_path=el.font_path,
+                size_px=el.size, color=hex_color(el.color), angle_deg=el.angle, line_index=i,
+                font_file=_kit_font(brand, el.font_path), style=el.real.style,
+                layout=el.real.layout,
+                parts=tuple(_real.box_in_poster(el, b) for b in got.parts)))
+            continue
         box = _element_box(el, background, clean, image)
         quad = box.as_quad() if not el.angle else _shift_quad(el)
         truth.append(TruthItem(
@@ -762,6 +838,11 @@ def make_poster(
     return GeneratedPoster(poster_id=poster_id, brand_id=brand.id, seed=int(seed), image=image,
                            clean=clean, manifest=manifest, truth=tuple(truth),
                            background=background)
+
+
+def _style_rng(poster_id: str, seed: int, index: int):  # noqa: ANN202
+    """A factory of identically seeded generators for line ``index``'s lettering style."""
+    return lambda: poster_rng(poster_id, seed, salt=200 + index)
 
 
 def _kit_font(brand: GeneratedBrand, font_path: str | None) -> str | None:
