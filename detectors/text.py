@@ -127,9 +127,12 @@ low_sharpness         median stroke sharpness of the region's character cells / 
                       gradient, textured fills, i.e. stylised lettering)
 glyph_mismatch        mean of the 3 lowest (and the lowest) per-character similarities
                       (template-matching NCC) of the line's ink with the expected string
-                      rendered in the brand font at the line's size (needs ``font_path``);
-                      its weight grows with the line's height and falls with a sure read
-                      (a failed ink map under characters that read surely)
+                      rendered in the brand font at the line's size (needs ``font_path``),
+                      and how far they dip below the line's median and 90th percentile
+                      (a few characters broken or warped, not a whole line drawn in a
+                      style unlike the font); its weight grows with the line's height and
+                      falls with a sure read (a failed ink map under characters that read
+                      surely)
 reread_low_score      confidence of a focused re-read (line crop, upscaled to 48 px,
                       recognition only, one batch), run on regions whose p, with the
                       re-read assumed to agree, reaches the scorer's ``gate``; low
@@ -1756,6 +1759,8 @@ class TextDetector:
                     cand.alike = self._look_alikes(prep, r, font, sims)
                 changes["glyph_low3"] = _low3(sims)
                 changes["glyph_min"] = float(sims.min())
+                changes["glyph_median"] = float(np.median(sims))
+                changes["glyph_top"] = float(np.percentile(sims, 90))
                 for s, v in zip(src_of, sims.tolist(), strict=True):
                     if s is not None:
                         cand.char_glyph[s] = min(cand.char_glyph.get(s, 1.0), v)
@@ -1768,7 +1773,8 @@ class TextDetector:
         threshold with ``localize="chars"`` (all of them when none does, or the edges are
         soft: a soft line is soft as a whole)."""
         r, g, fig = c.region, c.region.geom, c.fig
-        reasons = scorer.reasons(fig)
+        # p above the threshold from context alone (e.g. a passed-over line) names none
+        reasons = scorer.reasons(fig) or ("collapsed_score",)
         if c.alike:
             reasons = ("look_alike", *reasons)
         srcs: list[int] = []

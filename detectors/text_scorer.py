@@ -39,6 +39,7 @@ from posterqa.errors import InputError
 
 PARAMS_PATH = Path(__file__).resolve().parent / "params" / "text_scorer.json"
 REASON_SHARE = 0.15  # a reason is listed when it adds this share of the largest push
+REASON_MIN_PUSH = 0.25  # ... and at least this much to the logit (a trace is no reason)
 
 
 class ScorerFileError(InputError):
@@ -71,6 +72,8 @@ class CollapseFigures:
     sharpness_ratio: float | None = None
     glyph_low3: float | None = None
     glyph_min: float | None = None
+    glyph_median: float | None = None
+    glyph_top: float | None = None
     local_ink: bool = False
     ink_tones: float | None = None
     stroke_cv: float | None = None
@@ -130,15 +133,21 @@ _FEATURES: tuple[tuple[str, Callable[[CollapseFigures], float], bool, str | None
     ("blur_hinge", lambda f: 0.0 if f.sharpness_ratio is None
      else _clip(0.6 - f.sharpness_ratio, 0.0, 0.6), True, "low_sharpness"),
     ("blur_plain", lambda f: _blur(f) * (1.0 - _tones(f)), True, "low_sharpness"),
-    ("edge_soft", lambda f: _clip(f.edge_width_px - 1.5, 0.0, 4.0), True, "soft_edges"),
     ("edge_rel", lambda f: 10.0 * _clip(f.edge_width_px / max(f.height, 1.0), 0.0, 0.3),
      True, "soft_edges"),
-    # soft edges on blunt strokes (blur softens both; shaded lettering its edges only)
+    # soft edges count on blunt strokes (or strokes too soft to measure): a blur softens
+    # both, while shaded, glowing, embossed or 3D lettering has soft edges on sharp strokes
     ("edge_soft_blunt", lambda f: _clip(f.edge_width_px - 1.5, 0.0, 4.0)
      * (0.5 if f.sharpness_ratio is None else _blur(f)), True, "soft_edges"),
     ("glyph_deficit", _glyph, True, "glyph_mismatch"),
     ("glyph_min_deficit", lambda f: 0.0 if f.glyph_min is None
      else _clip(1.0 - f.glyph_min, 0.0, 1.5), True, "glyph_mismatch"),
+    # a few characters far below the line's own fit (broken strokes, a local warp), not
+    # a whole line drawn unlike the font (a lettering style: outline, italic, 3D)
+    ("glyph_dip", lambda f: 0.0 if f.glyph_low3 is None or f.glyph_median is None
+     else _clip(f.glyph_median - f.glyph_low3, 0.0, 1.0), True, "glyph_mismatch"),
+    ("glyph_dip_top", lambda f: 0.0 if f.glyph_low3 is None or f.glyph_top is None
+     else _clip(f.glyph_top - f.glyph_low3, 0.0, 1.0), True, "glyph_mismatch"),
     ("glyph_deficit_unsure", lambda f: _glyph(f) * (1.0 - _sure(f)), True, "glyph_mismatch"),
     ("glyph_deficit_large", lambda f: _glyph(f) * _large(f), True, "glyph_mismatch"),
     # context: free sign
@@ -196,7 +205,8 @@ class TextScorer:
 
     def reasons(self, f: CollapseFigures) -> tuple[str, ...]:
         """Reason names of the strongest upward contributions (weight x value summed per
-        reason; those >= ``REASON_SHARE`` of the largest), strongest first."""
+        reason; those >= ``REASON_SHARE`` of the largest and >= ``REASON_MIN_PUSH``),
+        strongest first."""
         push: dict[str, float] = {}
         for (name, w), x in zip(zip(FEATURE_NAMES, self.weights, strict=True),
                                 features(f).tolist(), strict=True):
@@ -207,7 +217,7 @@ class TextScorer:
             return ()
         top = max(push.values())
         return tuple(k for k, v in sorted(push.items(), key=lambda kv: -kv[1])
-                     if v >= REASON_SHARE * top)
+                     if v >= max(REASON_SHARE * top, REASON_MIN_PUSH))
 
     def to_json(self) -> dict:
         body = {"features": list(FEATURE_NAMES), "weights": [float(w) for w in self.weights],

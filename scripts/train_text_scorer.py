@@ -4,11 +4,15 @@
         --train-seeds 201 202 203 --heldout-seeds 204 205 --posters 60
 
 Posters are those of ``benchmarks/bench_text_detector.py`` (its ``poster_plan`` defect
-cycle, two brands per seed); with ``--realism`` every other poster is drawn with the
-generator's realistic lettering styles and defects too (``make_poster(realism=True)``,
-where the catalog has it). Each poster is read by the OCR engine once (lines cached in
-``--cache`` as ``{seed}_{i}[r].pkl``); the text detector then runs with ``record`` on,
-which re-reads every candidate region and records its :class:`CollapseFigures`. A
+cycle, two brands per seed); with ``--realism`` every other poster is drawn instead
+with the generator's realistic lettering styles and layouts
+(``make_poster(realism=True)``), cycling through the classic and the real generators'
+defects (``TEXT_DEFECTS + REAL_TEXT_DEFECTS``): half classic, half realistic.
+Each poster is read by the OCR engine once (lines cached in ``--cache`` as
+``{seed}_{i}[r].pkl``); the text detector then runs with ``record`` on,
+which re-reads every candidate region and records its :class:`CollapseFigures`, once
+with the brand's fonts and once without (no glyph figures: a poster checked with its copy
+only). A
 region is positive when its line box overlaps a defective truth line (IoU >= 0.3).
 
 The logistic regression (:func:`detectors.text_scorer.fit_logistic`) is fitted on the
@@ -40,7 +44,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_text_detector import poster_plan  # noqa: E402
 
-from catalog import make_brand, make_poster  # noqa: E402
+from catalog import REAL_TEXT_DEFECTS, TEXT_DEFECTS, make_brand, make_poster  # noqa: E402
 from detectors.text import TextDetector  # noqa: E402
 from detectors.text_scorer import (  # noqa: E402
     FEATURE_NAMES,
@@ -57,9 +61,13 @@ GATES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2)
 
 
 def _poster(brand, seed: int, i: int, realism: bool):
-    _kind, defects = poster_plan(i)
-    kw = {"realism": True} if realism else {}
-    return make_poster(brand, seed * 100_003 + i, text_defects=defects, with_logo=True, **kw)
+    if not realism:
+        _kind, defects = poster_plan(i)
+        return make_poster(brand, seed * 100_003 + i, text_defects=defects, with_logo=True)
+    # realistic lettering and layouts, with the classic and the real generators' defects
+    _kind, defects = poster_plan(i // 2, types=TEXT_DEFECTS + REAL_TEXT_DEFECTS)
+    return make_poster(brand, seed * 100_003 + i, text_defects=defects, with_logo=True,
+                       realism=True)
 
 
 def collect(seeds: list[int], n_posters: int, cache: Path, realism: bool,
@@ -90,21 +98,24 @@ def collect(seeds: list[int], n_posters: int, cache: Path, realism: bool,
                 lines = engine(poster.image)
                 lines_at.write_bytes(pickle.dumps(lines))
             expected = list(poster.manifest.copy_lines) if poster.manifest else None
-            detector.record = []
-            t0 = time.perf_counter()
-            detector.detect_lines(poster.image, lines, expected,
-                                  font_path=[str(p) for p in brand.font_paths],
-                                  logo=brand.logo_rgba)
             bad = [t for t in poster.truth if t.kind == "text" and t.defect is not None]
-            seen: dict[tuple, dict] = {}
-            for box, fig, render in detector.record:
-                best = max(bad, key=lambda t, b=box: b.iou(t.box), default=None)
-                hit = best is not None and box.iou(best.box) >= LABEL_IOU
-                seen[(tuple(box.as_list()), render)] = {
-                    "seed": seed, "poster": i, "realism": real, "fig": fig,
-                    "label": int(hit), "type": best.defect if hit else "clean",
-                    "render": render}
-            got = list(seen.values())  # a rescan's second pass replaces the first's
+            t0 = time.perf_counter()
+            got = []
+            # with the brand fonts (the sweep) and without (a poster checked with its copy
+            # only, as real posters often are: no glyph figures)
+            for fonts in ([str(p) for p in brand.font_paths], None):
+                detector.record = []
+                detector.detect_lines(poster.image, lines, expected, font_path=fonts,
+                                      logo=brand.logo_rgba)
+                seen: dict[tuple, dict] = {}
+                for box, fig, render in detector.record:
+                    best = max(bad, key=lambda t, b=box: b.iou(t.box), default=None)
+                    hit = best is not None and box.iou(best.box) >= LABEL_IOU
+                    seen[(tuple(box.as_list()), render)] = {
+                        "seed": seed, "poster": i, "realism": real, "fig": fig,
+                        "fonts": fonts is not None, "label": int(hit),
+                        "type": best.defect if hit else "clean", "render": render}
+                got += list(seen.values())  # a rescan's second pass replaces the first's
             out.write_bytes(pickle.dumps(got))
             rows += got
             if verbose:
