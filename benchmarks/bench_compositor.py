@@ -8,6 +8,10 @@ reference (``LogoDetector.compare``), and no pixel outside the blend band may ch
 Prints one table: per defect type the share repaired to ``verified``, background
 changed pixels (must be 0 everywhere), MSE_bg / SSIM_bg against the input, region
 MSE / SSIM against the clean poster before -> after, and the median seconds per region.
+Text rows also give the residual old ink (``refiner.metrics.ink_residue``: faded old
+glyph pixels left uncovered; a repair fails above ``RESIDUAL_INK_MAX``), and, as a
+control that the measure sees ghosts, the share caught when 20% of the old ink is
+blended back into the same repair.
 
     python benchmarks/bench_compositor.py [--per-type 20] [--seed 0] [--jsonl out.jsonl]
 """
@@ -53,6 +57,9 @@ class Row:
     seconds: float
     clean_ok: bool = True
     detected: bool = True
+    residual: float = 0.0
+    ghost_px: int = 0
+    ghost20_caught: bool | None = None
 
 
 def repair_region(image: np.ndarray, item: Any) -> Box:
@@ -87,6 +94,21 @@ def detected_defect(poster: Any, brand: Any, item: Any, text_det: Any, logo_det:
     found = [d for d in found if d.kind == item.kind]
     best = max(found, key=lambda d: d.box.iou(item.box), default=None)
     return best if best is not None and best.box.iou(item.box) > 0.1 else None
+
+
+def _ink_figures(image: np.ndarray, res: Any, kind: str) -> tuple[float, int, bool | None]:
+    """(residual, ghost px, 20% ghost control caught) of a text repair; zeros for logos."""
+    from refiner.metrics import ink_residue
+    from refiner.verify import RESIDUAL_INK_MAX
+
+    if kind != "text" or res.mask is None:
+        return 0.0, 0, None
+    ink = res.verification.ink or ink_residue(image, res.image, res.mask)
+    sel = res.mask > 0
+    ghost = res.image.astype(np.float32)
+    ghost[sel] = ghost[sel] * 0.8 + image[sel].astype(np.float32) * 0.2
+    control = ink_residue(image, np.rint(ghost).astype(np.uint8), res.mask)
+    return ink.residual, ink.ghost_px, control.residual > RESIDUAL_INK_MAX
 
 
 def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list[Row]:
@@ -152,6 +174,7 @@ def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list
                 clean_ok = bool(logo_det.compare(poster.clean, brand.logo_rgba,
                                                  hints["quad"]).matches)
             v = res.verification
+            residual, ghost_px, caught = _ink_figures(poster.image, res, kind)
             mse_b, ssim_b = region_metrics(poster.image, poster.clean, item.box)
             mse_a, ssim_a = region_metrics(res.image, poster.clean, item.box)
             rows.append(Row(
@@ -159,7 +182,8 @@ def run(per_type: int, seed: int, n_brands: int, regions: str = "truth") -> list
                 observed=v.region.observed if v.region else None, expected=item.expected,
                 bg_changed=v.bg_changed_pixels, mse_bg=v.mse_bg, ssim_bg=v.ssim_bg,
                 mse_before=mse_b, mse_after=mse_a, ssim_before=ssim_b, ssim_after=ssim_a,
-                seconds=seconds, clean_ok=clean_ok,
+                seconds=seconds, clean_ok=clean_ok, residual=residual, ghost_px=ghost_px,
+                ghost20_caught=caught,
             ))
             done += 1
             log.info("%s/%s %s: %s %s", kind, defect, poster.poster_id, v.verdict,
@@ -237,6 +261,19 @@ def main(argv: list[str] | None = None) -> int:
     def share(rs: list[Row]) -> float:
         return sum(r.verified for r in rs) / len(rs) if rs else float("nan")
 
+    text_rows = [r for r in rows if r.kind == "text" and r.detected]
+    if text_rows:
+        from refiner.verify import RESIDUAL_INK_MAX
+
+        res = [r.residual for r in text_rows]
+        failing = sum("residual_ink" in r.reasons for r in text_rows)
+        added = sum("added_text" in r.reasons for r in text_rows)
+        caught = sum(bool(r.ghost20_caught) for r in text_rows)
+        print(f"residual old ink (text, {len(text_rows)} repairs): mean {statistics.mean(res):.4f}"
+              f", max {max(res):.4f}, ghost px mean "
+              f"{statistics.mean(r.ghost_px for r in text_rows):.1f}; failing residual_ink "
+              f"(> {RESIDUAL_INK_MAX}) {failing}, added_text {added}; control: 20% of the "
+              f"old ink blended back caught {caught}/{len(text_rows)}")
     print(f"targets: wrong_chars+erasure verified {share(text_target):.0%} (>= 90%), "
           f"logo verified {share(logo_rows):.0%} (>= 90%), background changed pixels "
           f"{'0 everywhere' if bg_ok else 'NOT 0'}")

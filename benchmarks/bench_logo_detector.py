@@ -107,6 +107,16 @@ them "another logo" against an erased logo), on 1 / 5 after (4 of those 5 are po
 the catalog draws differently under 4.14; no located outcome differs anywhere). The
 last fix (a blurred logo's tile shifts are no warp) was made on seed 31's per-poster
 differences, so 31 is studied; the next report needs fresh seeds (32 and up).
+Issue 26 (restyled logos, ``--restyled`` / ``--real-per-type`` / ``--restyle-rules``): the
+scorer (``benchmarks/train_logo_scorer.py``) was fitted on seeds 3, 7 and 8; seed 40 was
+a small development check; seed 41 (``--per-type 10 --faithful 40 --missing 10
+--restyled 4 --real-per-type 10``, 178 posters) was run once on e3b3e59 and once on
+ea4dac5 (the scorer on by default then, as ``--restyle-rules`` now), concurrently on the
+loaded 2-core machine: faithful logos flagged, plain 0 / 40 -> 1 / 40, restyled
+31 / 48 -> 6 / 48; located recall missing 0.70 -> 0.40, blur 0.90 -> 0.90, warp 0.80 ->
+0.80, wrong_logo 0.90 -> 0.80, garbled 0.60 -> 0.10, fused 0.90 -> 0.90, bent 0.90 ->
+0.90, colour and erasure 1.00 both; median analyze 3.38 s -> 3.02 s. Seed 41 is studied
+now; the next report needs fresh seeds (42 and up).
 """
 
 from __future__ import annotations
@@ -124,7 +134,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalog import LOGO_DEFECTS, make_brand, make_poster  # noqa: E402
 from catalog.brands import GeneratedBrand  # noqa: E402
+from catalog.logo_styles import LOGO_RESTYLES, REAL_LOGO_DEFECTS  # noqa: E402
 from detectors.logo import LogoDetector  # noqa: E402
+from detectors.logo_scorer import DEFAULT_RULES, RESTYLE_RULES  # noqa: E402
 from detectors.types import Box  # noqa: E402
 
 
@@ -152,16 +164,23 @@ def at_truth(defect_box: Box, truth: Box) -> bool:
 LOCATED_IOU = 0.5
 
 
-def poster_plan(seed: int, per_type: int, faithful: int, missing: int, n_brands: int
+def poster_plan(seed: int, per_type: int, faithful: int, missing: int, n_brands: int,
+                restyled: int = 0, real_per_type: int = 0
                 ) -> list[tuple[str | None, GeneratedBrand, int]]:
     """The benchmark's posters in run order: ``(defect kind or None, brand, poster seed)``;
-    kind ``"missing"`` means no logo although one is required."""
+    kind ``"missing"`` means no logo although one is required, ``"faithful-<restyle>"`` a
+    faithful logo in one of :data:`LOGO_RESTYLES` (``restyled`` posters each), and the
+    :data:`REAL_LOGO_DEFECTS` come ``real_per_type`` posters each."""
     styles = ("flat", "textured")
     brands = [make_brand(f"brand{seed}x{i}", seed * 1000 + i, logo_style=styles[i % 2])
               for i in range(n_brands)]
     kinds: list[str | None] = [None] * faithful + ["missing"] * missing
     for kind in LOGO_DEFECTS:
         kinds += [kind] * per_type
+    for style in LOGO_RESTYLES:
+        kinds += [f"faithful-{style}"] * restyled
+    for kind in REAL_LOGO_DEFECTS:
+        kinds += [kind] * real_per_type
     order = np.random.default_rng(seed).permutation(len(kinds))
     return [(kinds[idx], brands[n % len(brands)], seed * 100_000 + int(idx))
             for n, idx in enumerate(order)]
@@ -174,13 +193,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faithful", type=int, default=80)
     ap.add_argument("--missing", type=int, default=10)
     ap.add_argument("--brands", type=int, default=8)
+    ap.add_argument("--restyled", type=int, default=0,
+                    help="faithful posters per restyle of catalog.logo_styles")
+    ap.add_argument("--real-per-type", type=int, default=0,
+                    help="posters per real-style deformation (garbled, fused, bent); every "
+                         "other one on a restyled logo")
+    ap.add_argument("--restyle-rules", action="store_true",
+                    help="judge instances by the brand rules and the calibrated scorer "
+                         "(LogoDetector(rules=RESTYLE_RULES), opt-in)")
     ap.add_argument("--verbose", action="store_true", help="one line per poster")
     ap.add_argument("--wordmark-ocr", action="store_true",
                     help="also read the wordmark of faithful-looking logos (OCR)")
     args = ap.parse_args(argv)
 
-    plan = poster_plan(args.seed, args.per_type, args.faithful, args.missing, args.brands)
-    det = LogoDetector(wordmark_ocr=args.wordmark_ocr)
+    plan = poster_plan(args.seed, args.per_type, args.faithful, args.missing, args.brands,
+                       args.restyled, args.real_per_type)
+    det = LogoDetector(wordmark_ocr=args.wordmark_ocr,
+                       rules=RESTYLE_RULES if args.restyle_rules else DEFAULT_RULES)
     flagged: dict[str, int] = defaultdict(int)
     located: dict[str, int] = defaultdict(int)
     covered: dict[str, int] = defaultdict(int)
@@ -190,8 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     ious_faithful: list[float] = []
     times: list[float] = []
     for kind, brand, pseed in plan:
+        restyle = None
+        if kind is not None and kind.startswith("faithful-"):
+            restyle, kind = kind.split("-", 1)[1], None
+        elif kind in REAL_LOGO_DEFECTS and pseed % 2:
+            restyle = LOGO_RESTYLES[(pseed // 2) % len(LOGO_RESTYLES)]
         poster = make_poster(brand, pseed, with_logo=kind != "missing",
-                             logo_defect=kind if kind != "missing" else None)
+                             logo_defect=kind if kind != "missing" else None,
+                             logo_restyle=restyle)
         truth = next((t for t in poster.truth if t.kind == "logo"), None)
         t0 = time.perf_counter()
         report = det.analyze(poster.image, brand.logo_rgba, required=True,
@@ -203,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         if report.matches and kind not in ("wrong_logo", "missing") \
                 and "wrong_logo" not in report.checks[0].reasons:
             found = report.matches[0]
-        label = kind or "faithful"
+        label = kind or (f"ok-{restyle}" if restyle else "faithful")
+        if kind in REAL_LOGO_DEFECTS and restyle:
+            label = f"{kind}+style"
         total[label] += 1
         if defects:
             flagged[label] += 1
@@ -222,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         if truth is not None and found is not None:
             iou = found.box.iou(clean_logo_box(poster, truth.box))
             ious.append(iou)
-            if kind is None:
+            if label == "faithful":
                 ious_faithful.append(iou)
         if args.verbose:
             figures = {k: round(v, 2) for k, v in report.checks[0].details} \
@@ -240,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
           + (", wordmark OCR on" if args.wordmark_ocr else ""))
     print(f"{'set':14s} {'n':>4s} {'located':>8s} {'flagged':>8s} {'covers30':>8s} "
           f"{'as missing':>10s}")
-    for label in ("faithful", "missing", *LOGO_DEFECTS):
+    labels = ("faithful", *(f"ok-{s}" for s in LOGO_RESTYLES), "missing", *LOGO_DEFECTS,
+              *(k for r in REAL_LOGO_DEFECTS for k in (r, f"{r}+style")))
+    for label in labels:
         if total[label]:
             n = total[label]
             print(f"{label:14s} {n:4d} {located[label] / n:8.3f} {flagged[label] / n:8.3f} "
@@ -251,13 +290,27 @@ def main(argv: list[str] | None = None) -> int:
           "'missing'; flagged = any logo defect reported "
           "(false-positive rate on 'faithful'); covers30 = a defect box covers >= 30% of "
           "the true box; as missing = reported category 'missing')")
-    recall_ok = all(located[k] / total[k] >= 0.90 for k in ("missing", *LOGO_DEFECTS)
-                    if total[k])
-    fp = flagged["faithful"] / max(total["faithful"], 1)
+    defect_sets = {"missing": ["missing"], **{k: [k] for k in LOGO_DEFECTS},
+                   **{k: [k, f"{k}+style"] for k in REAL_LOGO_DEFECTS}}
+    recall_ok = True
+    for k, members in defect_sets.items():
+        n_k = sum(total[m] for m in members)
+        if n_k:
+            rec = sum(located[m] for m in members) / n_k
+            recall_ok &= rec >= 0.90
+            if k in REAL_LOGO_DEFECTS:
+                print(f"  {k} (plain + restyled): located {rec:.3f} over {n_k}")
+    faithful_sets = [k for k in total if k == "faithful" or k.startswith("ok-")]
+    n_faithful = sum(total[k] for k in faithful_sets)
+    fp = sum(flagged[k] for k in faithful_sets) / max(n_faithful, 1)
+    if n_faithful != total["faithful"]:
+        print(f"  faithful logos flagged: plain {flagged['faithful']} of {total['faithful']}, "
+              f"restyled {fp * n_faithful - flagged['faithful']:.0f} of "
+              f"{n_faithful - total['faithful']}")
     mean_iou = float(np.mean(ious)) if ious else float("nan")
     print(f"located recall per defect type (missing included) >= 0.90: "
           f"{'met' if recall_ok else 'NOT met'}")
-    print(f"false positives on faithful logos: {fp:.3f} (target <= 0.02: "
+    print(f"false positives on faithful logos (restyled included): {fp:.3f} (target <= 0.02: "
           f"{'met' if fp <= 0.02 else 'NOT met'})")
     present = sum(n for k, n in total.items() if k not in ("missing", "wrong_logo"))
     print(f"localisation IoU (mean over {len(ious)} found logos): {mean_iou:.3f} "

@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realset", type=Path, default=DEFAULT_REALSET)
     parser.add_argument("--only", nargs="*", help="case names (image stems) to run")
     parser.add_argument("--json-out", type=Path, help="write every case's reports here")
+    parser.add_argument("--ocr-cache", type=Path,
+                        help="replay OCR answers recorded in this folder "
+                             "(benchmarks/ocr_replay.py): exact, fast reruns while "
+                             "iterating on a detector")
     args = parser.parse_args(argv)
 
     cases_file = args.realset / "cases.json"
@@ -158,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     from posterqa.settings import get_settings
 
     settings = get_settings()
-    text_detector, logo_detector = TextDetector(settings), LogoDetector(settings)
+    engine = None
+    if args.ocr_cache:
+        from benchmarks.ocr_replay import ReplayEngine
+        from detectors.ocr import get_ocr_engine
+
+        engine = ReplayEngine(get_ocr_engine(settings), args.ocr_cache)
+    text_detector = TextDetector(settings, engine=engine)
+    logo_detector = LogoDetector(settings)
     results: list[CaseResult] = []
     for group, key in (("clean", "clean"), ("defect", "defects")):
         for case in cases[key]:

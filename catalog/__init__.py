@@ -34,22 +34,26 @@ on what DALL-E 3 and SD-based Chinese poster generators do (``../shared/realset`
 - :data:`REAL_TEXT_DEFECTS` (usable wherever :data:`TEXT_DEFECTS` names are; both in
   :data:`ALL_TEXT_DEFECTS`): ``swapped_letters`` (PEACEFUL -> PEACEUFL),
   ``doubled_letter`` (ECHOES -> ECCHOES), ``dropped_letter`` (FAVOURITE -> FAOURITE),
-  ``pseudo_hanzi`` (a non-character glyph joined from the parts of two real hanzi; U+FFFD
-  in the truth's ``rendered``), ``lookalike_hanzi`` (腈 -> 睛), ``stray_punct``. Drawn
+  ``garbled_word`` (2-3 such slips in one word: COMLCIATED, FASTAINIAIING),
+  ``pseudo_letter`` (a letter malformed from the parts of two letters: 'Innovaite'),
+  ``pseudo_hanzi`` (a non-character glyph joined from the parts of two real hanzi; both
+  pseudo-glyphs are U+FFFD in the truth's ``rendered``), ``lookalike_hanzi`` (腈 -> 睛),
+  ``stray_punct``. Drawn
   crisply in the line's own style: the defect is in the spelling, not in the pixels
   (:mod:`catalog.spelling`).
 - :data:`LETTERING_STYLES` (``make_poster(text_styles={line: style})``): plain, bold,
   italic, shadow, outline, extruded (3D), metallic (gold/chrome), neon glow, emboss,
-  deboss, textured (wood/noise/fabric), glitter (:mod:`catalog.lettering`).
+  deboss, textured (wood/noise/fabric), glitter, embroidery (:mod:`catalog.lettering`).
 - :data:`TEXT_LAYOUTS` (``make_poster(text_layouts={line: layout})``): straight, arc,
   wave, perspective, multiline / sizes / columns (one manifest string over 2-3 lines,
   sizes or columns), vertical (hanzi), repeated (the same copy 2-4 times), tiny (~10 px
   high) (:mod:`catalog.realism`).
 - ``make_poster(..., realism=True)`` / ``generate_catalog(..., realism=True)`` draw a
-  style and a layout for every line. A line that cannot carry the asked-for hanzi defect
-  or layout gets a Chinese text instead. Realistic truth items add ``style``, ``layout``
-  and ``parts`` (the box of each line/column/copy) to the JSON; their ``box`` is tight on
-  the letters (glows and shadows outside) and covers only the defective parts.
+  style and a layout for every line. A line that cannot carry the asked-for defect or
+  layout gets another text instead (Chinese; English for ``pseudo_letter``). Realistic
+  truth items add ``style``, ``layout`` and ``parts`` (the box of each line/column/copy)
+  to the JSON; their ``box`` is tight on the letters (glows and shadows outside) and
+  covers only the defective parts.
 
 Ground truth: one :class:`TruthItem` per text line and for the logo (``defect=None`` when
 intact); its ``box`` is tight on the union of the element's pixels in ``clean`` and in

@@ -19,6 +19,8 @@ outside ``core``. Every style leaves the copy readable (a clean line stays clean
 ``emboss``     bevel lit from the top left (``deboss``: lit from the bottom right)
 ``textured``   wood grain, mottled noise or woven fabric modulating the fill
 ``glitter``    speckled fill with bright sparkles on the strokes
+``embroidery`` satin stitches (slanted thread stripes 3-5 px apart), a darker stitched
+               edge and a faint raised shadow
 =============  ==========================================================================
 """
 
@@ -33,8 +35,8 @@ from catalog.graphics import RGB, hsv_color, luminance, smooth_noise
 from posterqa.errors import InputError
 
 LETTERING_STYLES = ("plain", "bold", "italic", "shadow", "outline", "extruded", "metallic",
-                    "neon", "emboss", "deboss", "textured", "glitter")
-BOLD_STYLES = frozenset({"bold", "extruded", "metallic", "glitter"})
+                    "neon", "emboss", "deboss", "textured", "glitter", "embroidery")
+BOLD_STYLES = frozenset({"bold", "extruded", "metallic", "glitter", "embroidery"})
 ITALIC_STYLES = frozenset({"italic"})
 _GOLD = ((110, 72, 18), (246, 214, 120), (184, 132, 38), (255, 238, 170), (140, 95, 25))
 _CHROME = ((70, 74, 84), (235, 238, 244), (120, 126, 138), (250, 252, 255), (90, 94, 104))
@@ -80,8 +82,8 @@ def _over(top_rgb: np.ndarray, top_a: np.ndarray, under_rgb: np.ndarray, under_a
 
 
 def _flat(color: RGB | np.ndarray, a: np.ndarray) -> np.ndarray:
-    col = np.asarray(color, np.float32)
-    return (col * a[..., None]) if col.ndim == 1 else col * a[..., None]
+    """Premultiplied RGB of ``color`` (one colour or ``[h, w, 3]``) through alpha ``a``."""
+    return np.asarray(color, np.float32) * a[..., None]
 
 
 def _rows_t(a: np.ndarray) -> np.ndarray:
@@ -204,4 +206,18 @@ def paint(style: str, a: np.ndarray, color: RGB, size: int, pad: int,
         stars *= np.float32(0.9)
         rgb, alpha = _over(_flat((255, 255, 250), stars), stars, rgb, alpha)
         return rgb, alpha, a
+    if style == "embroidery":
+        h, w = a.shape
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        period = float(rng.uniform(3.0, 5.0))
+        slope = float(rng.choice([-1.0, 1.0])) * float(rng.uniform(0.6, 1.4))
+        phase = (xs + slope * ys) / np.float32(period)
+        thread = 0.5 + 0.5 * np.cos(2 * np.pi * phase)  # 1 at a thread's middle
+        col = _toned(color, 1.0 - thread, 0.45)
+        r = int(np.clip(round(size * 0.025), 1, room / 3))
+        edge = np.clip(_dilate(a, r) - a, 0, 1)
+        rgb, alpha = _over(col * a[..., None], a, _flat(_partner(color), edge), edge)
+        lift = _blur(_shift(np.maximum(a, edge), 1.0, 1.5), 1.0) * np.float32(0.35)
+        rgb, alpha = _over(rgb, alpha, _flat((10, 10, 14), lift), lift)
+        return rgb, alpha, np.maximum(a, edge)
     raise InputError(f"unknown lettering style {style!r}; known: {', '.join(LETTERING_STYLES)}")

@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from catalog.graphics import (
     to_uint8,
 )
 from catalog.lettering import LETTERING_STYLES
+from catalog.logo_styles import REAL_LOGO_DEFECTS, deform_logo, restyle_logo
 from catalog.spelling import REAL_TEXT_DEFECTS
 from detectors.types import Box, Quad, normalize_quad
 from posterqa.errors import InputError
@@ -574,9 +575,10 @@ def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[n
 
 
 def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: GeneratedBrand,
-                 other_brand: GeneratedBrand | None = None
+                 other_brand: GeneratedBrand | None = None, background: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Defective premultiplied RGB and alpha of the logo layer and what it now shows."""
+    """Defective premultiplied RGB and alpha of the logo layer and what it now shows
+    (``background``: the poster under the layer, for :data:`REAL_LOGO_DEFECTS`)."""
     assert el.rgb is not None
     rgb, a = el.rgb, el.alpha
     inner = max(el.h, el.w) - 2 * el.pad
@@ -604,6 +606,8 @@ def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: Gen
         yy, xx = np.mgrid[0:el.h, 0:el.w]
         keep = ((xx * math.cos(ang) + yy * math.sin(ang)) < cut).astype(np.float32)
         return rgb * keep[..., None], a * keep, name
+    if defect in REAL_LOGO_DEFECTS:
+        return (*deform_logo(rng, defect, rgb, a, background), name)
     if defect == "wrong_logo":
         if other_brand is not None and other_brand.id != brand.id:
             other, shown = other_brand.logo_rgba, other_brand.kit.display_name
@@ -624,7 +628,8 @@ def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: Gen
         out_rgb[oy:oy + oa.shape[0], ox:ox + oa.shape[1]] = orgb
         out_a[oy:oy + oa.shape[0], ox:ox + oa.shape[1]] = oa
         return out_rgb, out_a, shown
-    raise InputError(f"unknown logo defect {defect!r}; known: {', '.join(LOGO_DEFECTS)}")
+    raise InputError(f"unknown logo defect {defect!r}; known: "
+                     f"{', '.join(LOGO_DEFECTS + REAL_LOGO_DEFECTS)}")
 
 
 # --------------------------------------------------------------------------- assembly
@@ -660,6 +665,7 @@ def make_poster(
     realism: bool = False,
     text_styles: Mapping[int, str] | None = None,
     text_layouts: Mapping[int, str] | None = None,
+    logo_restyle: str | None = None,
 ) -> GeneratedPoster:
     """Generate one poster of ``brand`` deterministically from ``seed``.
 
@@ -677,6 +683,9 @@ def make_poster(
     :data:`LETTERING_STYLES` / :data:`TEXT_LAYOUTS`; ``realism=True`` draws a style and a
     layout for every other line too (a third straight; fine print under 28 px only
     plain, bold, italic or shadowed).
+    Realistic logos (:mod:`catalog.logo_styles`, opt-in): ``logo_restyle``, one of
+    ``LOGO_RESTYLES``, renders the logo faithfully in that style (the clean poster too);
+    ``logo_defect`` may also be one of ``REAL_LOGO_DEFECTS`` (applied after the restyle).
     """
     # 1. Check inputs
     text_defects = dict(text_defects or {})
@@ -695,8 +704,9 @@ def make_poster(
             raise InputError(f"text layout {name!r} for line {idx} is not one of "
                              f"{_real.TEXT_LAYOUTS}")
     if logo_defect is not None:
-        if logo_defect not in LOGO_DEFECTS:
-            raise InputError(f"logo defect {logo_defect!r} is not one of {LOGO_DEFECTS}")
+        if logo_defect not in LOGO_DEFECTS + REAL_LOGO_DEFECTS:
+            raise InputError(f"logo defect {logo_defect!r} is not one of "
+                             f"{LOGO_DEFECTS + REAL_LOGO_DEFECTS}")
         if not with_logo:
             raise InputError("logo_defect needs with_logo=True")
     if size is not None:
@@ -720,9 +730,9 @@ def make_poster(
         defect = text_defects.get(i)
         if realism or i in text_styles or i in text_layouts or defect in REAL_TEXT_DEFECTS:
             _real.plan_line(el, i, poster_rng(poster_id, seed, salt=300 + i),
-                         poster_rng(poster_id, seed, salt=100 + i), brand, width, used,
-                         realism=realism, style=text_styles.get(i),
-                         layout=text_layouts.get(i), defect=defect)
+                            poster_rng(poster_id, seed, salt=100 + i), brand, width, used,
+                            realism=realism, style=text_styles.get(i),
+                            layout=text_layouts.get(i), defect=defect)
     _render_lines(lines, 1.0)
     logo = None
     if with_logo:
@@ -772,7 +782,7 @@ def make_poster(
         defect = text_defects.get(i)
         if el.real is not None:
             got = _real.layers(el, defect, _style_rng(poster_id, seed, i),
-                                 poster_rng(poster_id, seed, salt=100 + i))
+                               poster_rng(poster_id, seed, salt=100 + i))
             clean_layers.append((el, got.clean[1], got.clean[0]))
             bad_layers.append((el, got.shown[1], got.shown[0]))
             real_truth[i] = got
@@ -788,6 +798,11 @@ def make_poster(
         bad_layers.append((el, alpha, None))
         rendered[i], defect_of[i] = shown, defect
     logo_shown = brand.kit.display_name
+    if logo is not None and logo_restyle is not None:
+        assert logo.rgb is not None
+        logo.rgb, logo.alpha = restyle_logo(
+            poster_rng(poster_id, seed, salt=98), logo_restyle, logo.rgb, logo.alpha,
+            bg[logo.y:logo.y + logo.h, logo.x:logo.x + logo.w])
     if logo is not None:
         assert logo.rgb is not None
         clean_layers.append((logo, logo.alpha, logo.rgb))
@@ -795,7 +810,9 @@ def make_poster(
             bad_layers.append((logo, logo.alpha, logo.rgb))
         else:
             drng = poster_rng(poster_id, seed, salt=99)
-            rgb, alpha, logo_shown = _logo_defect(drng, logo, logo_defect, brand, other_brand)
+            rgb, alpha, logo_shown = _logo_defect(
+                drng, logo, logo_defect, brand, other_brand,
+                bg[logo.y:logo.y + logo.h, logo.x:logo.x + logo.w])
             bad_layers.append((logo, alpha, rgb))
     background = to_uint8(bg)
     clean = _compose(background, clean_layers)
@@ -840,7 +857,7 @@ def make_poster(
                            background=background)
 
 
-def _style_rng(poster_id: str, seed: int, index: int):  # noqa: ANN202
+def _style_rng(poster_id: str, seed: int, index: int) -> Callable[[], np.random.Generator]:
     """A factory of identically seeded generators for line ``index``'s lettering style."""
     return lambda: poster_rng(poster_id, seed, salt=200 + index)
 

@@ -4,6 +4,8 @@ Used by :func:`catalog.make_poster` for a line that has a style, a layout or one
 :data:`~catalog.spelling.REAL_TEXT_DEFECTS` (every line with ``realism=True``). The line
 is drawn crisply in its layout and style; a real defect is a second *variant* of the same
 drawing with the misspelt text, so it differs from the clean line only in the spelling.
+The glyphs, fonts and warps are drawn by :mod:`catalog.glyphs`, the styles painted by
+:mod:`catalog.lettering`, the misspellings made by :mod:`catalog.spelling`.
 
 Layouts (:data:`TEXT_LAYOUTS`); a layout with several *parts* (lines, columns,
 repetitions) lists their boxes in the truth, and a defect's box covers only the parts
@@ -31,16 +33,24 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageFont
 
 from catalog import texts
+from catalog.glyphs import (
+    draw_text,
+    repad,
+    rotate,
+    shear,
+    styled_font,
+    text_bbox,
+    warp,
+)
 from catalog.graphics import ink_box
 from catalog.lettering import BOLD_STYLES, ITALIC_STYLES, LETTERING_STYLES, paint
 from catalog.spelling import (
@@ -65,7 +75,7 @@ TEXT_LAYOUTS = ("straight", "arc", "wave", "perspective", "multiline", "sizes", 
                 "vertical", "repeated", "tiny")
 _SS = 2  # supersampling of layouts that are warped (keeps the warped glyphs crisp)
 _INK = 0.002  # a letter pixel counts as ink above this alpha (it can change a pixel value)
-# how often realism=True draws each style / layout (the rest of the weight is plain)
+# relative weights with which realism=True draws a line's style / layout
 _STYLE_WEIGHTS = {"plain": 3.0, **{s: 1.0 for s in LETTERING_STYLES if s != "plain"}}
 _LAYOUT_WEIGHTS = {"straight": 5.0, "arc": 1.0, "wave": 0.6, "perspective": 1.0,
                    "multiline": 1.5, "sizes": 1.0, "columns": 0.8, "vertical": 0.8,
@@ -123,11 +133,14 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
         _retext(el, rng, brand, width, used, layout, latin)
     spelling = None
     if defect in REAL_TEXT_DEFECTS:
-        try:
-            spelling = misspell(drng, el.text, defect, str(el.font_path))
-        except InputError:  # nowhere to put it (a price such as "€5")
-            _retext(el, rng, brand, width, used, layout, latin)
-            spelling = misspell(drng, el.text, defect, str(el.font_path))
+        for attempt in range(8):
+            try:
+                spelling = misspell(drng, el.text, defect, str(el.font_path))
+                break
+            except InputError:  # nowhere to put it (a price such as "€5")
+                if attempt == 7:
+                    raise
+                _retext(el, rng, brand, width, used, layout, latin)
     elif defect == "wrong_chars":
         spelling = substitution(el.text, _substitute(drng, el.text, str(el.font_path)))
     if layout is None:
@@ -219,92 +232,6 @@ def _layout_params(rng: np.random.Generator, line: RealLine, el: _Element) -> di
     return {}
 
 
-# --------------------------------------------------------------------------- fonts
-
-
-@lru_cache(maxsize=128)
-def styled_font(path: str, size: int, bold: bool, italic: bool
-                ) -> tuple[ImageFont.FreeTypeFont, int, bool]:
-    """``(font, faux-bold stroke px, slant needed)`` for ``path`` at ``size`` px: the
-    heavy instance of a variable font (else a stroke), the family's italic file when it
-    ships one (else the caller slants the glyphs)."""
-    slant = False
-    if italic:
-        sibling = Path(path).with_name(Path(path).name.replace("[", "-Italic[", 1))
-        if "[" in Path(path).name and sibling.is_file():
-            path = str(sibling)
-        else:
-            slant = True
-    if not bold:
-        return (load_font(path, size) if not italic or slant else
-                ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)), 0, slant
-    font = ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
-    try:
-        axes = font.get_variation_axes()
-    except OSError:
-        axes = []
-    if any(a.get("name") == b"Weight" for a in axes):
-        font.set_variation_by_axes([min(800, a["maximum"]) if a.get("name") == b"Weight"
-                                    else a["default"] for a in axes])
-        return font, 0, slant
-    return font, max(1, round(size * 0.035)), slant
-
-
-# --------------------------------------------------------------------------- drawing
-
-
-def _bbox(text: str, font: ImageFont.FreeTypeFont, stroke: int,
-          glyphs: dict[str, tuple[str, str, str]]) -> tuple[int, int, int, int]:
-    """Ink box of ``text`` drawn with its pen at (0, 0) (a pseudo-hanzi measured as its base)."""
-    plain = "".join(glyphs[c][0] if c in glyphs else c for c in text)
-    return font.getbbox(plain, stroke_width=stroke) if plain.strip() else (0, 0, 1, 1)
-
-
-def _draw(img: Image.Image, x: float, y: float, text: str, font: ImageFont.FreeTypeFont,
-          stroke: int, glyphs: dict[str, tuple[str, str, str]]) -> None:
-    """Draw ``text`` with its pen at ``(x, y)``; a private-use character in ``glyphs`` is
-    drawn as its pseudo-glyph: one part of the base character and the rest of the
-    partner, split where the base's components meet (the base's advance is kept)."""
-    plain = "".join(glyphs[c][0] if c in glyphs else c for c in text)
-    draw = ImageDraw.Draw(img)
-    draw.text((x, y), plain, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-    for i, ch in enumerate(text):
-        if ch not in glyphs:
-            continue
-        base, partner, axis = glyphs[ch]
-        px = x + font.getlength(plain[:i])
-        a = Image.new("L", img.size, 0)
-        b = Image.new("L", img.size, 0)
-        ImageDraw.Draw(a).text((px, y), base, font=font, fill=255, stroke_width=stroke,
-                               stroke_fill=255)
-        ImageDraw.Draw(b).text((px, y), partner, font=font, fill=255, stroke_width=stroke,
-                               stroke_fill=255)
-        an, bn = np.asarray(a, np.float32), np.asarray(b, np.float32)
-        composed = _compose_glyph(an, bn, axis)
-        line = np.clip(np.asarray(img, np.float32) - an, 0, 255)  # the base glyph goes
-        merged = np.maximum(line, composed)
-        img.paste(Image.fromarray(merged.astype(np.uint8)))
-
-
-def _compose_glyph(a: np.ndarray, b: np.ndarray, axis: str) -> np.ndarray:
-    """Base ``a``'s first part (left/top) joined with partner ``b``'s second part, cut at
-    the base's emptiest row/column in the middle 30-70 % of its ink (where a radical ends)."""
-    ax = 0 if axis == "x" else 1  # sum over rows -> profile along x
-    box = ink_box(a > 40)
-    if box is None:
-        return b
-    lo, hi = (box[0], box[2]) if axis == "x" else (box[1], box[3])
-    prof = a.sum(axis=ax)
-    c0, c1 = lo + int(0.3 * (hi - lo)), lo + int(0.7 * (hi - lo)) + 1
-    cut = c0 + int(np.argmin(prof[c0:c1])) if c1 > c0 else (lo + hi) // 2
-    out = b.copy()
-    if axis == "x":
-        out[:, :cut] = a[:, :cut]
-    else:
-        out[:cut, :] = a[:cut, :]
-    return out
-
-
 # --------------------------------------------------------------------------- layouts
 
 
@@ -368,10 +295,10 @@ def _render_once(el: _Element, line: RealLine
     sp = line.spelling
     variants = [el.text] + ([sp.text] if sp else [])
     glyphs = {g[0]: g[1:] for g in sp.glyphs} if sp else {}
-    warp = line.layout in ("arc", "wave", "perspective")
+    warped = line.layout in ("arc", "wave", "perspective")
     bold, italic = line.style in BOLD_STYLES, line.style in ITALIC_STYLES
     slant = styled_font(str(el.font_path), el.size, bold, italic)[2]
-    ss = _SS if (warp or slant) else 1
+    ss = _SS if (warped or slant) else 1
     size, pad = el.size * ss, el.pad * ss
     font, stroke, _ = styled_font(str(el.font_path), size, bold, italic)
     canvas_w, canvas_h, runs = _place(line, variants, font, stroke, size, pad,
@@ -382,13 +309,13 @@ def _render_once(el: _Element, line: RealLine
         for part in runs:
             img = Image.new("L", (canvas_w, canvas_h), 0)
             for text, f, st, x, y in part[v]:
-                _draw(img, x, y, text, f, st, glyphs)
+                draw_text(img, x, y, text, f, st, glyphs)
             vparts.append(np.asarray(img, np.float32) / 255.0)
         parts.append(vparts)
     if slant:
-        parts = [[_shear(p, 0.2) for p in vp] for vp in parts]
-    if warp:
-        parts = _warp(line, parts, size, pad)
+        parts = [[shear(p, 0.2) for p in vp] for vp in parts]
+    if warped:
+        parts = warp(line.layout, line.params, parts, size, pad)
     if ss != 1:
         parts = [[cv2.resize(p, (max(1, p.shape[1] // ss), max(1, p.shape[0] // ss)),
                              interpolation=cv2.INTER_AREA) for p in vp] for vp in parts]
@@ -397,23 +324,17 @@ def _render_once(el: _Element, line: RealLine
         union = np.maximum.reduce([p for vp in parts for p in vp])
         x0, y0, x1, y1 = ink_box(union > 1.0 / 255.0) or (0, 0, 1, 1)
         h, w = union.shape
-        parts = [[_rotate(p, el.angle) for p in vp] for vp in parts]
+        parts = [[rotate(p, el.angle) for p in vp] for vp in parts]
         nh, nw = parts[0][0].shape
         c, s_ = math.cos(math.radians(el.angle)), math.sin(math.radians(el.angle))
         corners = [(nw / 2 + (x - w / 2) * c + (y - h / 2) * s_,
                     nh / 2 - (x - w / 2) * s_ + (y - h / 2) * c)
                    for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
-    parts, (ox, oy) = _repad(parts, el.pad)
+    parts, (ox, oy) = repad(parts, el.pad)
     quad = None
     if corners is not None:
         quad = normalize_quad([(x - ox, y - oy) for x, y in corners])
     return parts, quad
-
-
-def _rotate(a: np.ndarray, angle: float) -> np.ndarray:
-    img = Image.fromarray(np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
-    img = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
-    return np.asarray(img, np.float32) / 255.0
 
 
 def _place(line: RealLine, variants: list[str], font: ImageFont.FreeTypeFont, stroke: int,
@@ -426,7 +347,7 @@ def _place(line: RealLine, variants: list[str], font: ImageFont.FreeTypeFont, st
     lay = line.layout
     n_var = len(variants)
     if lay in ("straight", "arc", "wave", "perspective", "tiny", "repeated"):
-        boxes = [_bbox(t, font, stroke, glyphs) for t in variants]
+        boxes = [text_bbox(t, font, stroke, glyphs) for t in variants]
         lft, top = min(bx[0] for bx in boxes), min(bx[1] for bx in boxes)
         rgt, bot = max(bx[2] for bx in boxes), max(bx[3] for bx in boxes)
         w, h = rgt - lft, bot - top
@@ -471,12 +392,14 @@ def _place(line: RealLine, variants: list[str], font: ImageFont.FreeTypeFont, st
         return len(chunks) * col_w + 2 * pad - (col_w - size), n_rows * cell + 2 * pad, runs
     # multiline / sizes / columns: chunks of the expected string
     chunks = _chunks(variants[0], p["n"], sp.span if sp else (0, 0))
+    if len(chunks) == 1:  # the misspelling spans every cut: one line, and the truth says so
+        line.layout = "straight"
     fonts = [styled_font(font_path, max(8, round(size * f)), bold, italic)[:2]
              for f in p["sizes"][:len(chunks)]]
     metrics = []
     for k, (s, e) in enumerate(chunks):
         f, st = fonts[k]
-        bxs = [_bbox(variants[v][slice(*_map_span(s, e, sp if v else None))], f, st, glyphs)
+        bxs = [text_bbox(variants[v][slice(*_map_span(s, e, sp if v else None))], f, st, glyphs)
                for v in range(n_var)]
         metrics.append((min(b[0] for b in bxs), min(b[1] for b in bxs),
                         max(b[2] for b in bxs), max(b[3] for b in bxs)))
@@ -515,90 +438,6 @@ def _bad_chunks(chunks: list[tuple[int, int]], sp: Spelling | None) -> tuple[int
     return bad or tuple(range(len(chunks)))
 
 
-def _shear(a: np.ndarray, k: float) -> np.ndarray:
-    """Slant ``a`` to the right by ``k`` (top row moved ``k * h`` px right)."""
-    h, w = a.shape
-    m = np.float32([[1, -k, k * h], [0, 1, 0]])
-    return cv2.warpAffine(a, m, (w + int(math.ceil(k * h)) + 1, h), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-def _warp(line: RealLine, parts: list[list[np.ndarray]], size: int, pad: int
-          ) -> list[list[np.ndarray]]:
-    """Arc, wave or perspective warp of every part (same map for all)."""
-    h, w = parts[0][0].shape
-    p = line.params
-    if line.layout == "perspective":
-        r, sq = p["ratio"], p["squash"]
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        if p["mode"] == "back":  # top edge narrower: the line lies on a plane tilted back
-            inset = w * (1 - r) / 2
-            dst = np.float32([[inset, 0], [w - inset, 0], [w, h * sq], [0, h * sq]])
-        else:
-            dh = h * (1 - r) / 2
-            far = [[w * sq, dh], [w * sq, h - dh]]
-            dst = np.float32([[0, 0], far[0], far[1], [0, h]]) if p["mode"] == "right" else \
-                np.float32([[0, dh], [w * sq, 0], [w * sq, h], [0, h - dh]])
-        ow, oh = int(math.ceil(dst[:, 0].max())) + 1, int(math.ceil(dst[:, 1].max())) + 1
-        m = cv2.getPerspectiveTransform(src, dst)
-        return [[cv2.warpPerspective(a, m, (ow, oh), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                 for a in vp] for vp in parts]
-    if line.layout == "wave":
-        amp = p["amp"] * size
-        lam = max(size * 2.0, p["period"] * (w - 2 * pad))
-        oh = h + 2 * int(math.ceil(amp)) + 2
-        xs = np.arange(w, dtype=np.float32)[None, :]
-        ys = np.arange(oh, dtype=np.float32)[:, None]
-        shift = amp + amp * np.sin(2 * np.pi * xs / lam + p["phase"])
-        map_y = (ys - shift).astype(np.float32)
-        map_x = np.broadcast_to(xs, (oh, w)).astype(np.float32)
-        return [[cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                           borderValue=0) for a in vp] for vp in parts]
-    # arc: the text's middle line on a circle of radius R
-    sweep = p["sweep"]
-    rad = max((w - 2 * pad) / sweep, 3.0 * size)  # glyphs squeezed/stretched <= ~17 %
-    mid = h / 2
-    up = p["up"]
-    # bounds of the forward map of the canvas border
-    xs = np.concatenate([np.linspace(0, w, 64), np.linspace(0, w, 64), np.zeros(16),
-                         np.full(16, w)])
-    ys = np.concatenate([np.zeros(64), np.full(64, h), np.linspace(0, h, 16),
-                         np.linspace(0, h, 16)])
-    th = (xs - w / 2) / rad
-    rr = rad - (ys - mid) if up else rad + (ys - mid)
-    fx = rr * np.sin(th)
-    fy = -rr * np.cos(th) if up else rr * np.cos(th)
-    x0, x1, y0, y1 = fx.min(), fx.max(), fy.min(), fy.max()
-    ow, oh = int(math.ceil(x1 - x0)) + 2, int(math.ceil(y1 - y0)) + 2
-    gx, gy = np.meshgrid(np.arange(ow, dtype=np.float32) + np.float32(x0),
-                         np.arange(oh, dtype=np.float32) + np.float32(y0))
-    if up:
-        theta, rr = np.arctan2(gx, -gy), np.hypot(gx, gy)
-        map_y = mid + (rad - rr)
-    else:
-        theta, rr = np.arctan2(gx, gy), np.hypot(gx, gy)
-        map_y = mid + (rr - rad)
-    map_x = w / 2 + rad * theta
-    map_x, map_y = map_x.astype(np.float32), map_y.astype(np.float32)
-    return [[cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                       borderValue=0) for a in vp] for vp in parts]
-
-
-def _repad(parts: list[list[np.ndarray]], pad: int
-           ) -> tuple[list[list[np.ndarray]], tuple[int, int]]:
-    """Crop every part to the union of all ink plus ``pad`` transparent px; also the
-    offset of the new canvas in the old one."""
-    union = np.maximum.reduce([p for vp in parts for p in vp])
-    box = ink_box(union > 1.0 / 255.0)
-    if box is None:
-        raise InputError("a copy line drew no ink")
-    x0, y0, x1, y1 = box
-    out = [[np.pad(np.clip(p[y0:y1, x0:x1], 0, 1), ((pad, pad), (pad, pad))).astype(np.float32)
-            for p in vp] for vp in parts]
-    return out, (x0 - pad, y0 - pad)
-
-
 # --------------------------------------------------------------------------- layers, truth
 
 
@@ -614,8 +453,8 @@ class RealLayers:
     rendered: str
 
 
-def layers(el: _Element, defect: str | None, style_rng: Any, drng: np.random.Generator
-           ) -> RealLayers:
+def layers(el: _Element, defect: str | None, style_rng: Callable[[], np.random.Generator],
+           drng: np.random.Generator) -> RealLayers:
     """Paint line ``el`` clean and with ``defect``; ``style_rng()`` returns a fresh,
     identically seeded generator (both variants get the same texture and sparkles)."""
     from catalog.posters import TEXT_DEFECTS

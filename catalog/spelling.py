@@ -10,6 +10,9 @@ glyph, not in the pixels (the line is drawn crisply, in its own style).
   of another real hanzi. Drawn by :mod:`catalog.realism`; in the text it is a private-use
   character, in the truth's ``rendered`` U+FFFD.
 - ``lookalike_hanzi``: a hanzi replaced by a visually close real one (腈 -> 睛).
+- ``garbled_word``: 2-3 of those slips (and an intruding letter) in one word of 5+
+  letters, or in a run of 3+ hanzi (COMPLICATED -> COMLCIATED, FASCINATING ->
+  FASTAINIAIING, 金箔画工艺品 -> 金艺艺工品).
 - ``pseudo_letter``: a letter of a word is replaced by a malformed one: part of it joined
   with the rest of another letter (DALL-E's 'Innovaite', 'Peaceiful'); U+FFFD in the
   truth's ``rendered``.
@@ -30,8 +33,8 @@ from catalog import texts
 from posterqa.errors import InputError
 from posterqa.fonts import covers_char
 
-REAL_TEXT_DEFECTS = ("swapped_letters", "doubled_letter", "dropped_letter", "pseudo_letter",
-                     "pseudo_hanzi", "lookalike_hanzi", "stray_punct")
+REAL_TEXT_DEFECTS = ("swapped_letters", "doubled_letter", "dropped_letter", "garbled_word",
+                     "pseudo_letter", "pseudo_hanzi", "lookalike_hanzi", "stray_punct")
 HANZI_DEFECTS = ("pseudo_hanzi", "lookalike_hanzi")
 LATIN_DEFECTS = ("pseudo_letter",)
 PSEUDO_BASE = 0xE000  # private-use code points stand for composed pseudo-glyphs
@@ -111,17 +114,19 @@ def has_hanzi(text: str) -> bool:
     return any(is_hanzi(c) for c in text)
 
 
-def _runs(text: str, min_len: int) -> list[tuple[int, int]]:
-    """Spans where an edit can go: Latin words, else hanzi runs, else letter/digit runs."""
-    for pat, need in ((_WORD, min_len), (_HANZI_RUN, 2), (_ALNUM_RUN, 2)):
+def _runs(text: str, min_len: int, min_other: int = 2) -> list[tuple[int, int]]:
+    """Spans where an edit can go: Latin words of ``min_len``+ letters, else hanzi runs,
+    else letter/digit runs (of ``min_other``+)."""
+    for pat, need in ((_WORD, min_len), (_HANZI_RUN, min_other), (_ALNUM_RUN, min_other)):
         found = [(m.start(), m.end()) for m in pat.finditer(text) if m.end() - m.start() >= need]
         if found:
             return found
     return []
 
 
-def _pick_run(rng: np.random.Generator, text: str, min_len: int, defect: str) -> tuple[int, int]:
-    runs = _runs(text, min_len)
+def _pick_run(rng: np.random.Generator, text: str, min_len: int, defect: str,
+              min_other: int = 2) -> tuple[int, int]:
+    runs = _runs(text, min_len, min_other)
     if not runs:
         raise InputError(f"text defect {defect!r} needs a word of {min_len}+ letters, "
                          f"digits or hanzi; {text!r} has none")
@@ -188,6 +193,19 @@ def _misspell_once(rng: np.random.Generator, text: str, defect: str, font_path: 
         out = "".join(chars)
         return Spelling(expected=text, text=out, shown=out, changed=tuple(chosen),
                         span=(chosen[0], chosen[-1] + 1))
+    if defect == "garbled_word":
+        s, e = _pick_run(rng, text, 5, defect, 3)
+        word, new = text[s:e], _garble(rng, text[s:e], font_path)
+        # the span is what changed: the word less the head and tail the slips left alone
+        head = next((k for k, (a, b) in enumerate(zip(word, new, strict=False)) if a != b),
+                    min(len(word), len(new)))
+        tail = next((k for k, (a, b) in enumerate(zip(word[::-1], new[::-1], strict=False))
+                     if a != b or k >= min(len(word), len(new)) - head),
+                    min(len(word), len(new)) - head)
+        if head + tail >= len(word):  # only insertions: keep a letter they follow in the span
+            head, tail = (head - 1, tail) if head > 0 else (head, tail - 1)
+        i0, i1 = s + head, e - tail
+        return _edit(text, i0, i1, new[head:len(new) - tail], tuple(range(i0, i1)))
     if defect == "pseudo_letter":
         places = [i for s, e in (m.span() for m in _WORD.finditer(text)) for i in range(s, e)
                   if text[i] not in _NARROW]
@@ -216,6 +234,33 @@ def _misspell_once(rng: np.random.Generator, text: str, defect: str, font_path: 
                         shown=text[:i] + SHOWN_PSEUDO + text[i + 1:], changed=(i,),
                         span=(i, i + 1), glyphs=((pua, text[i], partner, axis),))
     raise InputError(f"unknown real text defect {defect!r}; known: {', '.join(REAL_TEXT_DEFECTS)}")
+
+
+def _garble(rng: np.random.Generator, word: str, font_path: str) -> str:
+    """``word`` after 2-3 slips: swapped, doubled, dropped or intruding letters (hanzi:
+    a look-alike instead of an intruder); the first letter stays."""
+    chars = list(word)
+    hanzi = is_hanzi(word[0])
+    for _ in range(int(rng.integers(2, 4))):
+        n = len(chars)
+        j = int(rng.integers(1, n)) if n > 1 else 0
+        kind = int(rng.integers(4))
+        if kind == 0 and j < n - 1:
+            chars[j], chars[j + 1] = chars[j + 1], chars[j]
+        elif kind == 1:
+            chars.insert(j, chars[j])
+        elif kind == 2 and n > 3 and j < n - 1:
+            del chars[j]
+        elif hanzi:
+            options = [o for o in _lookalikes(chars[j]) if covers_char(font_path, o)]
+            if options:
+                chars[j] = options[int(rng.integers(len(options)))]
+            else:
+                chars.insert(j, chars[j])
+        else:
+            pool = "AEINORSTU" if chars[j].isupper() else "aeinorstu"
+            chars.insert(j, pool[int(rng.integers(len(pool)))])
+    return "".join(chars)
 
 
 def _lookalikes(ch: str) -> str:

@@ -111,6 +111,27 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    :class:`LogoCheck`'s ``score`` (fidelity) is the smallest goodness, ``matches`` is
    ``score >= 0.5``, and a defect's ``score`` is ``1 - fidelity``. The thresholds were
    tuned on generated posters (``benchmarks/bench_logo_detector.py --seed 1``).
+   **Brand rules and the calibrated decision** (:mod:`detectors.logo_scorer`,
+   :mod:`detectors.logo_shape`; issue 26; opt-in for now:
+   ``LogoDetector(rules=RESTYLE_RULES)``, see ``DEFAULT_RULES``): with the brand allowing
+   restyles (:class:`detectors.logo_scorer.LogoRules`), every instance the locator keeps is
+   judged again on its own (:meth:`LogoDetector._calibrated`): its *shape* by one logistic
+   regression over the measures above plus appearance-free shape measures (where the
+   edges are, not their colour or contrast: recall / precision of the reference's shape
+   edges, per-cell worst, chamfer, edge directions), fitted by
+   ``benchmarks/train_logo_scorer.py`` on generated faithful, restyled (emboss, fabric,
+   paper, neon, extrusion, metal, clay, lighting, perspective, a can's curve) and
+   deformed logos (blur, warp, erasure, another logo, garbled lettering, fused with the
+   product, bent) - its verdict replaces the hand-ordered reasons' (which stay as the
+   defect's ``reasons`` when it says deformed, else ``shape_changed``); an instance
+   narrower than ``min_width_px`` is not judged for shape; its *colour* apart: a hue
+   beyond the brand's tolerance where both are chromatic is ``color_shift`` alone at
+   score ``COLOUR_SEVERITY`` (mono, silver, inverted, tone-on-tone have no hue to object
+   to). When nothing is found and nothing on the poster looks like a logo, the top
+   candidates of the ordinary searches are scored the same way: one the scorer accepts
+   makes a review-only note (kind ``"note"``, category ``"logo_not_found"``, reasons
+   ``not_found_low_confidence``, ``review_only``: never repaired) at that place instead of
+   a whole-poster ``missing``.
 4. **Defects**: a found logo that does not match -> ``Defect(kind="logo",
    category="deformed")`` with the quad, its box, ``observed`` = the reasons, and
    ``repair_quad`` = the quad padded by ``max(6, 10% of the logo width)`` px; with reason
@@ -243,6 +264,15 @@ from detectors.logo_reference import (
     read_wordmark,
     wordmark_text,
 )
+from detectors.logo_scorer import (
+    COLOUR_SEVERITY,
+    DEFAULT_RULES,
+    LogoRules,
+    colour_off,
+    feature_vector,
+    load_scorer,
+)
+from detectors.logo_shape import shape_measures
 from detectors.logo_slot import SURE_SLOT_SCORE, find_slot
 from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
 from posterqa.errors import InputError
@@ -333,6 +363,7 @@ WRONG_TILE_MATCH = 0.45
 DEWARP_CORR = 0.24  # middle of seed 13's gap: others <= 0.17, warped logos >= 0.30
 DEWARP_DE = 30.0
 FRAGMENT_SHARE = 0.25
+WEAK_PEAKS = 2  # candidates per search looked at for a note when no logo is found
 _GRADIENT_METHODS = ("template", "soft-template")
 
 
@@ -449,14 +480,18 @@ class LogoDetector:
     """
 
     def __init__(self, settings: Any = None, *,
-                 wordmark_ocr: bool | OcrEngine = False, read_copy: bool = True) -> None:
+                 wordmark_ocr: bool | OcrEngine = False, read_copy: bool = True,
+                 rules: LogoRules = DEFAULT_RULES) -> None:
         """``wordmark_ocr``: also read the wordmark of a logo that looks faithful and
         compare it with the reference's (``True``: the engine of
         :func:`detectors.ocr.get_ocr_engine`; or an OCR engine to use); off by default.
         ``read_copy``: read a logo-like object before it is taken for the logo's slot
         (:meth:`_copy_share`; the same engine); on by default, it reads only posters
-        where the reference is not found faithful."""
+        where the reference is not found faithful. ``rules``: what the brand allows
+        (:class:`detectors.logo_scorer.LogoRules`; restyling allowed by default, then
+        each instance is judged by the calibrated scorer, :meth:`_calibrated`)."""
         self.settings = settings
+        self.rules = rules
         self._ocr_engine: OcrEngine | None = None if isinstance(wordmark_ocr, bool) \
             else wordmark_ocr
         self.wordmark_ocr = bool(wordmark_ocr)
@@ -526,7 +561,9 @@ class LogoDetector:
         image, ref = self._inputs(image, reference_rgba)
         height, width = image.shape[:2]
         expected = brand_name or "logo"
-        found = self._locate(image, ref, MAX_INSTANCES)
+        # every instance judged on its own by the brand's rules (:meth:`_calibrated`)
+        found = [(lm, h, self._calibrated(image, ref, lm, check))
+                 for lm, h, check in self._locate(image, ref, MAX_INSTANCES)]
         # what is no copy (the brand's name, the reference's wordmark), read only if asked
         names = functools.cache(lambda: tuple(
             n for n in (wordmark_text(brand_name or ""), self._wordmark(ref)) if n))
@@ -577,6 +614,28 @@ class LogoDetector:
                           tuple(c for _, c in kept), seconds)
 
     # -- internals --------------------------------------------------------------------
+    def _calibrated(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
+                    check: LogoCheck) -> LogoCheck:
+        """The instance judged by the brand's rules: its shape by the calibrated scorer
+        (:mod:`detectors.logo_scorer`; not judged under ``rules.min_width_px``), its colour
+        on its own (``color_shift``, severity ``COLOUR_SEVERITY``). Without restyling
+        allowed, the pixel measures' verdict stands."""
+        if not self.rules.restyle_allowed or not lm.homography:
+            return check
+        scorer = load_scorer()
+        sm = shape_measures(image, ref, np.asarray(lm.homography, np.float64))
+        p = scorer.probability(feature_vector(dict(check.details), sm, lm))
+        details = (*check.details, *sm.as_pairs(), ("p_deformed", p))
+        q = np.asarray(lm.quad, np.float64)
+        width = float(np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+        if width >= self.rules.min_width_px and p >= scorer.threshold:
+            reasons = tuple(r for r in check.reasons if r != "color_shift") \
+                or ("shape_changed",)
+            return LogoCheck(False, float(min(1.0 - p, 0.49)), reasons, details)
+        if colour_off(sm, self.rules):
+            return LogoCheck(False, 1.0 - COLOUR_SEVERITY, ("color_shift",), details)
+        return LogoCheck(True, float(max(1.0 - p, 0.5)), (), details)
+
     def _wordmark_check(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
                         check: LogoCheck) -> LogoCheck:
         """``check`` (a faithful-looking logo) unless the wordmark read in its quad
@@ -1125,7 +1184,9 @@ class LogoDetector:
                 hints: list[Box], slot_of: Callable[[], tuple[Box, float] | None]) -> Defect:
         """The defect when the brand's logo is not on the poster: ``wrong_logo`` at the
         hinted slot when it has content, or at the most logo-like object
-        (:func:`detectors.logo_slot.find_slot`); else ``missing``."""
+        (:func:`detectors.logo_slot.find_slot`); else a review-only note where a top
+        candidate holds the reference's shape by the scorer (:meth:`_weak_instance`);
+        else ``missing``."""
         height, width = image.shape[:2]
         if hints:
             slot = hints[0]
@@ -1143,12 +1204,56 @@ class LogoDetector:
             # something logo-like (solid, contrasted, with a motif) that is not ours
             check = LogoCheck(False, 0.0, ("wrong_logo",), (("slot_score", found_slot[1]),))
             return self._defect("deformed", found_slot[0].as_quad(), expected, check)
-        # nothing on the poster looks like a logo: the refiner cannot know where to place
-        # it, a reviewer must (no repair quad)
+        # nothing on the poster looks like a logo. When the reference's shape is there
+        # all the same (a restyled logo the locator's pixel rules passed over), that is no
+        # defect but a note for a reviewer, at that place
+        weak = self._weak_instance(image, ref) if self.rules.restyle_allowed else None
+        if weak is not None:
+            quad, p = weak
+            return Defect(kind="note", category="logo_not_found",
+                          box=Box.from_points(quad).clamp(width, height), quad=quad,
+                          expected=expected, observed="not found (low confidence)",
+                          score=float(np.clip(1.0 - p, 0.0, 1.0)),
+                          reasons=("not_found_low_confidence", "review_only"),
+                          repair_quad=None, details=(("p_deformed", p),))
+        # nothing at all: the refiner cannot know where to place it, a reviewer must (no
+        # repair quad)
         whole = Box(0, 0, width, height)
         return Defect(kind="logo", category="missing", box=whole, quad=whole.as_quad(),
                       expected=expected, observed=None, score=1.0,
                       reasons=("logo_missing", "no_logo_slot"), repair_quad=None)
+
+
+    def _weak_instance(self, image: np.ndarray, ref: LogoReference
+                       ) -> tuple[Quad, float] | None:
+        """The best place the ordinary searches' top candidates (template, silhouette,
+        colour) hold the reference's shape by the calibrated scorer's judgement
+        (probability deformed below its threshold, at least ``rules.min_width_px``
+        wide), as ``(quad, p_deformed)``; None when none does."""
+        scorer = load_scorer()
+        hw = image.shape[:2]
+        cands = [*template_candidates(image, ref, WEAK_PEAKS),
+                 *template_candidates(image, ref, WEAK_PEAKS, soft=SOFT_SIGMA,
+                                      work_width=SOFT_WORK_WIDTH),
+                 *shape_candidates(image, ref, WEAK_PEAKS),
+                 *colour_candidates(image, ref, WEAK_PEAKS)]
+        best: tuple[Quad, float] | None = None
+        for c in cands:
+            h, ecc = refine_ecc(image, c.h_ref_to_img, ref)
+            if ecc <= 0 or not plausible_quad(quad_of(h, ref), ref, hw):
+                h, ecc = c.h_ref_to_img, 0.0
+            q = quad_of(h, ref)
+            width = float(np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+            if width < self.rules.min_width_px:
+                continue
+            check = judge(measure(image, ref, h))
+            lm = LogoMatch(_quad_tuple(q), Box.from_points(q.tolist()), float(ecc), c.method,
+                           _hom_tuple(h), ncc=c.strength if c.method == "template" else 0.0)
+            sm = shape_measures(image, ref, h)
+            p = scorer.probability(feature_vector(dict(check.details), sm, lm))
+            if p < scorer.threshold and (best is None or p < best[1]):
+                best = (lm.quad, p)
+        return best
 
 
 def _colour_agrees(colour: Sequence[Candidate], ref: LogoReference, lm: LogoMatch,

@@ -13,9 +13,12 @@ next sits beside it in its row, or starts the row below at the same size (height
 ``WRAP_HEIGHT_RATIO``), overlapping it in x, no more than a line height below: a
 headline does not run on into the smaller copy under it. A match is accepted when its
 cost is at most ``MAX_COST_RATIO`` of the expected length and it keeps at least
-``MIN_KEPT_RATIO`` of the characters; otherwise the
-string is *missing*. Every operation of an accepted match is kept, so that wrong, extra
-and absent characters can be located on the line they belong to.
+``MIN_KEPT_RATIO`` of the characters. A string still without a match is tried again
+where it may also run on over lines stacked as one block of copy (another size, a wider
+gap: 'better / not / pout' in three sizes, listed as one string), at the stricter
+``STACKED_COST_RATIO``; otherwise the string is *missing*. Every operation of an
+accepted match is kept, so that wrong, extra and absent characters can be located on
+the line they belong to.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from detectors.ocr import OcrLine
 from detectors.types import Box
 
 MAX_COST_RATIO = 0.5
+STACKED_COST_RATIO = 0.25  # a string run over lines stacked as one block (_align_stacked)
 MIN_KEPT_RATIO = 0.4
 _SEP = "\x1f"  # between lines: skipping it inside a match is free
 _BREAK = "\x1e"  # between lines no string runs over: never inside a match
@@ -204,10 +208,13 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
     ordered = tuple(reading_order(lines))
     norms = tuple(normalize_with_map(ln.text) for ln in ordered)
     doc: list[DocChar] = []
+    stacked: set[int] = set()  # breaks between lines stacked as one block of copy
     for li, nm in enumerate(norms):
         if doc:
-            doc.append(DocChar(_SEP if _joinable(ordered[li - 1], ordered[li]) else _BREAK,
-                               -1, -1))
+            joinable = _joinable(ordered[li - 1], ordered[li])
+            if not joinable and _stacked(ordered[li - 1], ordered[li]):
+                stacked.add(len(doc))
+            doc.append(DocChar(_SEP if joinable else _BREAK, -1, -1))
         for c, src in zip(nm.text, nm.source_index, strict=True):
             doc.append(DocChar(c, li, src))
     chars = [c.char for c in doc]
@@ -244,9 +251,87 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
                 if o.op in ("M", "S", "I") and chars[o.doc] not in (_SEP, _BREAK):
                     chars[o.doc] = _USED
                     claimed.add(o.doc)
+    # missing strings, and strings matched with characters absent at an end (the rest
+    # of a string set in two sizes is on the next line)
+    rest = [it for it in items if it[0] not in found or _end_absent(found[it[0]])]
+    if rest and stacked:
+        _align_stacked(rest, doc, stacked, chars, ordered, found, claimed)
     matches = tuple(found[i] for i in sorted(found))
     missing = tuple(e for i, e, _n in sorted(items) if i not in found)
     return Alignment(ordered, norms, tuple(doc), matches, missing, frozenset(claimed))
+
+
+def _align_stacked(rest, doc: list[DocChar], stacked: set[int], chars: list[str],
+                   ordered: Sequence[OcrLine], found: dict[int, Match],
+                   claimed: set[int]) -> None:
+    """Strings the first pass left missing or matched with characters absent at an end,
+    matched again where a string may also run on over lines stacked as one block
+    (:func:`_stacked`: another size, a wider gap): a manifest lists 'better not pout' as
+    one string that a poster sets as three lines of three sizes. Accepted only at
+    ``STACKED_COST_RATIO`` (a stricter bar than ``MAX_COST_RATIO``: running on into the
+    next block is what the first pass guards against) and, for a string matched already,
+    only where it costs less. Updates ``found``, ``claimed`` and ``chars``."""
+    loose_doc = [DocChar(_SEP, -1, -1) if k in stacked else c for k, c in enumerate(doc)]
+    loose = [_SEP if k in stacked else c for k, c in enumerate(chars)]
+
+    def mark(ops, *, free: bool) -> None:
+        for o in ops:
+            if o.op in ("M", "S", "I") and doc[o.doc].line >= 0:
+                loose[o.doc] = chars[o.doc] = doc[o.doc].char if free else _USED
+                if free:
+                    claimed.discard(o.doc)
+                else:
+                    claimed.add(o.doc)
+
+    for idx, exp, norm in rest:
+        before = found.get(idx)
+        if before is not None:
+            mark(before.ops, free=True)
+        m = _stacked_match(exp, norm, loose, loose_doc, stacked, ordered)
+        if m is not None and (before is None or m.cost < before.cost):
+            found[idx] = m
+        if idx in found:
+            mark(found[idx].ops, free=False)
+
+
+def _stacked_match(exp: str, norm: str, loose: list[str], loose_doc: list[DocChar],
+                   stacked: set[int], ordered: Sequence[OcrLine]) -> Match | None:
+    """One string's match over the document with stacked lines joinable, when it
+    crosses such a join and passes ``STACKED_COST_RATIO``; else None."""
+    text = "".join(loose)
+    pos = _find_exact(text, norm)
+    if pos is not None:
+        span = _span_positions(loose, pos, len(norm))
+        ops = [AlignOp("M", k, d) for k, d in enumerate(span)]
+        total = 0
+    else:
+        total, _s, _e, ops = _substring_align(norm, text)
+        ops = _trim_foreign_edges(ops, loose_doc, ordered)
+        if not any(o.op != "D" for o in ops):
+            return None
+        total = _cost(ops, norm, loose_doc)
+    kept = sum(1 for o in ops if o.op == "M")
+    if total > STACKED_COST_RATIO * len(norm) or kept < max(1, MIN_KEPT_RATIO * len(norm)):
+        return None
+    read = [o.doc for o in ops if o.op != "D"]
+    if not any(min(read) < k < max(read) for k in stacked):
+        return None  # the first pass judged this match already
+    return Match(exp, norm, total, min(read), max(read) + 1, tuple(ops))
+
+
+def _end_absent(m: Match) -> bool:
+    """A match whose first or last expected characters were not read."""
+    return bool(m.ops) and (m.ops[0].op == "D" or m.ops[-1].op == "D")
+
+
+def _stacked(a: OcrLine, b: OcrLine) -> bool:
+    """Line ``b``, next after ``a`` in reading order, sits under it as part of one block
+    of copy: overlapping it in x, no more than the taller one's height below it, of
+    comparable height (``ROW_HEIGHT_RATIO``)."""
+    ba, bb = a.box, b.box
+    hi = max(ba.height, bb.height, 1)
+    return similar_height(ba, bb) and bb.y0 - ba.y1 <= hi \
+        and min(ba.x1, bb.x1) > max(ba.x0, bb.x0)
 
 
 def _trim_foreign_edges(ops: list[AlignOp], doc: Sequence[DocChar],

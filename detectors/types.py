@@ -20,15 +20,19 @@ from posterqa.errors import InputError
 Point = tuple[float, float]
 Quad = tuple[Point, Point, Point, Point]
 
-DEFECT_KINDS = ("text", "logo")
+DEFECT_KINDS = ("text", "logo", "note")
 # text: the copy is wrong / unreadable / absent / not in the manifest
 # logo: the logo is deformed (blur, warp, colour, erasure, wrong logo) / absent
+# note: not a defect - something a reviewer should look at (e.g. the brand's logo was not
+# found with confidence: "logo_not_found"); always review-only, never repaired
 # reasons that say the detector could not place the defect on the poster: such a defect
-# goes to a reviewer, never to the refiner (its box is the whole poster)
-UNLOCALISED_REASONS = ("not_localised", "no_logo_slot")
+# goes to a reviewer, never to the refiner (its box is the whole poster); "review_only":
+# a note, for a reviewer's eyes only
+UNLOCALISED_REASONS = ("not_localised", "no_logo_slot", "review_only")
 DEFECT_CATEGORIES = {
     "text": ("mismatch", "unreadable", "missing", "unexpected", "collapsed"),
     "logo": ("deformed", "missing"),
+    "note": ("logo_not_found",),
 }
 
 

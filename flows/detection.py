@@ -220,6 +220,7 @@ def detect_defects(
                     image, list(manifest.copy_lines),
                     font_path=list(fetched.font_paths) or fetched.font_path,
                     logo=reference,  # its wordmark is the logo's, not copy
+                    report_unexpected=text_detector.settings.report_unexpected_text,
                 ))
                 if reference is not None:
                     hints = tuple(h for h in manifest.hints if h.kind == "logo")

@@ -114,12 +114,9 @@ class SavedRepairs:
 
 
 def repaired_key_for(settings: Any, key: str) -> str:
-    """``posters/acme/p1.png`` -> ``repaired/acme/p1.png`` (PNG content; other
-    extensions become ``.png`` because the repaired poster is stored lossless)."""
+    """``posters/acme/p1.jpg`` -> ``repaired/acme/p1.jpg``: the repaired poster is the
+    original file, repaired, in the original's format (:mod:`refiner.asset`)."""
     rel = key[len(settings.posters_prefix):] if key.startswith(settings.posters_prefix) else key
-    stem, dot, ext = rel.rpartition(".")
-    if dot and ext.lower() != "png":
-        rel = f"{stem}.png"
     return f"{settings.repaired_prefix}{rel}"
 
 
@@ -328,6 +325,7 @@ def save_repairs(rt: Any, group: ClaimGroup, outcomes: list[RefineOutcome],
         outcomes = [replace(o, verdict="failed", error=reason,
                             reasons=(*o.reasons, "save_failed")) for o in outcomes]
         uploaded, repaired_key = {}, None
+    outcomes = _with_fidelity(outcomes, writes)
     try:
         repair_ids = records.record_repairs(
             rt.engine, run_id=run_id, group=group, outcomes=outcomes, artifacts=uploaded,
@@ -340,6 +338,24 @@ def save_repairs(rt: Any, group: ClaimGroup, outcomes: list[RefineOutcome],
     return SavedRepairs(asset_key=group.asset_key, repaired_key=repaired_key,
                         repair_ids=tuple(repair_ids), verified=verified,
                         failed=len(outcomes) - verified)
+
+
+def _with_fidelity(outcomes: list[RefineOutcome], writes: _Writes) -> list[RefineOutcome]:
+    """Verified outcomes carry the written file's fidelity (``metrics["asset"]``); when
+    the repaired copy was refused (a lossless format lost pixels) they fail with why."""
+    if writes.fidelity is None:
+        return outcomes
+    out = []
+    for o in outcomes:
+        if o.verdict != "verified":
+            out.append(o)
+            continue
+        o = replace(o, metrics={**o.metrics, "asset": writes.fidelity})
+        if writes.refused:
+            o = replace(o, verdict="failed", error=writes.refused,
+                        reasons=(*o.reasons, "asset_changed_outside"))
+        out.append(o)
+    return out
 
 
 class _Writes:
@@ -357,6 +373,11 @@ class _Writes:
         self.written: list[str] = []
         self.previous: bytes | None = None  # the repaired copy before this save
         self.previous_meta: dict[str, str] | None = None
+        self.content_type = "application/octet-stream"
+        # the written file's fidelity to the original (refiner.asset), and why the
+        # repaired copy was not written when a lossless format lost pixels
+        self.fidelity: dict[str, Any] | None = None
+        self.refused: str | None = None
 
     def upload(self, final: WorkingImage) -> tuple[dict[int, dict[str, str]], str | None]:
         settings, store, group = self.settings, self.store, self.group
@@ -373,20 +394,40 @@ class _Writes:
             uploaded[out.defect_id] = keys
         if not any(o.verdict == "verified" for o in self.outcomes):
             return uploaded, None
-        from posterqa.imaging import encode_png
-
         repaired_key = guard_write(settings, repaired_key_for(settings, group.asset_key))
-        data = encode_png(load_working(final.path))
         start = self.outcomes[0].before if self.outcomes else None
+        data = self._repaired_file(start, final)
+        if data is None:
+            return uploaded, None
         if start is not None and start.source_key == repaired_key:
             self.previous = Path(start.path).read_bytes()
         elif store.exists(repaired_key):  # an earlier version of the poster was repaired
             self.previous_meta = store.head(repaired_key)["metadata"]
             self.previous = store.get_bytes(repaired_key)
         self.written.append(repaired_key)
-        store.put_bytes(repaired_key, data, content_type="image/png",
+        store.put_bytes(repaired_key, data, content_type=self.content_type,
                         metadata=self._metadata())
         return uploaded, repaired_key
+
+    def _repaired_file(self, start: WorkingImage | None, final: WorkingImage) -> bytes | None:
+        """The file the repairs started from (the original, or its repaired copy), with
+        the repaired pixels written in; None when a lossless format would lose pixels."""
+        from refiner.asset import write_repaired
+
+        if start is None or not start.path or start.path.endswith(".npy"):
+            raise StorageError(f"{self.group.asset_key}: the file the repairs started from "
+                               "is not in the cache")
+        asset = write_repaired(Path(start.path).read_bytes(), load_working(final.path),
+                               name=start.source_key,
+                               max_pixels=self.settings.max_image_pixels)
+        self.content_type = asset.content_type
+        self.fidelity = asset.fidelity.to_json()
+        if asset.fidelity.lossless and asset.fidelity.outside_changed:
+            self.refused = (f"the repaired {asset.format} would differ from the original "
+                            f"outside the repair: {asset.fidelity.reason}")
+            log.error("%s: %s", self.group.asset_key, self.refused)
+            return None
+        return asset.data
 
     def _metadata(self) -> dict[str, str]:
         return {"source-etag": self.group.etag.strip('"'), "source-key": self.group.asset_key}
@@ -397,7 +438,7 @@ class _Writes:
         for key in reversed(self.written):
             try:
                 if key == repaired_key and self.previous is not None:
-                    self.store.put_bytes(key, self.previous, content_type="image/png",
+                    self.store.put_bytes(key, self.previous, content_type=self.content_type,
                                          metadata=self.previous_meta or self._metadata())
                 else:
                     self.store.delete(key)

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # --- OCR ---
     ocr_engine: Literal["rapidocr", "paddleocr"] = "rapidocr"
     ocr_det_limit_side: int = 960
+    report_unexpected_text: bool = Field(
+        default=False, description="also report readable text that no copy line claims "
+        "(category 'unexpected'); off: a poster may carry text its manifest does not list")
     paddle_det_model_dir: Path | None = None
     paddle_rec_model_dir: Path | None = None
     paddle_det_model_name: str = "PP-OCRv5_mobile_det"
@@ -68,6 +71,9 @@ class Settings(BaseSettings):
     refineanything_allow_hub: bool = False
     refineanything_lora: Path | None = None
     refineanything_lightning_lora: Path | None = None
+    refineanything_fuse_lora: bool = Field(
+        default=False, description="fuse the LoRAs into the transformer's weights after "
+        "loading (faster calls, more memory while fusing); off = kept unfused, as published")
     refineanything_lightning_steps: Literal[4, 8] = 8
     refineanything_steps: int = 28
     refineanything_true_cfg: float = 4.0

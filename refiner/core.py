@@ -35,7 +35,7 @@ from posterqa.errors import (
 from posterqa.imaging import load_rgba
 from refiner.backends.base import RefinerBackend, get_backend
 from refiner.focus import DEFAULT_MARGIN, DEFAULT_PIXEL_BUDGET, FocusCrop, focus_crop
-from refiner.paste import BLUR_KERNEL, DILATE_PX, full_weight, paste_back
+from refiner.paste import BLUR_RADIUS, GROW_PX, full_weight, paste_back
 from refiner.verify import (
     BAND_COLOR_TOLERANCE,
     LogoChecker,
@@ -221,8 +221,8 @@ class Refiner:
         color_correct: bool = False,
         band_tolerance: float = BAND_COLOR_TOLERANCE,
         require_region_check: bool = True,
-        dilate_px: int = DILATE_PX,
-        blur_kernel: int = BLUR_KERNEL,
+        grow_px: int = GROW_PX,
+        blur_radius: float = BLUR_RADIUS,
     ) -> None:
         self.backend = get_backend(backend) if isinstance(backend, str) else backend
         if not isinstance(self.backend, RefinerBackend):
@@ -232,8 +232,8 @@ class Refiner:
         self.color_correct = color_correct
         self.band_tolerance = band_tolerance
         self.require_region_check = require_region_check
-        self.dilate_px = dilate_px
-        self.blur_kernel = blur_kernel
+        self.grow_px = grow_px
+        self.blur_radius = blur_radius
         self._text_checker = text_checker if text_checker is not None else _AUTO
         self._logo_checker = logo_checker if logo_checker is not None else _AUTO
 
@@ -324,7 +324,7 @@ class Refiner:
         if self.color_correct:
             refined_full, corrected = self._correct_colors(orig_crop, refined_full, mask_crop)
         pasted = paste_back(arr, refined_full, focus.box, mask_crop,
-                            dilate_px=self.dilate_px, blur_kernel=self.blur_kernel)
+                            grow_px=self.grow_px, blur_radius=self.blur_radius)
         weight_full = pasted.full_weight()
 
         # 5. Verify
@@ -391,7 +391,7 @@ class Refiner:
     ) -> tuple[np.ndarray, bool]:
         from refiner.paste import blend_weight
 
-        weight = blend_weight(mask_crop, dilate_px=self.dilate_px, blur_kernel=self.blur_kernel)
+        weight = blend_weight(mask_crop, grow_px=self.grow_px, blur_radius=self.blur_radius)
         band = band_mask(weight, mask_crop)
         if not band.any():
             return refined, False

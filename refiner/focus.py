@@ -4,12 +4,13 @@ Focus-and-Refine crops the tight box of the edit mask plus a margin, resizes tha
 so that its area is about the backend's pixel budget (default 1024²) at the crop's own
 aspect ratio, lets the backend work on it, then maps the result back to the crop.
 
-The margin is measured in the *resized* crop (64 px of a ~1024² crop), so it is solved
-for in image pixels: a margin ``m`` such that ``m * scale == margin`` where ``scale`` is
-the resize factor of the padded crop. A minimum margin in image pixels keeps the
-paste-back's feathered band (7 px dilation + 5 px blur radius) inside the crop for
-small regions. The crop is clamped to the image, so regions at the image edge simply
-get less context on that side.
+The margin is the published recipe's (RefineAnything ``fast_inference.py``, see
+DESIGN.md): the WHOLE poster is scaled to the pixel budget's area, ``s = sqrt(budget /
+(W·H))``, and the margin is 64 px at that scale, i.e. ``64 / s`` px in the poster (a
+4000×3000 poster gets ~222 px of context, a 1024² poster 64 px). The crop is clamped to
+the poster, so regions at the poster's edge simply get less context on that side. A
+minimum margin in poster pixels (:data:`DEFAULT_MIN_MARGIN`) keeps the paste-back's
+feathered band inside the crop; it only binds on posters smaller than ~320² px.
 
 Images are RGB ``uint8`` ``[H, W, 3]``; masks ``uint8`` ``[H, W]`` with 255 = edit.
 """
@@ -27,8 +28,10 @@ from posterqa.errors import InputError
 
 DEFAULT_PIXEL_BUDGET = 1024 * 1024
 DEFAULT_MARGIN = 64
-# dilation (7) + blur radius (5) of the paste-back, plus slack
-DEFAULT_MIN_MARGIN = 16
+# reach of the paste-back's blend weight beyond the mask: 3 px grow + 13 px where PIL's
+# GaussianBlur(radius=5) on a uint8 mask is still non-zero (refiner.paste.BAND_REACH_PX),
+# plus slack
+DEFAULT_MIN_MARGIN = 20
 
 
 def mask_bbox(mask: np.ndarray) -> Box | None:
@@ -41,22 +44,20 @@ def mask_bbox(mask: np.ndarray) -> Box | None:
     return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
-def solve_margin(box_w: int, box_h: int, *, pixel_budget: int, margin: int) -> float:
-    """Margin in image pixels that becomes ``margin`` px once the padded crop is resized.
+def poster_margin(width: int, height: int, *, pixel_budget: int, margin: int) -> float:
+    """The published margin in poster pixels: ``margin / s``, ``s = sqrt(budget / (W·H))``.
 
-    Solves ``m² · budget = margin² · (w + 2m)(h + 2m)`` for ``m >= 0``.
+    ``width x height`` is the WHOLE poster: the recipe scales the poster (not the crop)
+    to the budget's area and takes ``margin`` px at that scale.
     """
+    if width < 1 or height < 1:
+        raise InputError(f"image size {width}x{height} has no pixels")
+    if pixel_budget < 1:
+        raise InputError(f"pixel budget must be positive, got {pixel_budget}")
     if margin <= 0:
         return 0.0
-    a = float(pixel_budget) - 4.0 * margin * margin
-    if a <= 0:
-        raise InputError(
-            f"margin {margin} is too large for pixel budget {pixel_budget} "
-            f"(needs 4·margin² < budget)"
-        )
-    b = -2.0 * margin * margin * (box_w + box_h)
-    c = -float(margin * margin) * box_w * box_h
-    return (-b + math.sqrt(b * b - 4.0 * a * c)) / (2.0 * a)
+    scale = math.sqrt(float(pixel_budget) / (float(width) * float(height)))
+    return float(margin) / scale
 
 
 def budget_size(
@@ -216,11 +217,9 @@ def focus_crop(
         if found is None:
             raise InputError("mask is empty: no pixel is set")
         tight = found
-    m = max(
-        solve_margin(tight.width, tight.height, pixel_budget=pixel_budget, margin=margin),
-        float(min_margin),
-    )
-    pad = int(math.ceil(m))
+    m = max(poster_margin(width, height, pixel_budget=pixel_budget, margin=margin),
+            float(min_margin))
+    pad = int(math.ceil(m - 1e-9))  # a float hair above an integer is that integer
     box = tight.pad(pad).clamp(width, height)
     if resize:
         target = budget_size(box.width, box.height, pixel_budget=pixel_budget, multiple=multiple)

@@ -206,3 +206,97 @@ def perceptual_metrics(
             log.info("%s weights found at %s but no loader is configured; skipped",
                      name.upper(), path)
     return found
+
+
+# ------------------------------------------------------------------ old ink in the region
+# Thresholds of the ink measure (RGB Euclidean distance to the background estimate):
+# a pixel is ink when it stands INK_CONTRAST from the inpainted background; a pixel of
+# old ink that no new ink covers is a ghost when more than GHOST_SHARE of its old
+# contrast is left (and less than FULL_INK_SHARE). Chosen on the generated posters of
+# benchmarks/bench_compositor.py (see RESIDUAL_INK_MAX in refiner.verify for the
+# decision and its figures).
+INK_CONTRAST = 40.0
+GHOST_SHARE = 0.08
+# a remnant fainter than this (RGB distance to the background estimate) is not counted:
+# the estimate itself is off by up to ~25 levels next to blurred copy on gradients
+# (at 10 or 20 the clean poster itself scored up to 0.09 / 0.05 on the blur defect)
+GHOST_FLOOR = 30.0
+# old ink kept at this share of its contrast or more is ink on purpose (a glyph kept or
+# redrawn in place), not a ghost; below it, it is faded old ink
+FULL_INK_SHARE = 0.7
+_NEW_INK_SLACK_PX = 2  # anti-aliased edges of the new glyphs are not old ink
+
+
+@dataclass(frozen=True)
+class InkResidue:
+    """What is left of the region's old ink after a repair.
+
+    ``old_ink``: pixels of the edit mask that were ink in the input; ``new_ink``: ink
+    pixels of the repaired mask; ``uncovered``: old-ink pixels no full-strength ink of
+    the repair covers (2 px slack for anti-aliasing); ``ghost_px``: uncovered old-ink
+    pixels left FADED (between ``GHOST_SHARE`` and ``FULL_INK_SHARE`` of their old
+    contrast, and visible: ``GHOST_FLOOR``); ``residual``: their remaining contrast
+    share summed and divided by ``old_ink`` (0: no ghost). Old ink left at full
+    strength is not a ghost: whether the copy reads right is the re-read's question.
+    """
+
+    old_ink: int
+    new_ink: int
+    uncovered: int
+    residual: float
+    ghost_px: int
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"old_ink": self.old_ink, "new_ink": self.new_ink, "uncovered": self.uncovered,
+                "residual": round(self.residual, 4), "ghost_px": self.ghost_px}
+
+
+def ink_residue(original: np.ndarray, repaired: np.ndarray, mask: np.ndarray) -> InkResidue:
+    """Measure the old ink left inside ``mask`` (``uint8 [H, W]``, 255 = edit).
+
+    The background is estimated from the input around the mask (Telea inpainting of
+    the mask grown by 2 px), the same for the input and the repair, so the measure
+    does not depend on the backend.
+    """
+    import cv2
+
+    _check_pair(original, repaired)
+    m = np.asarray(mask) > 0
+    if m.shape != original.shape[:2]:
+        raise InputError(f"mask {m.shape} does not match the image {original.shape[:2]}")
+    if not m.any():
+        return InkResidue(0, 0, 0, 0.0, 0)
+    box = Box.from_mask(m.astype(np.uint8)).pad(8).clamp(original.shape[1], original.shape[0])
+    sl = box.slice()
+    orig = original[sl].astype(np.float32)
+    rep = repaired[sl].astype(np.float32)
+    mk = m[sl]
+    hole = cv2.dilate(mk.astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
+    if hole.all():
+        bg = np.broadcast_to(np.median(orig.reshape(-1, 3), axis=0), orig.shape)
+    else:
+        bg = cv2.inpaint(original[sl], hole, 5, cv2.INPAINT_TELEA).astype(np.float32)
+    d_old = orig - bg
+    d_new = rep - bg
+    c_old = np.sqrt((d_old ** 2).sum(axis=2))
+    c_new = np.sqrt((d_new ** 2).sum(axis=2))
+    old = mk & (c_old > INK_CONTRAST)
+    new = mk & (c_new > INK_CONTRAST)
+    # strength of what is left of each old-ink pixel, along the old ink's colour
+    strength = np.zeros(mk.shape, np.float32)
+    if old.any():
+        proj = (d_new[old] * d_old[old]).sum(axis=1) / np.maximum(
+            (d_old[old] ** 2).sum(axis=1), 1e-6)
+        strength[old] = np.clip(proj, 0.0, 1.0)
+    # full-strength ink of the repair (new glyphs, or old glyphs kept on purpose) and
+    # its anti-aliased edges (2 px) are not ghosts; faded old ink elsewhere is
+    solid = new & ~(old & (strength < FULL_INK_SHARE))
+    k = 2 * _NEW_INK_SLACK_PX + 1
+    covered = cv2.dilate(solid.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    unc = old & ~covered
+    faded = unc & (strength > GHOST_SHARE) & (c_new >= GHOST_FLOOR)
+    share = np.where(faded, strength, 0.0)
+    n_old = int(old.sum())
+    return InkResidue(old_ink=n_old, new_ink=int(new.sum()), uncovered=int(unc.sum()),
+                      residual=float(share.sum()) / max(1, n_old),
+                      ghost_px=int(faded.sum()))

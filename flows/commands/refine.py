@@ -2,7 +2,10 @@
 
 Repairs one region with a refiner backend, prints the verification figures, and
 writes OUT (atomically: temp file + rename) only when the repair is verified. The
-input image is never overwritten.
+input image is never overwritten. OUT is the input file, repaired
+(:func:`refiner.asset.write_repaired`): same format, ICC profile, EXIF and DPI, and
+outside the repair the input's own pixels (JPEG: untouched MCUs, as far as a re-encode
+keeps them; the ``asset`` figures say how many changed).
 """
 
 from __future__ import annotations
@@ -13,26 +16,21 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from posterqa.errors import InputError
 
-_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+            ".tiff": "TIFF"}
 
 
-def _encode(image: np.ndarray, suffix: str) -> bytes:
-    from PIL import Image
+def _input_format(data: bytes) -> str | None:
+    from PIL import Image, UnidentifiedImageError
 
-    from posterqa.imaging import encode_png
-
-    fmt = _FORMATS[suffix]
-    if fmt == "PNG":
-        return encode_png(image)
-    buf = io.BytesIO()
-    opts = {"quality": 95} if fmt == "JPEG" else {"lossless": True}
-    Image.fromarray(image).save(buf, format=fmt, **opts)
-    return buf.getvalue()
+    try:
+        return Image.open(io.BytesIO(data)).format
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None  # load_image names the problem
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -88,7 +86,16 @@ def refine(
         raise InputError(f"--out {out} is the input image; originals are never overwritten")
     if out.suffix.lower() not in _FORMATS:
         raise InputError(f"--out {out} must end in one of {', '.join(sorted(_FORMATS))}")
+    try:
+        source = image.read_bytes()
+    except OSError:
+        source = b""
     poster = load_image(image, max_pixels=settings.max_image_pixels)
+    fmt = _input_format(source)
+    if fmt is not None and _FORMATS[out.suffix.lower()] != fmt:
+        wanted = ", ".join(sorted(k for k, v in _FORMATS.items() if v == fmt)) or "its own"
+        raise InputError(f"--out {out}: the repaired file keeps the input's format ({fmt}); "
+                         f"use {wanted}")
     region = Box.parse(box) if box is not None else load_mask(mask, name=str(mask))
     kind, expected = parse_prompt(prompt)
     if kind == "logo" and ref is None:
@@ -107,8 +114,19 @@ def refine(
 
     # 3. Write only on success
     written = False
+    asset = None
     if v.ok:
-        write_atomic(out, _encode(result.image, out.suffix.lower()))
+        from refiner.asset import write_repaired
+
+        asset = write_repaired(source, result.image, name=str(image),
+                               max_pixels=settings.max_image_pixels)
+        if asset.fidelity.lossless and asset.fidelity.outside_changed:
+            from posterqa.errors import BackgroundChangedError
+
+            raise BackgroundChangedError(
+                f"writing {out} changed {asset.fidelity.outside_changed} pixels of {image} "
+                f"outside the repair: {asset.fidelity.reason}")
+        write_atomic(out, asset.data)
         written = True
     if as_json:
         typer.echo(json.dumps({
@@ -116,6 +134,7 @@ def refine(
             "expected": expected, "backend": result.backend,
             "focus": result.focus.to_json(), "seconds": round(result.seconds, 3),
             "verification": v.to_json(),
+            "asset": None if asset is None else asset.fidelity.to_json(),
         }, ensure_ascii=False, indent=2))
     else:
         lines = [
@@ -132,6 +151,11 @@ def refine(
             lines.append(f"region re-check   {'match' if r.matches else 'MISMATCH'}{seen} "
                          f"(score {r.score:.3f})")
         lines += [f"note              {n}" for n in v.notes]
+        if asset is not None:
+            f = asset.fidelity
+            lines.append(f"file              {f.format} {f.mode}, kept {', '.join(f.kept) or '-'}; "
+                         + ("outside the repair identical to the input" if f.meets_bar
+                            else f"NOT identical: {f.reason}"))
         lines.append(f"wrote             {out}" if written else "wrote             nothing")
         typer.echo("\n".join(lines))
     if not written:

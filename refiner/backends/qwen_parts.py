@@ -242,8 +242,13 @@ def scheduler() -> FlowMatchEulerDiscreteScheduler:
     )
 
 
-def lightning_scheduler() -> FlowMatchEulerDiscreteScheduler:
-    """The scheduler the Qwen-Image Lightning LoRAs are distilled for (shift log 3)."""
+def published_scheduler() -> FlowMatchEulerDiscreteScheduler:
+    """The scheduler RefineAnything's published ``fast_inference.py`` builds, always.
+
+    Dynamic shifting with base and max shift log 3 (so shift log 3 at every resolution),
+    exponential time shift, no terminal shift; the same with or without the Lightning
+    LoRA (which is distilled for it).
+    """
     return FlowMatchEulerDiscreteScheduler(
         num_train_timesteps=1000,
         shift=1.0,

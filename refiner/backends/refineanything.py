@@ -18,9 +18,11 @@ The backend turns a focus crop into a refined crop with diffusers'
   is resized to the nearest multiple and the result resized back to the crop's size.
   The vision-language encoder sees each image at ``condition_image_size`` pixels
   (384² as published).
-- **sampling**: with the Lightning LoRA (``POSTERQA_REFINEANYTHING_LIGHTNING_LORA``)
-  8 or 4 steps (``..._LIGHTNING_STEPS``), true CFG 1.0 and the Lightning scheduler
-  (shift log 3); otherwise ``..._STEPS`` steps (28) with true CFG ``..._TRUE_CFG`` (4.0)
+- **sampling**: the published scheduler always (FlowMatchEuler, dynamic shift with base
+  and max shift log 3, exponential, no terminal shift: :func:`qwen_parts.published_scheduler`).
+  With the Lightning LoRA (``POSTERQA_REFINEANYTHING_LIGHTNING_LORA``) 8 or 4 steps
+  (``..._LIGHTNING_STEPS``) and true CFG 1.0; otherwise ``..._STEPS`` steps (28) with
+  true CFG ``..._TRUE_CFG`` (4.0)
   and the negative prompt ``" "`` (CFG is silently off without a negative prompt).
   The seed of each call (``seed`` argument, else ``POSTERQA_REFINER_SEED``) feeds a CPU
   ``torch.Generator``, so a seed gives the same noise on any device; it is recorded in
@@ -29,10 +31,13 @@ The backend turns a focus crop into a refined crop with diffusers'
   (``model_index.json``, ``transformer/``, ``text_encoder/``, ``vae/``, ``tokenizer/``,
   ``processor/``, ``scheduler/``); a hub id only when ``..._ALLOW_HUB=true``.
   ``..._LORA`` is the RefineAnything LoRA ``.safetensors`` (required when loading from
-  the base folder), in diffusers or PEFT-with-``transformer.``-prefix format. LoRAs are
-  fused into the transformer after loading (``fuse_lora=True``, the default), so a step
-  costs exactly one base forward; ``fuse_lora=False`` keeps them as switchable adapters
-  (:meth:`RefineAnythingBackend.set_adapter_weights`).
+  the base folder), in diffusers or PEFT-with-``transformer.``-prefix format. As
+  published, the pipeline is moved to the device first and the LoRAs are loaded there
+  as unfused adapters (switchable: :meth:`RefineAnythingBackend.set_adapter_weights`);
+  ``fuse_lora=True`` (or a ``refineanything_fuse_lora`` setting) fuses them on the
+  device afterwards, so a step costs one base forward. A LoRA whose keys do not match
+  the transformer (unexpected or missing keys) raises :class:`LoraMismatchError`
+  naming the file and a few keys.
 - **device and memory**: bf16 on CUDA. ``..._OFFLOAD``: ``none`` (everything on the
   GPU: 57.8 GB of weights, 62.3 GB peak at 1024², 8.2 s a region at 8 steps on an H200),
   ``model`` (diffusers' model CPU offload: one model on the GPU at a time, 42.9 GB peak,
@@ -57,6 +62,7 @@ import gc
 import importlib
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -238,17 +244,68 @@ def _load_base_pipeline(settings: Settings, device: str) -> Any:
         ) from exc
 
 
+class LoraMismatchError(ModelWeightsMissingError):
+    """A LoRA file whose keys do not match the model (missing or unexpected keys)."""
+
+
+def _lora_keys(keys: Any) -> set[str]:
+    """LoRA matrix keys (``...lora_A.weight`` / ``...lora_B.weight``), adapter name dropped."""
+    out = set()
+    for key in keys:
+        if ".lora_A." not in key and ".lora_B." not in key:
+            continue
+        out.add(re.sub(r"\.(lora_[AB])\.[^.]+\.weight$", r".\1.weight", key))
+    return out
+
+
+def _few(keys: set[str], n: int = 3) -> str:
+    shown = sorted(keys)[:n]
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(shown) + more
+
+
 def _load_lora(pipeline: Any, path: Path, adapter: str) -> None:
+    """Load a LoRA as adapter ``adapter`` of the transformer; every key must land.
+
+    The file is read once (in diffusers, PEFT-with-``transformer.``-prefix or any format
+    diffusers converts for Qwen-Image), loaded, and its LoRA keys compared with the
+    adapter's keys in the transformer: a key of the file that found no module
+    (unexpected) or a LoRA module the file has no weights for (missing) raises
+    :class:`LoraMismatchError` naming the file and a few keys.
+    """
+    from peft.utils import get_peft_model_state_dict
+
     try:
-        pipeline.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=adapter)
+        state = pipeline.lora_state_dict(str(path))
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelWeightsMissingError(f"cannot load LoRA {path}: {exc}") from exc
+        raise ModelWeightsMissingError(f"cannot read LoRA {path}: {exc}") from exc
+    if isinstance(state, tuple):  # (state_dict, metadata) in some diffusers versions
+        state = state[0]
+    file_keys = _lora_keys(
+        k[len("transformer."):] if k.startswith("transformer.") else f"<not transformer> {k}"
+        for k in state
+    )
+    try:
+        pipeline.load_lora_weights(dict(state), adapter_name=adapter)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LoraMismatchError(f"LoRA {path} does not fit the model: {first}") from exc
     loaded = pipeline.get_list_adapters().get("transformer", [])
     if adapter not in loaded:
-        raise ModelWeightsMissingError(
+        raise LoraMismatchError(
             f"LoRA {path} has no weights for the transformer (expected diffusers format "
-            "or PEFT keys with a 'transformer.' prefix)"
+            "or PEFT keys with a 'transformer.' prefix); keys: "
+            f"{_few(set(map(str, state)))}"
         )
+    model_keys = _lora_keys(get_peft_model_state_dict(pipeline.transformer, adapter_name=adapter))
+    unexpected, missing = file_keys - model_keys, model_keys - file_keys
+    if unexpected or missing:
+        parts = []
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s): {_few(unexpected)}")
+        if missing:
+            parts.append(f"{len(missing)} missing key(s): {_few(missing)}")
+        raise LoraMismatchError(f"LoRA {path} does not match the model: {'; '.join(parts)}")
 
 
 def _place(pipeline: Any, device: str, offload: str) -> str:
@@ -286,27 +343,33 @@ def _place(pipeline: Any, device: str, offload: str) -> str:
 def _prepare(
     pipeline: Any, settings: Settings, device: str, *, fuse_lora: bool, place: bool
 ) -> _Loaded:
-    """Load the LoRAs into ``pipeline``, set the scheduler, place it on the device."""
+    """Set the published scheduler, place the pipeline, then load the LoRAs (as published).
+
+    The published code builds its scheduler always (with or without Lightning), moves
+    the pipeline to the GPU and only then loads the LoRAs, keeping them as unfused
+    adapters; ``fuse_lora`` fuses them afterwards (on the device, so no host-RAM copy of
+    the bf16 transformer and no rounding of the deltas on the CPU).
+    """
+    from refiner.backends.qwen_parts import published_scheduler
+
+    pipeline.scheduler = published_scheduler()
+    offload = "none"
+    if place:
+        offload = _place(pipeline, device, settings.refineanything_offload)
     adapters: list[str] = []
     if settings.refineanything_lora is not None:
         _load_lora(pipeline, Path(settings.refineanything_lora), REFINE_ADAPTER)
         adapters.append(REFINE_ADAPTER)
     lightning = settings.refineanything_lightning_lora is not None
     if lightning:
-        from refiner.backends.qwen_parts import lightning_scheduler
-
         _load_lora(pipeline, Path(settings.refineanything_lightning_lora), LIGHTNING_ADAPTER)
         adapters.append(LIGHTNING_ADAPTER)
-        pipeline.scheduler = lightning_scheduler()
     if adapters:
         pipeline.set_adapters(adapters, adapter_weights=[1.0] * len(adapters))
     fused = bool(adapters) and fuse_lora
     if fused:
         pipeline.fuse_lora(components=["transformer"], lora_scale=1.0, adapter_names=adapters)
         pipeline.unload_lora_weights()
-    offload = "none"
-    if place:
-        offload = _place(pipeline, device, settings.refineanything_offload)
     pipeline.set_progress_bar_config(disable=True)
     return _Loaded(
         pipeline=pipeline,
@@ -379,7 +442,7 @@ class RefineAnythingBackend(RefinerBackend):
         components: Mapping[str, Any] | None = None,
         pipeline: Any | None = None,
         condition_image_size: int = DEFAULT_CONDITION_IMAGE_SIZE,
-        fuse_lora: bool = True,
+        fuse_lora: bool | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         super().__init__(pixel_budget or self.settings.refiner_pixel_budget,
@@ -387,7 +450,11 @@ class RefineAnythingBackend(RefinerBackend):
         if components is not None and pipeline is not None:
             raise ConfigError("give the refineanything backend components or a pipeline, not both")
         self.condition_image_size = int(condition_image_size)
-        self.fuse_lora = fuse_lora
+        # unfused as published unless asked (argument, else POSTERQA_REFINEANYTHING_FUSE_LORA)
+        self.fuse_lora = bool(
+            self.settings.refineanything_fuse_lora
+            if fuse_lora is None else fuse_lora
+        )
         self._injected = pipeline if pipeline is not None else None
         self._components = dict(components) if components is not None else None
         if self._injected is None and self._components is None:
@@ -395,10 +462,9 @@ class RefineAnythingBackend(RefinerBackend):
         else:
             _check_lora_files(self.settings)
         steps = self.settings.refineanything_steps
-        if self.settings.refineanything_lightning_lora is None and steps < 2:
+        if self.settings.refineanything_lightning_lora is None and steps < 1:
             raise ConfigError(
-                f"POSTERQA_REFINEANYTHING_STEPS={self.settings.refineanything_steps}: the base "
-                "scheduler needs at least 2 steps (1 step divides by zero in its terminal shift)"
+                f"POSTERQA_REFINEANYTHING_STEPS={steps}: sampling needs at least 1 step"
             )
         self.device = resolve_device(self.settings)
         self._loaded: _Loaded | None = None

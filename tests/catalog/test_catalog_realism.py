@@ -23,11 +23,12 @@ from catalog import (
     make_brand,
     make_poster,
 )
+from catalog.glyphs import compose_glyph, styled_font
 from catalog.lettering import BOLD_STYLES, ITALIC_STYLES
-from catalog.realism import _compose_glyph, styled_font
-from catalog.spelling import LOOKALIKE_HANZI, SHOWN_PSEUDO
+from catalog.spelling import LOOKALIKE_HANZI, PSEUDO_PARTNERS, SHOWN_PSEUDO
 from catalog.texts import SIMILAR
 from posterqa.errors import InputError
+from posterqa.fonts import CJK_FONTS, covers_char, find_font
 from posterqa.imaging import encode_png
 
 SIZE = (768, 1024)
@@ -113,6 +114,14 @@ def _check_spelling(defect: str, expected: str, shown: str) -> None:
     elif defect == "dropped_letter":
         assert len(shown) == len(expected) - 1
         assert any(expected[:j] + expected[j + 1:] == shown for j in range(len(expected)))
+    elif defect == "garbled_word":
+        head = next(i for i in range(min(len(shown), len(expected)) + 1)
+                    if i == min(len(shown), len(expected)) or shown[i] != expected[i])
+        tail = next(i for i in range(min(len(shown), len(expected)) - head + 1)
+                    if i == min(len(shown), len(expected)) - head
+                    or shown[-1 - i] != expected[-1 - i])
+        changed = expected[head:len(expected) - tail]
+        assert " " not in changed  # all slips inside one word
     elif defect in ("pseudo_hanzi", "pseudo_letter"):
         assert shown.count(SHOWN_PSEUDO) == 1 and len(shown) == len(expected)
         bad = expected[shown.index(SHOWN_PSEUDO)]
@@ -165,6 +174,15 @@ def test_hanzi_defects_use_look_alikes_and_need_a_hanzi(brand: GeneratedBrand) -
                 assert b in LOOKALIKE_HANZI.get(a, "") + SIMILAR.get(a, "")
 
 
+def test_look_alike_table_and_pseudo_partners_are_drawn_by_every_cjk_font() -> None:
+    for name in CJK_FONTS:
+        path = str(find_font(name))
+        for ch, alikes in LOOKALIKE_HANZI.items():
+            assert alikes and ch not in alikes
+            assert all(covers_char(path, c) for c in ch + alikes), (name, ch, alikes)
+        assert all(covers_char(path, c) for c in PSEUDO_PARTNERS), name
+
+
 def test_pseudo_hanzi_is_a_new_glyph_made_of_two_real_ones(brand: GeneratedBrand) -> None:
     font = styled_font(str(brand.cjk_font), 64, False, False)[0]
     glyphs = []
@@ -175,7 +193,7 @@ def test_pseudo_hanzi_is_a_new_glyph_made_of_two_real_ones(brand: GeneratedBrand
     for base, partner in ((0, 1), (2, 0), (1, 2)):
         a, b = glyphs[base], glyphs[partner]
         for axis in ("x", "y"):
-            made = _compose_glyph(a, b, axis)
+            made = compose_glyph(a, b, axis)
             for real in glyphs:
                 assert np.abs(made - real).mean() > 3.0  # no real character of the three
             m, a_, b_ = (made, a, b) if axis == "x" else (made.T, a.T, b.T)

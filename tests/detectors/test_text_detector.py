@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from detectors.ocr import OcrLine, get_ocr_engine
-from detectors.text import HOST_NCC, ReRead, TextDetector
+from detectors.text import HOST_NCC, RESCAN_ANGLES, ReRead, TextDetector
 from detectors.text_search import search_near
 from detectors.types import Box
 
@@ -1163,7 +1163,8 @@ def test_the_end_a_read_holds_is_the_longer_common_prefix_or_suffix() -> None:
 
 def test_the_rescan_skips_the_scale_of_the_first_pass(detector) -> None:
     # a 640 px poster was detected at 640 px: of the rescan's 640 and 1280 px only the
-    # second can find anything new; an absent string stays unlocalised
+    # second can find anything new, then the poster turned by each of RESCAN_ANGLES at
+    # the first pass's scale (a canvas holding it all); an absent string stays unlocalised
     calls: list[tuple[int, ...]] = []
 
     class Counting:
@@ -1179,4 +1180,7 @@ def test_the_rescan_skips_the_scale_of_the_first_pass(detector) -> None:
     image = np.full((480, 640, 3), 235, np.uint8)
     (d,) = TextDetector(engine=Counting()).detect_lines(image, [], ["Grand Opening"])
     assert d.reasons == ("missing_text", "not_localised")
-    assert calls == [(960, 1280)]
+    assert calls[0] == (960, 1280)
+    turned = calls[1:]
+    assert len(turned) == len(RESCAN_ANGLES)
+    assert all(h > 480 and w > 640 for h, w in turned), turned

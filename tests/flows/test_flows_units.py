@@ -16,7 +16,8 @@ def test_repaired_key_keeps_the_relative_key_under_the_repaired_prefix():
 
     s = Settings()
     assert repaired_key_for(s, "posters/acme/p1.png") == "repaired/acme/p1.png"
-    assert repaired_key_for(s, "posters/acme/p1.JPG") == "repaired/acme/p1.png"
+    # the repaired poster keeps the original's format, so its extension too
+    assert repaired_key_for(s, "posters/acme/p1.JPG") == "repaired/acme/p1.JPG"
     assert artifact_key(s, 3, 17, 2, "diff") == "artifacts/3/17/2/diff.png"
 
 
@@ -78,3 +79,100 @@ def test_configure_prefect_keeps_values_already_set(tmp_path, monkeypatch):
     assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
     assert applied["PREFECT_HOME"] == str((tmp_path / "prefect").resolve())
     assert (tmp_path / "prefect").is_dir()
+
+
+class _DictStore:
+    def __init__(self):
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put_bytes(self, key, data, content_type="", metadata=None):
+        self.objects[key] = (data, content_type)
+
+    def exists(self, key):
+        return key in self.objects
+
+    def delete(self, key):
+        self.objects.pop(key, None)
+
+
+def _writes_for(tmp_path, source: bytes, key: str, repaired: np.ndarray):
+    from flows.repairing import (
+        ClaimGroup,
+        DefectJob,
+        RefineOutcome,
+        WorkingImage,
+        _Writes,
+        save_working,
+    )
+
+    original = tmp_path / "orig.bin"
+    original.write_bytes(source)
+    start = WorkingImage(path=str(original), sha256="x", source_key=key)
+    sha = save_working(tmp_path / "final.npy", repaired)
+    final = WorkingImage(path=str(tmp_path / "final.npy"), sha256=sha, source_key=key)
+    group = ClaimGroup(asset_id=1, asset_key=key, etag='"e"', brand_id=None,
+                       jobs=(DefectJob(id=5, attempt=1, defect={}),))
+    outcome = RefineOutcome(defect_id=5, attempt=1, kind="text", prompt="p", backend="b",
+                            seed=0, before=start, after=final, verdict="verified")
+    store = _DictStore()
+    return _Writes(store, Settings(), group, [outcome]), final, store, outcome
+
+
+def test_repaired_poster_is_the_original_jpeg_with_its_profile(tmp_path):
+    """The save writes the original file repaired (format, ICC kept), not an sRGB PNG."""
+    import io
+
+    from PIL import Image
+
+    from flows.repairing import _with_fidelity
+    from posterqa.imaging import load_image
+
+    yy, xx = np.mgrid[0:96, 0:128]
+    poster = np.stack([xx * 2, yy * 2, 0 * xx + 120], axis=2).astype(np.uint8)
+    buf = io.BytesIO()
+    from PIL import ImageCms
+
+    # an embedded profile (LittleCMS's sRGB), as phones and generators write one
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(poster).save(buf, "JPEG", quality=75, subsampling=0, icc_profile=icc)
+    source = buf.getvalue()
+    repaired = load_image(source).copy()
+    repaired[40:56, 32:96] = (250, 250, 250)
+    writes, final, store, outcome = _writes_for(tmp_path, source, "posters/a/p1.jpg", repaired)
+    uploaded, key = writes.upload(final)
+    assert key == "repaired/a/p1.jpg"
+    data, ctype = store.objects[key]
+    got = Image.open(io.BytesIO(data))
+    assert ctype == "image/jpeg" and got.format == "JPEG" and got.info["icc_profile"] == icc
+    [recorded] = _with_fidelity([outcome], writes)
+    assert recorded.verdict == "verified"
+    assert recorded.metrics["asset"]["format"] == "JPEG"
+    assert recorded.metrics["asset"]["meets_bar"] is True
+
+
+def test_repaired_png_keeps_every_pixel_outside_the_repair(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from flows.repairing import _with_fidelity
+    from posterqa.imaging import load_image
+
+    rng = np.random.default_rng(3)
+    poster = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(poster).quantize(32).save(buf, "PNG")  # a palette PNG
+    source = buf.getvalue()
+    repaired = load_image(source).copy()
+    repaired[10:20, 10:30] = 0
+    writes, final, store, outcome = _writes_for(tmp_path, source, "posters/a/p2.png", repaired)
+    _, key = writes.upload(final)
+    got = Image.open(io.BytesIO(store.objects[key][0]))
+    before = np.asarray(Image.open(io.BytesIO(source)))
+    after = np.asarray(got)
+    assert got.mode == "P"
+    outside = np.ones(before.shape, bool)
+    outside[10:20, 10:30] = False
+    assert np.array_equal(after[outside], before[outside])
+    [recorded] = _with_fidelity([outcome], writes)
+    assert recorded.metrics["asset"]["outside_changed"] == 0

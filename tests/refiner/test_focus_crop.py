@@ -9,7 +9,7 @@ import pytest
 
 from detectors.types import Box
 from posterqa.errors import InputError
-from refiner.focus import budget_size, focus_crop, mask_bbox, resize_mask, solve_margin
+from refiner.focus import budget_size, focus_crop, mask_bbox, poster_margin, resize_mask
 
 
 def test_mask_bbox_is_tight_and_half_open() -> None:
@@ -20,10 +20,12 @@ def test_mask_bbox_is_tight_and_half_open() -> None:
     assert mask_bbox(np.zeros((3, 3), np.uint8)) is None
 
 
-def test_solve_margin_is_margin_after_resize() -> None:
-    m = solve_margin(200, 50, pixel_budget=1024 * 1024, margin=64)
-    scale = math.sqrt(1024 * 1024 / ((200 + 2 * m) * (50 + 2 * m)))
+def test_poster_margin_is_margin_at_the_whole_poster_budget_scale() -> None:
+    m = poster_margin(4000, 3000, pixel_budget=1024 * 1024, margin=64)
+    scale = math.sqrt(1024 * 1024 / (4000 * 3000))
     assert m * scale == pytest.approx(64.0, rel=1e-9)
+    assert poster_margin(1024, 1024, pixel_budget=1024 * 1024, margin=64) == pytest.approx(64.0)
+    assert poster_margin(10, 10, pixel_budget=100, margin=0) == 0.0
 
 
 def test_budget_size_keeps_aspect_and_multiple() -> None:
@@ -34,11 +36,12 @@ def test_budget_size_keeps_aspect_and_multiple() -> None:
     assert budget_size(3, 3, pixel_budget=9, multiple=1) == (3, 3)
 
 
-def test_focus_crop_text_line_margin_maps_to_64_budget_pixels() -> None:
+def test_focus_crop_text_line_margin_is_64_px_of_the_poster_at_budget_scale() -> None:
     f = focus_crop((1536, 1024), Box(100, 300, 700, 360))
     assert f.mask_box == Box(100, 300, 700, 360)
-    # margin in the resized crop is ~64 px
-    assert (f.mask_box.x0 - f.box.x0) * f.scale_x == pytest.approx(64, abs=f.scale_x + 0.5)
+    s = math.sqrt(1024 * 1024 / (1536 * 1024))
+    assert (f.mask_box.x0 - f.box.x0) * s == pytest.approx(64, abs=s)
+    assert f.margin_px == pytest.approx(64 / s)
     assert abs(f.target[0] * f.target[1] - 1024 * 1024) < 0.02 * 1024 * 1024
 
 
@@ -49,8 +52,8 @@ def test_focus_crop_near_edge_is_clamped() -> None:
 
 
 def test_focus_crop_tiny_region_keeps_min_margin() -> None:
-    f = focus_crop((1000, 1000), Box(500, 500, 508, 508))
-    assert f.box == Box(484, 484, 524, 524)
+    f = focus_crop((300, 300), Box(150, 150, 158, 158))  # 64 / s = 18.75 px < 20
+    assert f.box == Box(130, 130, 178, 178)
     assert f.target == (1024, 1024)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from detectors.types import Box
 from posterqa.errors import InputError
-from refiner.paste import alpha_blend, blend_weight, blur, dilate, erode, paste_back
+from refiner.paste import BAND_REACH_PX, alpha_blend, blend_weight, dilate, erode, paste_back
 
 
 def test_dilate_grows_by_px_exactly() -> None:
@@ -27,24 +27,46 @@ def test_dilate_binarises_and_does_not_mutate() -> None:
     assert np.array_equal(mask, before)
 
 
-def test_blur_keeps_exact_zero_outside_support_and_one_inside() -> None:
-    w = np.zeros((21, 21), np.float32)
-    w[5:16, 5:16] = 1.0
-    out = blur(w, 5)
-    assert out[0, 0] == 0.0 and out[2, 10] == 0.0  # 3 px away from the square: out of reach
-    assert out[10, 10] == 1.0
-    assert 0.0 < out[4, 10] < 1.0
+def test_blend_weight_is_exact_zero_beyond_reach_and_one_deep_inside() -> None:
+    mask = np.zeros((101, 101), np.uint8)
+    mask[30:70, 30:70] = 255
+    w = blend_weight(mask)
+    ys, xs = np.nonzero(w > 0)
+    # non-zero exactly out to BAND_REACH_PX beyond the mask, zero after
+    assert xs.min() == 30 - BAND_REACH_PX and xs.max() == 69 + BAND_REACH_PX
+    assert w[50, 50] == 1.0
+    assert w[50, 30 - BAND_REACH_PX - 1] == 0.0
+    # the recipe lets the original show through at the mask's edge (weight < 1)
+    assert 0.5 < w[50, 30] < 1.0
     with pytest.raises(InputError):
-        blur(w, 4)
+        blend_weight(mask, grow_px=-1)
 
 
-def test_blend_weight_support_is_mask_dilated_plus_blur_radius() -> None:
+def test_blend_weight_grows_3_px_then_blurs_with_sigma_5() -> None:
+    # a long straight edge: the weight profile across it is the Gaussian CDF (sigma 5)
+    # centred on the edge grown by 3 px
+    mask = np.zeros((60, 200), np.uint8)
+    mask[:, 100:] = 255
+    w = blend_weight(mask)[30].astype(np.float64)
+    from scipy.stats import norm
+
+    x = np.arange(200) + 0.5  # pixel centres; the grown edge lies at x = 97
+    ideal = norm.cdf((x - 97.0) / 5.0)
+    core = slice(80, 115)
+    assert np.abs(w[core] - ideal[core]).max() < 0.04
+    assert w[97] == pytest.approx(0.5, abs=0.06)
+    # a 7 px grow or a sigma-2 blur (the old, wrong constants) would not fit
+    assert np.abs(w[core] - norm.cdf((x - 93.0) / 5.0)[core]).max() > 0.15
+    assert np.abs(w[core] - norm.cdf((x - 97.0) / 2.0)[core]).max() > 0.15
+
+
+def test_blend_weight_of_one_pixel_reaches_about_a_quarter() -> None:
     mask = np.zeros((41, 41), np.uint8)
     mask[20, 20] = 255
-    w = blend_weight(mask, dilate_px=7, blur_kernel=11)
+    w = blend_weight(mask)
     ys, xs = np.nonzero(w > 0)
-    assert xs.min() == 20 - 12 and xs.max() == 20 + 12
-    assert w[20, 20] == 1.0
+    assert xs.min() == 20 - BAND_REACH_PX and xs.max() == 20 + BAND_REACH_PX
+    assert 0.2 < w[20, 20] < 0.3  # a 7x7 square blurred with sigma 5
 
 
 def test_alpha_blend_endpoints_are_exact() -> None:
@@ -63,14 +85,17 @@ def test_paste_back_keeps_background_bit_identical() -> None:
     before = image.copy()
     box = Box(20, 10, 80, 70)
     cmask = np.zeros((60, 60), np.uint8)
-    cmask[25:35, 20:40] = 255
+    cmask[20:40, 20:40] = 255
     refined = np.zeros((60, 60, 3), np.uint8)
     pasted = paste_back(image, refined, box, cmask)
     assert np.array_equal(image, before)  # input untouched
     full = pasted.full_weight()
     assert np.array_equal(pasted.image[full == 0], image[full == 0])
-    assert (pasted.image[10 + 25:10 + 35, 20 + 20:20 + 40] == 0).all()
-    assert pasted.band_box == Box(20 + 20 - 12, 10 + 25 - 12, 20 + 40 + 12, 10 + 35 + 12)
+    # at the mask's centre the refined pixels dominate (weight > 0.98 for 20x20 grown by
+    # 3 px and blurred with sigma 5)
+    assert full[40, 50] > 0.98 and (pasted.image[40, 50] <= 255 * (1 - full[40, 50]) + 1).all()
+    r = BAND_REACH_PX
+    assert pasted.band_box == Box(20 + 20 - r, 10 + 20 - r, 20 + 40 + r, 10 + 40 + r)
 
 
 def test_paste_back_rejects_wrong_sizes() -> None:

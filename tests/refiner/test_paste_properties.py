@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refiner.focus import focus_crop
-from refiner.paste import dilate, paste_back
+from refiner.paste import BAND_REACH_PX, dilate, paste_back
 
 
 @st.composite
@@ -46,9 +46,9 @@ def test_weight_zero_pixels_are_bit_identical(scene, budget: int, margin: int) -
     weight = pasted.full_weight()
     assert np.array_equal(image, before)
     assert np.array_equal(pasted.image[weight == 0], image[weight == 0])
-    # every changed pixel lies in the mask dilated by 7 px + blur radius 5
+    # every changed pixel lies in the mask dilated by the band's reach
     changed = (pasted.image != image).any(axis=2)
-    allowed = dilate(mask, 7 + 5)
+    allowed = dilate(mask, BAND_REACH_PX)
     assert not (changed & (allowed == 0)).any()
     # and where the weight is 1 the output is the backend's pixel
     one = weight == 1.0

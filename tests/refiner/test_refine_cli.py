@@ -93,3 +93,44 @@ def test_empty_mask_file_is_rejected(poster, tmp_path, capsys) -> None:
     code = main(["refine", str(poster), "--mask", str(mask), "--prompt", "refine the text 'A'",
                  "--out", str(tmp_path / "o.png")])
     assert code == 2 and "mask is empty" in capsys.readouterr().err
+
+
+def _as_p3_jpeg(poster: Path) -> Path:
+    from PIL import Image
+
+    from tests.refiner.icc_profiles import display_p3
+
+    path = poster.with_suffix(".jpg")
+    Image.open(poster).convert("RGB").save(path, "JPEG", quality=75, subsampling=0,
+                                           icc_profile=display_p3(), dpi=(300, 300))
+    return path
+
+
+def test_jpeg_in_jpeg_out_keeps_profile_and_the_input_pixels(poster, tmp_path, capsys) -> None:
+    from PIL import Image
+
+    from refiner.asset import native_pixels
+
+    jpeg = _as_p3_jpeg(poster)
+    out = tmp_path / "fixed.jpg"
+    code = main(["refine", str(jpeg), "--box", "46,36,104,74", "--prompt", "Refine the LOGO.",
+                 "--ref", str(tmp_path / "logo.png"), "--out", str(out), "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    asset = data["asset"]
+    assert asset["format"] == "JPEG" and "icc_profile" in asset["kept"] and "dpi" in asset["kept"]
+    assert asset["changed_pixels"] > 0 and asset["meets_bar"] is True
+    got, orig = Image.open(out), Image.open(jpeg)
+    assert got.format == "JPEG" and got.info["icc_profile"] == orig.info["icc_profile"]
+    # the top rows are far from the repair: the input's own decoded pixels
+    fixed, before = native_pixels(out.read_bytes()), native_pixels(jpeg.read_bytes())
+    assert np.array_equal(fixed[:16], before[:16])
+
+
+def test_out_in_another_format_than_the_input_is_refused(poster, tmp_path, capsys) -> None:
+    jpeg = _as_p3_jpeg(poster)
+    out = tmp_path / "fixed.png"
+    code = main(["refine", str(jpeg), "--box", "46,36,104,74", "--prompt", "Refine the LOGO.",
+                 "--ref", str(tmp_path / "logo.png"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "keeps the input's format (JPEG)" in err and not out.exists()

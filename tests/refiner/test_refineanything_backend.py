@@ -49,6 +49,15 @@ class RecordingPipeline(QwenImageEditPlusPipeline):
                          tokenizer=tokenizer, processor=processor, transformer=transformer)
         self.recorded: list[dict[str, Any]] = []
         self.fail_with_oom = 0
+        self.events: list[str] = []
+
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        self.events.append("to")
+        return super().to(*args, **kwargs)
+
+    def load_lora_weights(self, *args: Any, **kwargs: Any) -> Any:
+        self.events.append(f"load_lora:{kwargs.get('adapter_name')}")
+        return super().load_lora_weights(*args, **kwargs)
 
     def __call__(self, **kwargs: Any) -> Any:
         images = [np.asarray(im.convert("RGB")).copy() for im in kwargs["image"]]
@@ -202,6 +211,56 @@ def test_lightning_lora_means_few_steps_and_no_cfg(lora_file: Path) -> None:
     assert backend.pipeline.scheduler.config.base_shift == pytest.approx(np.log(3))
 
 
+def test_published_scheduler_is_used_without_lightning_too() -> None:
+    backend = _backend(recording=True)
+    backend.refine(*_crop_and_mask(), "refine the text 'A'", seed=1)
+    config = backend.pipeline.scheduler.config
+    assert config.use_dynamic_shifting and config.time_shift_type == "exponential"
+    assert config.base_shift == pytest.approx(np.log(3))
+    assert config.max_shift == pytest.approx(np.log(3))
+    assert config.shift_terminal is None
+    call = backend.pipeline.recorded[-1]
+    assert call["num_inference_steps"] == 2 and call["true_cfg_scale"] == 4.0
+
+
+def test_lora_is_loaded_after_placing_and_kept_unfused_by_default(lora_file: Path) -> None:
+    backend = _backend(_settings(refineanything_lora=lora_file), recording=True)
+    assert backend.fuse_lora is False
+    pipeline = backend.pipeline
+    assert pipeline.events.index("to") < pipeline.events.index("load_lora:refineanything")
+    assert pipeline.get_list_adapters()["transformer"] == ["refineanything"]
+    backend.set_adapter_weights(refineanything=0.5)  # possible only when unfused
+
+
+def _save_lora(folder: Path, state: dict[str, Any], name: str) -> Path:
+    from safetensors.torch import save_file
+
+    save_file({k: v.clone().contiguous() for k, v in state.items()}, str(folder / name))
+    return folder / name
+
+
+def test_lora_with_keys_the_model_lacks_is_an_error_naming_file_and_keys(
+    lora_file: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    state = load_file(str(lora_file))
+    # a block the 2-layer model does not have: the keys find no module
+    extra = {k.replace("transformer_blocks.0.", "transformer_blocks.7."): v
+             for k, v in state.items() if "transformer_blocks.0." in k}
+    bad = _save_lora(tmp_path, {**state, **extra}, "extra.safetensors")
+    with pytest.raises(ra.LoraMismatchError) as err:
+        _backend(_settings(refineanything_lora=bad)).load()
+    text = str(err.value)
+    assert str(bad) in text and "unexpected" in text and "transformer_blocks.7." in text
+
+    # keys of another model entirely (no transformer module matches any of them)
+    other = {k.replace("transformer.", "transformer.unet_mid."): v for k, v in state.items()}
+    bad2 = _save_lora(tmp_path, other, "other.safetensors")
+    with pytest.raises(ra.LoraMismatchError, match="other.safetensors"):
+        _backend(_settings(refineanything_lora=bad2)).load()
+
+
 def test_seed_is_recorded_and_reproducible() -> None:
     backend = _backend()
     crop, mask = _crop_and_mask()
@@ -239,7 +298,7 @@ def test_lora_in_diffusers_format_changes_output_and_weight_zero_restores_it(
     with_lora.set_adapter_weights(refineanything=0.0)
     assert np.array_equal(with_lora.refine(crop, mask, "refine the text 'A'", seed=2), plain)
 
-    fused = _backend(_settings(refineanything_lora=lora_file))  # fuse_lora=True default
+    fused = _backend(_settings(refineanything_lora=lora_file), fuse_lora=True)
     assert fused.pipeline.get_list_adapters() == {}
     out = fused.refine(crop, mask, "refine the text 'A'", seed=2)
     assert np.abs(out.astype(int) - changed.astype(int)).max() <= 1
@@ -359,8 +418,12 @@ def test_bad_input_is_an_input_error() -> None:
         backend.refine(crop, mask, "  ")
     with pytest.raises(InputError, match="reference"):
         backend.refine(crop, mask, "x", reference=np.zeros((4, 4), np.uint8))
-    with pytest.raises(ConfigError, match="at least 2 steps"):
-        _backend(_settings(refineanything_steps=1))
+    with pytest.raises(ConfigError, match="at least 1 step"):
+        _backend(_settings(refineanything_steps=0))
+    # the published scheduler has no terminal shift: one step samples (the base
+    # scheduler's terminal shift divided by zero there)
+    one = _backend(_settings(refineanything_steps=1))
+    assert one.refine(crop, mask, "refine the text 'A'", seed=1).shape == crop.shape
 
 
 def test_import_refiner_stays_torch_free() -> None:

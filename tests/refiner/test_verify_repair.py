@@ -95,3 +95,81 @@ def test_ssim_bg_window_shortcut_equals_full_computation() -> None:
     full = metrics.ssim_map(a, b)
     assert metrics.ssim_bg(a, b, mask) == pytest.approx(float(full[mask == 0].mean()), abs=1e-12)
     assert metrics.mse_bg(a, b, mask) > 0
+
+
+# ----------------------------------------------------------------- old ink, added text
+def _text_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A light poster with old dark strokes in a region, its mask and blend weight,
+    and the same poster with NEW strokes elsewhere in the region (old ones removed)."""
+    image = np.full((80, 120, 3), (230, 225, 210), np.uint8)
+    mask = np.zeros((80, 120), np.uint8)
+    mask[20:60, 20:100] = 255
+    old = image.copy()
+    for x in range(28, 92, 12):  # old glyph strokes
+        old[28:52, x:x + 3] = (30, 30, 40)
+    clean = image.copy()
+    for x in range(34, 98, 12):  # new strokes, 6 px to the right of the old ones
+        clean[28:52, x:x + 3] = (30, 30, 40)
+    weight = np.zeros((80, 120), np.float32)
+    weight[4:76, 4:116] = 0.3
+    weight[20:60, 20:100] = 1.0
+    return old, clean, mask, weight
+
+
+def _ok(im, box, exp):
+    return (True, exp, 0.99)
+
+
+def test_ink_residue_is_zero_when_the_old_ink_is_gone_and_grows_with_ghosts() -> None:
+    old, clean, mask, _ = _text_scene()
+    gone = metrics.ink_residue(old, clean, mask)
+    assert gone.old_ink == 6 * 3 * 24 and gone.new_ink == 6 * 3 * 24
+    assert gone.residual == 0.0 and gone.ghost_px == 0
+    sel = mask > 0
+    for g in (0.2, 0.5):
+        ghost = clean.astype(float)
+        ghost[sel] = ghost[sel] * (1 - g) + old[sel] * g
+        r = metrics.ink_residue(old, np.rint(ghost).astype(np.uint8), mask)
+        # the old strokes sit 3 px beyond the new ones' 2 px slack: all uncovered, faded
+        assert r.uncovered == r.ghost_px == 6 * 3 * 24
+        assert r.residual == pytest.approx(g, abs=0.02)
+    # old ink left at full strength is no ghost (the re-read judges the copy)
+    assert metrics.ink_residue(old, old, mask).residual == 0.0
+
+
+def test_residual_old_ink_fails_the_repair() -> None:
+    old, clean, mask, weight = _text_scene()
+    sel = mask > 0
+    ghost = clean.astype(float)
+    ghost[sel] = ghost[sel] * 0.6 + old[sel] * 0.4
+    v = verify_repair(old, np.rint(ghost).astype(np.uint8), weight, mask, kind="text",
+                      expected="NEW", text_checker=_ok)
+    assert v.verdict == "failed" and "residual_ink" in v.reasons
+    assert v.ink is not None and v.ink.residual > 0.1
+    assert v.to_json()["ink"]["ghost_px"] == v.ink.ghost_px
+    fine = verify_repair(old, clean, weight, mask, kind="text", expected="NEW", text_checker=_ok)
+    assert fine.verdict == "verified" and fine.ink.residual == 0.0
+
+
+def test_text_put_where_the_region_held_none_is_added_text_not_a_fix() -> None:
+    old, clean, mask, weight = _text_scene()
+    blank = np.full_like(old, (230, 225, 210))
+    v = verify_repair(blank, clean, weight, mask, kind="text", expected="SPRING SALE",
+                      text_checker=_ok)
+    assert v.verdict == "failed" and "added_text" in v.reasons
+    assert any("held no text" in n for n in v.notes)
+    # a logo repair is not a text repair: no ink rule
+    logo = verify_repair(blank, clean, weight, mask, kind="logo", reference=blank,
+                         logo_checker=lambda im, ref, q: (True, 0.9, ()))
+    assert logo.verdict == "verified"
+
+
+def test_compositor_painting_copy_onto_blank_background_is_added_text() -> None:
+    """The README's repair-asset example: "SPRING SALE" on an empty background."""
+    from refiner.core import Refiner
+
+    poster = np.full((200, 400, 3), (40, 90, 160), np.uint8)
+    refiner = Refiner("compositor", text_checker=_ok)
+    res = refiner.repair(poster, Box(60, 70, 340, 130), "refine the text 'SPRING SALE'")
+    assert res.verification.verdict == "failed"
+    assert "added_text" in res.verification.reasons
