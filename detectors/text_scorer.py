@@ -19,6 +19,15 @@ figures worsens (with the others fixed). Context features have a free sign: e.g.
 tones (gold, gradient, textured fills: stylised lettering) take weight off low
 sharpness through ``blur_plain`` (blur of flat-toned ink), instead of a rule.
 
+Interactions carry a signal where it is unambiguous: a glyph deficit on flat-toned ink
+(``glyph_deficit_plain``); on a line OCR's detector passed over, found by a sharp match
+of the rendering, a few characters far below its best (``glyph_dip_passed``) and a
+re-read that disagrees where its best characters match the font
+(``reread_mismatch_passed``: a stylised line, unlike the font throughout, re-reads wrong
+too); a re-read that contradicts a doubtful first read (``reread_mismatch_doubt``).
+Context figures are clipped to the range the generated posters span (``log_height``),
+and soft edges are counted beyond what a line's size makes crisp (``edge_soft_blunt``).
+
 ``reasons``: the reason names of the features that push p up the most
 (weight x value, summed per reason), strongest first.
 """
@@ -106,6 +115,11 @@ def _glyph(f: CollapseFigures) -> float:
     return 0.0 if f.glyph_low3 is None else _clip(1.0 - f.glyph_low3, 0.0, 1.5)
 
 
+def _top(f: CollapseFigures) -> float:
+    """How well the line's best characters match the font (0 where not compared)."""
+    return 0.0 if f.glyph_top is None else _clip(f.glyph_top, 0.0, 1.0)
+
+
 def _sure(f: CollapseFigures) -> float:
     """How sure the first read is, 0 at confidence 0.9, 1 at 1.0."""
     return _clip((f.ocr_score - 0.9) / 0.1, 0.0, 1.0)
@@ -136,8 +150,10 @@ _FEATURES: tuple[tuple[str, Callable[[CollapseFigures], float], bool, str | None
     ("edge_rel", lambda f: 10.0 * _clip(f.edge_width_px / max(f.height, 1.0), 0.0, 0.3),
      True, "soft_edges"),
     # soft edges count on blunt strokes (or strokes too soft to measure): a blur softens
-    # both, while shaded, glowing, embossed or 3D lettering has soft edges on sharp strokes
-    ("edge_soft_blunt", lambda f: _clip(f.edge_width_px - 1.5, 0.0, 4.0)
+    # both, while shaded, glowing, embossed or 3D lettering has soft edges on sharp strokes.
+    # Counted beyond 1.5 px or 3 % of the line's height: the antialiased edge of display
+    # lettering hundreds of px tall, resampled, spans a few px and is crisp at its size
+    ("edge_soft_blunt", lambda f: _clip(f.edge_width_px - max(1.5, 0.03 * f.height), 0.0, 4.0)
      * (0.5 if f.sharpness_ratio is None else _blur(f)), True, "soft_edges"),
     ("glyph_deficit", _glyph, True, "glyph_mismatch"),
     ("glyph_min_deficit", lambda f: 0.0 if f.glyph_min is None
@@ -150,6 +166,20 @@ _FEATURES: tuple[tuple[str, Callable[[CollapseFigures], float], bool, str | None
      else _clip(f.glyph_top - f.glyph_low3, 0.0, 1.0), True, "glyph_mismatch"),
     ("glyph_deficit_unsure", lambda f: _glyph(f) * (1.0 - _sure(f)), True, "glyph_mismatch"),
     ("glyph_deficit_large", lambda f: _glyph(f) * _large(f), True, "glyph_mismatch"),
+    # the same signals where they are unambiguous: flat-toned ink (no gold, gradient or
+    # texture: the font's plain rendering), and lines OCR's detector passed over (placed
+    # by a sharp match of the rendering, so a glyph deficit or a wrong re-read there is
+    # damage, not a lettering style the detector read past)
+    ("glyph_deficit_plain", lambda f: _glyph(f) * (1.0 - _tones(f)), True, "glyph_mismatch"),
+    ("glyph_dip_passed", lambda f: 0.0 if not f.passed_over or f.glyph_low3 is None
+     or f.glyph_top is None else _clip(f.glyph_top - f.glyph_low3, 0.0, 1.0), True,
+     "glyph_mismatch"),
+    # ... read wrong where its best characters match the font (drawn in it, not styled)
+    ("reread_mismatch_passed", lambda f: _top(f) if f.passed_over
+     and f.reread_matches is False else 0.0, True, "reread_mismatch"),
+    # a first read in doubt (< 0.9) that a second, focused read contradicts
+    ("reread_mismatch_doubt", lambda f: (1.0 - _sure(f)) if f.reread_matches is False
+     else 0.0, True, "reread_mismatch"),
     # context: free sign
     ("no_glyph", lambda f: 1.0 if f.glyph_low3 is None else 0.0, False, None),
     ("no_sharpness", lambda f: 1.0 if f.sharpness_ratio is None else 0.0, False, None),
@@ -158,7 +188,9 @@ _FEATURES: tuple[tuple[str, Callable[[CollapseFigures], float], bool, str | None
     ("ink_tones", _tones, False, None),
     ("stroke_cv", lambda f: 0.0 if f.stroke_cv is None else _clip(f.stroke_cv, 0.0, 2.0),
      False, None),
-    ("log_height", lambda f: math.log(max(f.height, 4.0) / 40.0), False, None),
+    # clipped at 200 px, about the 99th percentile of the generated lines' heights: the
+    # fit says nothing of display lettering 500 px tall (real posters), so no extrapolation
+    ("log_height", lambda f: math.log(_clip(f.height, 4.0, 200.0) / 40.0), False, None),
     ("log_chars", lambda f: math.log(max(f.n_chars, 1)), False, None),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(n for n, *_ in _FEATURES)

@@ -1,13 +1,21 @@
 """Fit the collapsed-detail scorer (detectors/params/text_scorer.json) on generated posters.
 
     python scripts/train_text_scorer.py --cache /tmp/scorer_cache \\
-        --train-seeds 201 202 203 --heldout-seeds 204 205 --posters 60
+        --train-seeds 201 202 203 204 --heldout-seeds 205 206 --posters 50 \\
+        --realism --classic-twins --passed-over 14
+
+(the command of the shipped ``detectors/params/text_scorer.json``).
 
 Posters are those of ``benchmarks/bench_text_detector.py`` (its ``poster_plan`` defect
 cycle, two brands per seed); with ``--realism`` every other poster is drawn instead
 with the generator's realistic lettering styles and layouts
 (``make_poster(realism=True)``), cycling through the classic and the real generators'
-defects (``TEXT_DEFECTS + REAL_TEXT_DEFECTS``): half classic, half realistic.
+defects (``TEXT_DEFECTS + REAL_TEXT_DEFECTS``): half classic, half realistic;
+``--classic-twins`` adds the classic drawing of those odd posters too (so the classic
+defects, which the realistic styles' clean lines resemble, are not outnumbered), and
+``--passed-over N`` plays OCR's detector missing a line on the first N posters of each
+seed (:func:`collect_passed_over`): the real OCR passes over too few generated lines to
+fit how a line found only by its rendering is judged.
 Each poster is read by the OCR engine once (lines cached in ``--cache`` as
 ``{seed}_{i}[r].pkl``); the text detector then runs with ``record`` on,
 which re-reads every candidate region and records its :class:`CollapseFigures`, once
@@ -70,8 +78,17 @@ def _poster(brand, seed: int, i: int, realism: bool):
                        realism=True)
 
 
+def _variants(i: int, realism: bool, twins: bool) -> tuple[bool, ...]:
+    """Which drawings of poster ``i`` are used: realistic (True) and/or classic."""
+    if not realism:
+        return (False,)
+    if i % 2 == 0:
+        return (False,)
+    return (False, True) if twins else (True,)
+
+
 def collect(seeds: list[int], n_posters: int, cache: Path, realism: bool,
-            verbose: bool) -> list[dict]:
+            verbose: bool, twins: bool = False) -> list[dict]:
     """Every candidate region of the posters of ``seeds``: figures, label, defect type."""
     from detectors.ocr import get_ocr_engine
 
@@ -83,8 +100,7 @@ def collect(seeds: list[int], n_posters: int, cache: Path, realism: bool,
         brands = [make_brand(f"brand{k}", seed) for k in range(2)]
         for b in brands:
             detector.wordmarks(b.logo_rgba)
-        for i in range(n_posters):
-            real = realism and i % 2 == 1
+        for i, real in ((k, r) for k in range(n_posters) for r in _variants(k, realism, twins)):
             out = cache / f"{seed}_{i}{'r' if real else ''}.feat.pkl"
             if out.exists():
                 rows += pickle.loads(out.read_bytes())
@@ -125,6 +141,68 @@ def collect(seeds: list[int], n_posters: int, cache: Path, realism: bool,
     return rows
 
 
+def collect_passed_over(seeds: list[int], n_posters: int, cache: Path, realism: bool,
+                        verbose: bool) -> list[dict]:
+    """Lines OCR's detector passed over, played on the first ``n_posters`` posters of each
+    seed: each defective text line and one clean one (cycled by the poster's index) in
+    turn has the OCR lines over it dropped; the detector (no rescan, brand fonts) places
+    the string by its rendering, and the figures of the region it measures there
+    (``passed_over``) are kept, labelled by that truth line. Real OCR passes over few
+    lines of the generated posters, too few to fit how a passed-over line is judged
+    (cached as ``{seed}_{i}[r].po.pkl``)."""
+    from detectors.ocr import get_ocr_engine
+
+    engine = get_ocr_engine()
+    flag_all = TextScorer(tuple(0.0 for _ in FEATURE_NAMES), 0.0, 0.0, 0.0)
+    detector = TextDetector(engine=engine, scorer=flag_all, rescan_sides=())
+    rows: list[dict] = []
+    for seed in seeds:
+        brands = [make_brand(f"brand{k}", seed) for k in range(2)]
+        for b in brands:
+            detector.wordmarks(b.logo_rgba)
+        for i in range(n_posters):
+            for real in (False, True) if realism else (False,):  # both drawings
+                tag = f"{seed}_{i}{'r' if real else ''}"
+                out, lines_at = cache / f"{tag}.po.pkl", cache / f"{tag}.pkl"
+                if out.exists():
+                    rows += pickle.loads(out.read_bytes())
+                    continue
+                brand = brands[i % 2]
+                poster = _poster(brand, seed, i, real)
+                if lines_at.exists():
+                    lines = pickle.loads(lines_at.read_bytes())
+                else:
+                    lines = engine(poster.image)
+                    lines_at.write_bytes(pickle.dumps(lines))
+                texts = [t for t in poster.truth if t.kind == "text"]
+                bad = [t for t in texts if t.defect is not None]
+                clean = [t for t in texts if t.defect is None]
+                got = []
+                for t in bad + ([clean[i % len(clean)]] if clean else []):
+                    kept = [ln for ln in lines if ln.box.iou(t.box) < 0.1 and
+                            ln.box.intersection(t.box) < 0.5 * min(ln.box.area, t.box.area)]
+                    if len(kept) == len(lines):
+                        continue
+                    detector.record = []
+                    detector.detect_lines(poster.image, kept, list(poster.manifest.copy_lines),
+                                          font_path=[str(p) for p in brand.font_paths],
+                                          logo=brand.logo_rgba)
+                    for box, fig, render in detector.record:
+                        if fig.passed_over and box.iou(t.box) >= LABEL_IOU:
+                            hit = int(t.defect is not None)
+                            got.append({"seed": seed, "poster": i, "realism": real,
+                                        "fig": fig, "fonts": True, "label": hit,
+                                        "type": t.defect if hit else "clean",
+                                        "render": render})
+                            break
+                out.write_bytes(pickle.dumps(got))
+                rows += got
+                if verbose:
+                    print(f"seed {seed} poster {i}{' realism' if real else ''} passed over: "
+                          f"{len(got)} regions", file=sys.stderr)
+    return rows
+
+
 def _matrix(rows: list[dict], *, reread: np.ndarray | None = None) -> np.ndarray:
     """Feature matrix; rows where ``reread`` is False get their re-read figures removed
     (the detector does not read them again)."""
@@ -159,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--posters", type=int, default=60, help="posters per seed")
     ap.add_argument("--realism", action="store_true",
                     help="every other poster with the generator's realistic styles")
+    ap.add_argument("--classic-twins", action="store_true",
+                    help="with --realism, the realistic posters' classic drawings too "
+                         "(classic defects not outnumbered by the realistic ones)")
+    ap.add_argument("--passed-over", type=int, default=0, metavar="N",
+                    help="also play OCR missing lines on the first N posters of each seed")
     ap.add_argument("--precision", type=float, default=0.95, help="held-out precision target")
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--out", type=Path, default=PARAMS_PATH)
@@ -166,8 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
 
-    train = collect(args.train_seeds, args.posters, args.cache, args.realism, args.verbose)
-    held = collect(args.heldout_seeds, args.posters, args.cache, args.realism, args.verbose)
+    train = collect(args.train_seeds, args.posters, args.cache, args.realism, args.verbose,
+                    args.classic_twins)
+    held = collect(args.heldout_seeds, args.posters, args.cache, args.realism, args.verbose,
+                   args.classic_twins)
+    if args.passed_over:
+        train += collect_passed_over(args.train_seeds, args.passed_over, args.cache,
+                                     args.realism, args.verbose)
+        held += collect_passed_over(args.heldout_seeds, args.passed_over, args.cache,
+                                    args.realism, args.verbose)
     x, y = _matrix(train), np.array([r["label"] for r in train], np.float64)
     data_hash = hashlib.sha256(x.astype(np.float32).tobytes()
                                + y.astype(np.float32).tobytes()).hexdigest()
@@ -224,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{gate} ({n_re} of {len(held)} held-out regions read again)")
     meta = {"precision_target": args.precision, "train_seeds": args.train_seeds,
             "heldout_seeds": args.heldout_seeds, "posters_per_seed": args.posters,
-            "realism": args.realism, "l2": args.l2, "training_regions": len(train),
+            "realism": args.realism, "classic_twins": args.classic_twins,
+            "passed_over_posters": args.passed_over, "l2": args.l2,
+            "training_regions": len(train),
             "training_data_sha256": data_hash,
             "heldout_brier": round(brier(p, yh), 5),
             "fitted_on": "scripts/train_text_scorer.py, generated posters of "
