@@ -66,7 +66,8 @@ unexpected    readable text no expected string claims (``unexpected_text``): its
               ``POSTERQA_REPORT_UNEXPECTED_TEXT``), off by default; never in
               reference-free mode
 collapsed     the text reads right but its detail collapsed (blur, warp, broken strokes):
-              the combined score of the signals below is >= ``FLAG_SCORE`` (0.5).
+              the calibrated scorer's p(defect) from the figures below is >= its
+              threshold (:mod:`detectors.text_scorer`).
               Also a missing string that no line hosts (or only one sharing none of its
               characters) found by its rendering in the brand font
               (:mod:`detectors.text_search`: NCC >= ``RENDER_MATCH`` (0.78)) where the
@@ -118,41 +119,42 @@ and ends held by a sure read on the erasure misses of seeds 12, 15, 17, 24, 25, 
 31, 33 and 36 (checked on 1, 2, 7, 101, 11-28, 31, 33, 34 and 36);
 see the benchmark's docstring for the report seeds.
 
-Collapsed-detail signals. Each turns a figure ``x`` into evidence
-``p = clip((suspect - x) / (suspect - sure), 0, 1)`` (0 at the *suspect* threshold, 1 at
-the *sure* one); a region's score is ``1 - prod(1 - p)``. Thresholds were tuned on 60
-generated posters of seed 101 (and a look at the false positives of a 200-poster run of
-seed 1 and a 100-poster run of seed 7); the benchmark is reported on seed 2
-(``benchmarks/bench_text_detector.py``):
+Collapsed-detail figures (:class:`~detectors.text_scorer.CollapseFigures`), measured on
+every region that reads as its string, and turned into one calibrated p(defect) by the
+logistic regression of ``detectors/params/text_scorer.json`` (fitted by
+``scripts/train_text_scorer.py`` on generated posters, its threshold chosen on held-out
+seeds for a precision target; the reasons are the signals that push p up the most):
 
-====================  =================================================  =======  ======
-reason                figure ``x``                                       suspect  sure
-====================  =================================================  =======  ======
-low_ocr_score         line recognition confidence                        0.93     0.75
-low_sharpness         median stroke sharpness of the region's character  0.70     0.45
-                      cells / median of the other read lines of similar
-                      height (0.6-1.6x; all lines if fewer than 3)
-glyph_mismatch        mean of the 3 lowest per-character similarities    by line height:
-                      (template-matching NCC) of the line's ink with the >=70 px  0.85 0.72
-                      expected string rendered in the brand font at the  >=45 px  0.80 0.65
-                      line's size (needs ``font_path``); small text is   >=30 px  0.76 0.55
-                      rendered less faithfully, so its thresholds relax  <30 px   0.45 0.25
-reread_low_score      confidence of a focused re-read (line crop,        0.95     0.80
-                      upscaled to 48 px, recognition only, one batch);
-                      run only on regions where another signal gives
-                      evidence >= ``REREAD_GATE`` (0.25); it
-                      and low_ocr_score both take the smaller of the
-                      two evidences (one recogniser, read twice), and
-                      count once in the score
-reread_mismatch       the focused re-read differs from the expected      -        -
-                      text (evidence 1)
-soft_edges            edge width (px) of the line's box: ink contrast /  2.0 px   2.8 px
-                      90th percentile of its edge gradient (crisp text:
-                      1-2 px at any size; counted only where >= 3 % of
-                      the line height); measured where the stroke
-                      signals fail too. Evidence marks every character
-                      (a soft line is soft as a whole)
-====================  =================================================  =======  ======
+====================  =====================================================================
+reason                figure
+====================  =====================================================================
+low_ocr_score         line recognition confidence
+low_sharpness         median stroke sharpness of the region's character cells / median of
+                      the other read lines of similar height (0.6-1.6x; all lines if fewer
+                      than 3); its weight falls with the ink's tones (many tones: gold,
+                      gradient, textured fills, i.e. stylised lettering)
+glyph_mismatch        mean of the 3 lowest (and the lowest) per-character similarities
+                      (template-matching NCC) of the line's ink with the expected string
+                      rendered in the brand font at the line's size (needs ``font_path``),
+                      and how far they dip below the line's median and 90th percentile
+                      (a few characters broken or warped, not a whole line drawn in a
+                      style unlike the font); its weight grows with the line's height and
+                      falls with a sure read (a failed ink map under characters that read
+                      surely)
+reread_low_score      confidence of a focused re-read (line crop, upscaled to 48 px,
+                      recognition only, one batch), run on regions whose p, with the
+                      re-read assumed to agree, reaches the scorer's ``gate``; low
+                      confidence counts only as far as both reads doubt
+reread_mismatch       the focused re-read differs from the expected text
+soft_edges            edge width (px, and per line height) of the line's box: ink contrast
+                      / 90th percentile of its edge gradient (crisp text: 1-2 px at any
+                      size); a soft line is boxed and localised as a whole
+====================  =====================================================================
+
+Context figures with a free-signed weight: line height, number of characters, whether
+OCR passed the line over, whether the glyph fit came from the local-background ink map,
+ink tones (:func:`detectors.text_signals.ink_tones`) and stroke-width variation
+(:func:`detectors.text_signals.stroke_cv`).
 
 Stroke sharpness: the 90th percentile of the gradient magnitude near the ink, divided by
 the ink contrast (crisp edges step in a pixel or two at any size or colour; blur spreads
@@ -160,9 +162,9 @@ them). Ink: the two Otsu classes of the crop's centre, the class made of thin st
 survives an erosion) against the median of the other. A glyph fit under
 ``LOCAL_INK_BELOW`` (0.75) is measured again on ink against the local background (the
 crop closed or opened with a square of half its height,
-:func:`detectors.text_signals.prepare_line_local`), which counts where it fits better by
-``LOCAL_INK_GAIN`` (0.1): one grey level makes the darker tone of a backdrop split under
-the line "ink" (seed 34: clean lines at 0.36).
+:func:`detectors.text_signals.prepare_line_local`), and the better fit is kept: one grey
+level makes the darker tone of a backdrop split under the line "ink" (seed 34: clean
+lines at 0.36).
 
 Localisation: ``box``/``quad`` are tight on the region's ink (the OCR quad carries a
 margin); character cells come from the engine's per-character boxes (else an even split);
@@ -198,15 +200,18 @@ from detectors.text_align import (
     side_by_side,
     similar_height,
 )
+from detectors.text_scorer import CollapseFigures, TextScorer, load_scorer
 from detectors.text_search import edge_width, keep_rects, search_near, search_rendered
 from detectors.text_signals import (
     core_ink_box,
     crop_line,
     glyph_similarity,
     ink_proposals,
+    ink_tones,
     prepare_line,
     prepare_line_local,
     render_text,
+    stroke_cv,
     stroke_sharpness,
 )
 from detectors.types import Box, Defect, Quad, normalize_quad, pad_quad
@@ -217,7 +222,6 @@ from posterqa.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-FLAG_SCORE = 0.5
 UNREADABLE_SCORE = 0.5
 REPAIR_MARGIN = 0.15  # of the line height
 PROPOSAL_PAD = 0.35  # an ink blob grows by this share of its height (blur halo)
@@ -268,20 +272,6 @@ LOGO_SILHOUETTE_MATCH = 0.65  # ... of the logo against its ground (copy: <= 0.5
 LOGO_SCALES = (0.85, 0.925, 1.0, 1.075, 1.15)  # ... at the line's scale times these
 LOGO_WIDTH_SCALES = tuple(0.55 * 1.075 ** k for k in range(11))  # ... at its width's, 0.55-1.13
 LOGO_MATCH_HEIGHT = 48  # ... compared at most this many px tall
-# (suspect, sure) per signal; see the module docstring
-THRESHOLDS: dict[str, tuple[float, float]] = {
-    "low_ocr_score": (0.93, 0.75),
-    "low_sharpness": (0.70, 0.45),
-    "reread_low_score": (0.95, 0.80),
-    "soft_edges": (2.0, 2.8),  # px: rises with the figure (suspect < sure)
-}
-# glyph_mismatch (suspect, sure) by the OCR line's height (px, >=): ~48, ~30, ~20 px text
-GLYPH_THRESHOLDS: tuple[tuple[float, tuple[float, float]], ...] = (
-    (70.0, (0.85, 0.72)),
-    (45.0, (0.80, 0.65)),
-    (30.0, (0.76, 0.55)),
-    (0.0, (0.45, 0.25)),  # ~16-20 px text: hinting makes the comparison loose
-)
 SIMILAR_HEIGHT = (0.6, 1.6)
 # digits OCR reads as digits, though drawn as a look-alike letter, where the copy around
 # them is a number ('¥l299 起' reads '¥1299 起'): each is compared with its look-alikes
@@ -299,33 +289,21 @@ RESCAN_ANGLES = (-20.0, 20.0, -35.0, 35.0)  # degrees: then the poster turned by
 # has no place)
 RESCAN_COVERED = 0.5  # a rescanned line this much inside a first-pass line is that line
 LOCAL_INK_BELOW = 0.75  # glyph similarity under this is measured again on an ink map
-LOCAL_INK_GAIN = 0.1  # ... against the local background, which counts where this better
-GLYPH_FAILED = 0.1  # glyph similarity this low on a line read this surely (below) ...
-GLYPH_FAILED_READ = 0.97  # ... is a failed ink map, not collapsed glyphs
-REREAD_GATE = 0.25  # a region is re-read when another signal gives at least this evidence
+# ... against the local background too (the better fit is kept; the scorer sees which)
 
 
-def evidence(reason: str, x: float) -> float:
-    """Evidence in [0, 1] of one signal's figure ``x`` (see the thresholds table)."""
-    suspect, sure = THRESHOLDS[reason]
-    return float(min(max((suspect - x) / (suspect - sure), 0.0), 1.0))
+@dataclass
+class _Candidate:
+    """A region measured for collapsed detail: its figures (the re-read's added when it
+    is read again), per-character sharpness ratios and glyph similarities (source index
+    -> value), its look-alike digits, and whether a passed-over place read nothing."""
 
-
-def glyph_evidence(x: float, line_height: float) -> float:
-    """Evidence of the glyph signal: thresholds relax for small text, whose rendering
-    differs more from the font's at comparison scale (see ``GLYPH_THRESHOLDS``)."""
-    for min_h, (suspect, sure) in GLYPH_THRESHOLDS:
-        if line_height >= min_h:
-            return float(min(max((suspect - x) / (suspect - sure), 0.0), 1.0))
-    return 0.0
-
-
-def combine(ps: Sequence[float]) -> float:
-    """``1 - prod(1 - p)``: independent pieces of evidence reinforce each other."""
-    out = 1.0
-    for p in ps:
-        out *= 1.0 - min(max(p, 0.0), 1.0)
-    return 1.0 - out
+    region: _Region
+    fig: CollapseFigures
+    char_sharp: dict[int, float] = field(default_factory=dict)
+    char_glyph: dict[int, float] = field(default_factory=dict)
+    alike: dict[int, str] = field(default_factory=dict)
+    drop: bool = False
 
 
 @dataclass(frozen=True)
@@ -592,7 +570,8 @@ class TextDetector:
                  *, collapse_signals: bool = True, localize: str = "part",
                  place_on_ink: bool = False,
                  rescan_sides: Sequence[int] = RESCAN_SIDES,
-                 rescan_angles: Sequence[float] = RESCAN_ANGLES) -> None:
+                 rescan_angles: Sequence[float] = RESCAN_ANGLES,
+                 scorer: TextScorer | None = None) -> None:
         if localize not in ("part", "chars"):
             raise InputError(f"localize must be 'part' or 'chars', got {localize!r}")
         self.settings = settings or get_settings()
@@ -602,8 +581,18 @@ class TextDetector:
         self.place_on_ink = place_on_ink
         self.rescan_sides = tuple(rescan_sides)
         self.rescan_angles = tuple(rescan_angles) if self.rescan_sides else ()
-        self.record: list | None = None  # set to [] to collect per-region figures (tuning)
+        # set to [] to collect (line box, CollapseFigures, string) per region, every region
+        # read again (the scorer's training data: scripts/train_text_scorer.py)
+        self.record: list | None = None
+        self._scorer = scorer
         self._local = threading.local()
+
+    @property
+    def scorer(self) -> TextScorer:
+        """The collapsed-detail scorer (default: the shipped ``text_scorer.json``)."""
+        if self._scorer is None:
+            self._scorer = load_scorer()
+        return self._scorer
 
     @property
     def engine(self) -> OcrEngine:
@@ -1680,8 +1669,13 @@ class TextDetector:
 
     def _collapsed(self, image: np.ndarray, lines: list[OcrLine], regions: list[_Region],
                    font_path: str | Sequence[str] | None) -> list[Defect]:
+        """Collapsed detail: each region's figures (:class:`CollapseFigures`) scored by the
+        calibrated :class:`~detectors.text_scorer.TextScorer`; regions whose p (with the
+        re-read assumed to agree) reaches its ``gate`` are read again, focused, in one
+        batch; p >= its ``threshold`` is a defect (a look-alike digit: a mismatch)."""
         h, w = image.shape[:2]
         fonts = _font_list(font_path)
+        scorer = self.scorer
         # 1. the poster's reference: sharpness of every line that reads
         preps: dict[Quad, object] = {}
 
@@ -1709,148 +1703,153 @@ class TextDetector:
             ref_height.append(g.height)
         ref_sharp_a, ref_height_a = np.array(ref_sharp), np.array(ref_height)
 
-        out: list[Defect] = []
-        suspects: list[tuple[_Region, dict]] = []
-        alikes: dict[int, dict[int, str]] = {}  # id(region) -> {source: look-alike}
+        cands: list[_Candidate] = []
         for r in regions:
-            g = r.geom
-            if not r.sources:
-                continue
-            fig: dict[str, float] = {"ocr_score": g.line.score}
-            ev: dict[str, float] = {"low_ocr_score": evidence("low_ocr_score", g.line.score)}
-            char_ev: dict[int, float] = {}
-            lb = Box.from_points(g.line.quad).clamp(w, h)
-            soft = edge_width(image, (lb.x0, lb.y0, lb.x1, lb.y1))
-            fig["edge_width_px"] = soft
-            if soft >= SOFT_EDGE_REL * g.height:
-                ev["soft_edges"] = evidence("soft_edges", soft)
-                if ev["soft_edges"] > 0:  # a soft line is soft as a whole
-                    char_ev.update({s: ev["soft_edges"] for s in r.sources})
-            prep = prep_of(g)
-            if prep is None:
-                self._judge(r, fig, ev, char_ev, suspects)
-                continue
-            sh = stroke_sharpness(prep, cells_of(g, r.sources))
-            own = float(np.median(sh)) if sh.size else 0.0
-            ratio = ref_height_a / max(g.height, 1.0)
-            similar = (ratio >= SIMILAR_HEIGHT[0]) & (ratio <= SIMILAR_HEIGHT[1])
-            # leave this region's own value out of its reference (one copy of it)
-            pool = list(ref_sharp_a[similar]) if similar.sum() >= 3 else list(ref_sharp_a)
-            if own in pool:
-                pool.remove(own)
-            ref = float(np.median(pool)) if len(pool) >= 2 else 0.0
-            if ref > 0 and own > 0:  # own == 0: no edge found to measure, not a blur
-                vals = sh / ref
-                fig["sharpness_ratio"] = float(np.median(vals))
-                ev["low_sharpness"] = evidence("low_sharpness", float(np.median(vals)))
-                for s, v in zip(r.sources, vals.tolist(), strict=True):
-                    e = evidence("low_sharpness", v)
-                    if e > 0:
-                        char_ev[s] = max(char_ev.get(s, 0.0), e)
-            if fonts and r.render.strip():
-                sim = self._glyph(prep, r, fonts)
-                if sim is not None and _low3(sim[0]) < LOCAL_INK_BELOW:
-                    # a poor fit may be the ink map's: compare against the local
-                    # background too (a backdrop of two tones under the line)
-                    crop = crop_line(image, g.line.quad)
-                    for dark in (True, False):
-                        alt_prep = prepare_line_local(crop, ink_dark=dark)
-                        alt = self._glyph(alt_prep, r, fonts)
-                        if alt is not None and _low3(alt[0]) >= _low3(sim[0]) + LOCAL_INK_GAIN:
-                            sim, prep = alt, alt_prep
-                if sim is not None:
-                    sims, src_of, font = sim
-                    if g.height < LOOK_ALIKE_MAX_HEIGHT:
-                        alike = self._look_alikes(prep, r, font, sims)
-                        if alike:
-                            ev["look_alike"] = 1.0
-                            char_ev.update({s: 1.0 for s in alike})
-                            fig["look_alikes"] = float(len(alike))
-                            alikes[id(r)] = alike
-                    low3 = _low3(sims)
-                    fig["glyph_similarity"] = low3
-                    fig["glyph_min"] = float(sims.min())
-                    if low3 < GLYPH_FAILED and g.line.score >= GLYPH_FAILED_READ:
-                        # characters that read this surely are there: no ink to compare
-                        # means the ink map failed (a backdrop of two tones), not them
-                        sims = np.ones_like(sims)
-                        low3 = 1.0
-                    ev["glyph_mismatch"] = glyph_evidence(low3, g.height)
-                    for s, v in zip(src_of, sims.tolist(), strict=True):
-                        e = glyph_evidence(v, g.height)
-                        if e > 0 and s is not None:
-                            char_ev[s] = max(char_ev.get(s, 0.0), e)
-            self._judge(r, fig, ev, char_ev, suspects)
-        # 2. focused re-read of the suspicious parts only (recognition only, one batch)
+            if r.sources:
+                cands.append(self._measure(image, r, prep_of, cells_of, ref_sharp_a,
+                                           ref_height_a, fonts))
+        # 2. focused re-read of the doubtful regions only (recognition only, one batch);
+        # a line OCR's detector passed over (``lines`` empty) is always read again: the
+        # erased tops of '低至' left glyphs alike, that read wrong
+        suspects = [c for c in cands if self.record is not None or not c.region.lines
+                    or scorer.p(c.fig) >= scorer.gate]
         if suspects:
             crops = []
-            for r, _ in suspects:
-                g = r.geom
-                q = g.subquad(*g.snapped(*g.span(r.sources)))
+            for c in suspects:
+                g = c.region.geom
+                q = g.subquad(*g.snapped(*g.span(c.region.sources)))
                 crops.append(_upscale(crop_quad(image, q, pad=0.1 * g.height)))
             reads = self.engine.recognize(crops)
-            for (r, info), rr in zip(suspects, reads, strict=False):
-                norm = normalize(r.render)
-                if info["forced"] and _reads_nothing(rr.text, norm):
+            for c, rr in zip(suspects, reads, strict=False):
+                r = c.region
+                if not r.lines and _reads_nothing(rr.text, normalize(r.render)) \
+                        and scorer.p(c.fig) < scorer.gate:
                     # read again only because OCR passed the line over, and it reads
                     # next to nothing ('' where 'Sollu' was searched): the rendering
                     # matched a faint pattern (the string's true line lies elsewhere), not
                     # a damaged line (a warped '满300减50' read 'MoJanoo' is one)
-                    info["drop"] = True
+                    c.drop = True
                     continue
-                info["fig"]["reread_score"] = rr.score
-                info["ev"]["reread_low_score"] = evidence("reread_low_score", rr.score)
-                if not _reads_as(rr.text, r.render):
-                    info["ev"]["reread_mismatch"] = 1.0
-        for r, info in suspects:
-            if info.get("drop"):
+                c.fig = dataclasses.replace(c.fig, reread_score=float(rr.score),
+                                            reread_matches=_reads_as(rr.text, r.render))
+        out: list[Defect] = []
+        for c in cands:
+            if c.drop:
                 continue
-            ev = info["ev"]
-            if "reread_low_score" in ev:
-                # one recogniser read twice: low confidence counts only if both reads say so
-                both = min(ev["low_ocr_score"], ev["reread_low_score"])
-                ev["low_ocr_score"] = ev["reread_low_score"] = both
-                score = combine([v for k, v in ev.items() if k != "reread_low_score"])
-            else:
-                score = combine(ev.values())
-            if score < FLAG_SCORE:
+            p = scorer.p(c.fig)
+            log.debug("region %r figures %s p %.3f", c.region.render, c.fig, p)
+            if self.record is not None:
+                self.record.append((Box.from_points(c.region.geom.line.quad), c.fig,
+                                    c.region.render))
+            if p < scorer.threshold and not c.alike:
                 continue
-            g = r.geom
-            char_ev = info["char_ev"]
-            srcs = [s for s in r.sources if char_ev.get(s, 0.0) > 0]
-            if self.localize == "chars" and srcs:
-                c0, c1 = g.span(srcs)
-            else:
-                srcs = r.sources
-                c0, c1 = r.columns()
-            reasons = tuple(k for k, p in sorted(info["ev"].items(), key=lambda kv: -kv[1])
-                            if p > 0)
-            alike = alikes.get(id(r), {})
-            observed = "".join(alike.get(s, g.line.text[s]) for s in srcs)
-            exp = r.expected
-            if exp and r.full_expected and len(srcs) < len(r.sources):
-                idx = [r.src_exp[s] for s in srcs if s in r.src_exp]
-                exp = _expected_sub(r.full_expected, normalize_with_map(r.full_expected), idx)
-            details = tuple(sorted(info["fig"].items()))
-            # a look-alike drawn for a character is a wrong character, not lost detail
-            out.append(self._span_defect(g, "mismatch" if alike else "collapsed", c0, c1,
-                                         exp, observed, score,
-                                         reasons, details, w, h,
-                                         tight=info["ev"].get("soft_edges", 0.0) <= 0))
+            out.append(self._collapsed_defect(c, p, scorer, w, h))
         return out
 
-    def _judge(self, r: _Region, fig: dict, ev: dict, char_ev: dict,
-               suspects: list) -> None:
-        """Log a region's figures; it is a suspect when any evidence reaches the gate."""
-        log.debug("region %r figures %s evidence %s", r.render, fig, ev)
-        if self.record is not None:
-            self.record.append((Box.from_points(r.geom.line.quad), fig, ev))
-        # a line OCR's detector passed over (``lines`` empty) is always read again: the
-        # erased tops of '低至' left glyphs 0.71 alike, below the gate, that read wrong
-        gated = max(ev.values(), default=0.0) >= REREAD_GATE
-        if gated or not r.lines:
-            suspects.append((r, {"fig": fig, "ev": ev, "char_ev": char_ev,
-                                 "forced": not gated}))
+    def _measure(self, image: np.ndarray, r: _Region, prep_of, cells_of,
+                 ref_sharp_a: np.ndarray, ref_height_a: np.ndarray,
+                 fonts: Sequence[str]) -> _Candidate:
+        """One region's figures, with per-character sharpness ratios and glyph
+        similarities (for ``localize="chars"``) and its look-alike digits."""
+        g = r.geom
+        h, w = image.shape[:2]
+        lb = Box.from_points(g.line.quad).clamp(w, h)
+        fig = CollapseFigures(height=float(g.height), n_chars=len(r.sources),
+                              ocr_score=float(g.line.score),
+                              edge_width_px=float(edge_width(image, (lb.x0, lb.y0, lb.x1, lb.y1))),
+                              passed_over=not r.lines,
+                              read_matches=_reads_as("".join(g.line.text[s] for s in r.sources
+                                                             if s < len(g.line.text)),
+                                                     r.render))
+        cand = _Candidate(r, fig)
+        prep = prep_of(g)
+        if prep is None:
+            return cand
+        crop = crop_line(image, g.line.quad)
+        sh = stroke_sharpness(prep, cells_of(g, r.sources))
+        own = float(np.median(sh)) if sh.size else 0.0
+        ratio = ref_height_a / max(g.height, 1.0)
+        similar = (ratio >= SIMILAR_HEIGHT[0]) & (ratio <= SIMILAR_HEIGHT[1])
+        # leave this region's own value out of its reference (one copy of it)
+        pool = list(ref_sharp_a[similar]) if similar.sum() >= 3 else list(ref_sharp_a)
+        if own in pool:
+            pool.remove(own)
+        ref = float(np.median(pool)) if len(pool) >= 2 else 0.0
+        changes: dict[str, object] = {"ink_tones": ink_tones(crop, prep),
+                                      "stroke_cv": stroke_cv(prep)}
+        if ref > 0 and own > 0:  # own == 0: no edge found to measure, not a blur
+            vals = sh / ref
+            changes["sharpness_ratio"] = float(np.median(vals))
+            cand.char_sharp = dict(zip(r.sources, vals.tolist(), strict=True))
+        if fonts and r.render.strip():
+            sim = self._glyph(prep, r, fonts)
+            if sim is not None and _low3(sim[0]) < LOCAL_INK_BELOW:
+                # a poor fit may be the ink map's: compare against the local background
+                # too (a backdrop of two tones under the line); the better fit is kept
+                # and the scorer knows which (``local_ink``)
+                for dark in (True, False):
+                    alt_prep = prepare_line_local(crop, ink_dark=dark)
+                    alt = self._glyph(alt_prep, r, fonts)
+                    if alt is not None and _low3(alt[0]) > _low3(sim[0]):
+                        sim, prep = alt, alt_prep
+                        changes["local_ink"] = True
+            if sim is not None:
+                sims, src_of, font = sim
+                if g.height < LOOK_ALIKE_MAX_HEIGHT:
+                    cand.alike = self._look_alikes(prep, r, font, sims)
+                changes["glyph_low3"] = _low3(sims)
+                changes["glyph_min"] = float(sims.min())
+                changes["glyph_median"] = float(np.median(sims))
+                changes["glyph_top"] = float(np.percentile(sims, 90))
+                for s, v in zip(src_of, sims.tolist(), strict=True):
+                    if s is not None:
+                        cand.char_glyph[s] = min(cand.char_glyph.get(s, 1.0), v)
+        cand.fig = dataclasses.replace(fig, **changes)
+        return cand
+
+    def _collapsed_defect(self, c: _Candidate, p: float, scorer: TextScorer,
+                          w: int, h: int) -> Defect:
+        """The defect of a flagged region: its characters whose own figures score >= the
+        threshold with ``localize="chars"`` (all of them when none does, or the edges are
+        soft: a soft line is soft as a whole)."""
+        r, g, fig = c.region, c.region.geom, c.fig
+        # p above the threshold from context alone (e.g. a passed-over line) names none
+        reasons = scorer.reasons(fig) or ("collapsed_score",)
+        if c.alike:
+            reasons = ("look_alike", *reasons)
+        srcs: list[int] = []
+        if self.localize == "chars":
+            if c.alike:
+                srcs = sorted(c.alike)
+            elif "soft_edges" not in reasons[:1]:
+                srcs = [s for s in r.sources if scorer.p(dataclasses.replace(
+                    fig, sharpness_ratio=c.char_sharp.get(s, fig.sharpness_ratio),
+                    glyph_low3=c.char_glyph.get(s, fig.glyph_low3),
+                    glyph_min=c.char_glyph.get(s, fig.glyph_min))) >= scorer.threshold]
+        if srcs:
+            c0, c1 = g.span(srcs)
+        else:
+            srcs = r.sources
+            c0, c1 = r.columns()
+        observed = "".join(c.alike.get(s, g.line.text[s]) for s in srcs)
+        exp = r.expected
+        if exp and r.full_expected and len(srcs) < len(r.sources):
+            idx = [r.src_exp[s] for s in srcs if s in r.src_exp]
+            exp = _expected_sub(r.full_expected, normalize_with_map(r.full_expected), idx)
+        figs = fig.as_dict()
+        details = {"ocr_score": figs.pop("ocr_score"), "p_defect": p}
+        for k in ("edge_width_px", "sharpness_ratio", "glyph_min", "reread_score",
+                  "ink_tones", "stroke_cv"):
+            if k in figs:
+                details[k] = figs[k]
+        if "glyph_low3" in figs:
+            details["glyph_similarity"] = figs["glyph_low3"]
+        if c.alike:
+            details["look_alikes"] = float(len(c.alike))
+        # a look-alike drawn for a character is a wrong character, not lost detail
+        return self._span_defect(g, "mismatch" if c.alike else "collapsed", c0, c1,
+                                 exp, observed, p, reasons, tuple(sorted(details.items())),
+                                 w, h, tight="soft_edges" not in reasons)
 
     def _look_alikes(self, prep, r: _Region, font: str, sims: np.ndarray) -> dict[int, str]:
         """Characters of ``LOOK_ALIKES`` drawn as one of their look-alikes: the string

@@ -598,3 +598,45 @@ def ink_proposals(image: np.ndarray, covered: Sequence[np.ndarray], *, long_side
                            int(np.ceil((y + bh) / f)))))
     out.sort(key=lambda t: -t[0])
     return [b for _a, b in out[:max_count]]
+
+
+def ink_tones(crop_rgb: np.ndarray, line: LineImage) -> float | None:
+    """Colours in the glyphs that no mix of one ink and the background explains: over the
+    core blobs eroded by one pixel, the 90th percentile of each pixel's distance (RGB)
+    from the line through the background colour (median outside the ink's halo) and the
+    cores' mean colour, divided by the ink contrast. Flat ink gives ~0 and so does
+    blurred flat ink (a blur only mixes ink with background, along that line); gold,
+    gradient, textured, two-tone or glowing fills give about 0.1-0.3 or more. None when
+    the cores erode away (strokes <= 2 px: too thin to tell)."""
+    if line.core is None or crop_rgb.shape[:2] != line.core.shape:
+        return None
+    core = line.core.view(np.uint8)
+    inner = cv2.erode(core, np.ones((3, 3), np.uint8)) > 0
+    if int(inner.sum()) < 12:
+        return None
+    px = crop_rgb.astype(np.float32)
+    far = cv2.dilate(core, np.ones((5, 5), np.uint8)) == 0
+    bg = np.median(px[far] if int(far.sum()) >= 12 else px.reshape(-1, 3), axis=0)
+    v = px[inner] - bg
+    axis = v.mean(axis=0)
+    norm = float(np.linalg.norm(axis))
+    if norm < 1e-6:
+        return None
+    axis /= norm
+    off = np.linalg.norm(v - np.outer(v @ axis, axis), axis=1)
+    return float(np.percentile(off, 90)) / max(line.contrast, 8.0)
+
+
+def stroke_cv(line: LineImage) -> float | None:
+    """Variation of the stroke width: the coefficient of variation of the glyph cores'
+    distance transform at its ridges (local maxima, >= 1 px: half stroke widths). Even
+    strokes (most sans fonts) give ~0.2-0.4; brush, script and broken or warped strokes
+    more. None with fewer than 8 ridge pixels."""
+    if line.core is None:
+        return None
+    dist = cv2.distanceTransform(line.core.view(np.uint8), cv2.DIST_L2, 3)
+    ridge = (dist >= 1.0) & (dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8)))
+    vals = dist[ridge]
+    if vals.size < 8:
+        return None
+    return float(vals.std() / max(float(vals.mean()), 1e-6))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from detectors.ocr import crop_quad
@@ -253,3 +255,55 @@ def test_a_panels_side_edge_at_the_crops_end_is_not_ink() -> None:
     assert line.ink[:, w:].max() == 0
     sims, _cells = glyph_similarity(line, text, _roboto())
     assert float(np.sort(sims)[:3].mean()) > 0.8
+
+
+def _gold_fill(img: np.ndarray, ground: tuple) -> np.ndarray:
+    """The ink of ``img`` (pixels away from the flat ``ground``) filled with a vertical
+    gold ramp (light top, dark bottom), as metallic lettering is shaded."""
+    out = img.copy()
+    ink = np.abs(img.astype(np.int16) - np.array(ground, np.int16)).sum(axis=2) > 60
+    ramp = np.linspace(0.0, 1.0, img.shape[0])[:, None, None]
+    gold = (1 - ramp) * np.array([255, 236, 150]) + ramp * np.array([120, 70, 10])
+    out[ink] = np.broadcast_to(gold, img.shape)[ink].astype(np.uint8)
+    return out
+
+
+@pytest.mark.parametrize("ground, ink, size", [((30, 30, 40), (240, 200, 90), 72),
+                                               ((240, 240, 235), (20, 20, 60), 40),
+                                               ((240, 240, 235), (200, 30, 30), 28)])
+def test_ink_tones_tell_a_shaded_fill_from_flat_and_from_blurred_ink(ground, ink, size) -> None:
+    from detectors.text_signals import ink_tones
+
+    flat, _ = _drawn("GOLDEN Sale 2024", _roboto(), size, 12, ground, ink)
+    shaded = _gold_fill(flat, ground)
+    tones = {name: ink_tones(img, prepare_line(img)) for name, img in (
+        ("flat", flat), ("shaded", shaded), ("blur2", cv2.GaussianBlur(flat, (0, 0), 2.0)),
+        ("blur3", cv2.GaussianBlur(flat, (0, 0), 3.0)))}
+    assert all(v is not None for v in tones.values()), tones
+    # a blur mixes ink with background: no colour off that mix
+    assert max(tones["flat"], tones["blur2"], tones["blur3"]) < 0.05 < 0.12 < tones["shaded"]
+
+
+def test_ink_tones_is_none_where_strokes_are_too_thin_to_have_a_core() -> None:
+    from detectors.text_signals import ink_tones
+
+    thin = np.full((40, 200, 3), 255, np.uint8)
+    for x in range(10, 190, 12):
+        thin[8:32, x:x + 2] = 0  # strokes 2 px wide: an erosion leaves nothing
+    assert ink_tones(thin, prepare_line(thin)) is None
+    thin[8:32, 100:108] = 0  # one 8 px stroke: a core to measure, flat
+    assert ink_tones(thin, prepare_line(thin)) == 0.0
+
+
+def test_stroke_cv_grows_with_uneven_stroke_widths() -> None:
+    from detectors.text_signals import stroke_cv
+
+    even = np.full((60, 240, 3), 255, np.uint8)
+    for x in range(20, 220, 40):
+        even[10:50, x:x + 8] = 0  # five bars 8 px wide
+    uneven = np.full((60, 240, 3), 255, np.uint8)
+    for k, x in enumerate(range(20, 220, 40)):
+        uneven[10:50, x:x + 3 + 5 * k] = 0  # bars 3 .. 23 px wide
+    cv_even, cv_uneven = stroke_cv(prepare_line(even)), stroke_cv(prepare_line(uneven))
+    assert cv_even is not None and cv_uneven is not None
+    assert cv_even < 0.2 < cv_uneven

@@ -1,0 +1,1 @@
+"""Fitted parameters shipped with the detectors (see scripts/train_text_scorer.py)."""
