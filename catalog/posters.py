@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 from catalog import realism as _real
 from catalog import texts
 from catalog.brands import GeneratedBrand, make_logo
+from catalog.elements import Element, erase_mask, fade_window, halo, stroke_cuts, substitute
 from catalog.graphics import (
     RGB,
     composite,
@@ -46,7 +47,7 @@ from catalog.logo_styles import REAL_LOGO_DEFECTS, deform_logo, restyle_logo
 from catalog.spelling import REAL_TEXT_DEFECTS
 from detectors.types import Box, Quad, normalize_quad
 from posterqa.errors import InputError
-from posterqa.fonts import covers_char, has_cjk, load_font, pick_font
+from posterqa.fonts import has_cjk, load_font, pick_font
 from posterqa.manifest import PosterManifest
 
 log = logging.getLogger(__name__)
@@ -161,34 +162,6 @@ class GeneratedPoster:
         return json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
 
 
-@dataclass
-class _Element:
-    """One layer being placed: alpha ``[h, w]`` 0..1 (text) or premultiplied RGBA (logo)."""
-
-    kind: str
-    alpha: np.ndarray
-    pad: int
-    text: str = ""
-    font_path: str | None = None
-    size: int = 0
-    angle: float = 0.0
-    quad: Quad | None = None  # in layer coordinates
-    color: RGB = (0, 0, 0)
-    rgb: np.ndarray | None = None  # logo: premultiplied RGB [h, w, 3] float32
-    x: int = 0
-    y: int = 0
-    line_index: int | None = None
-    real: Any = None  # catalog.realism.RealLine: how a realistic line is drawn
-
-    @property
-    def h(self) -> int:
-        return int(self.alpha.shape[0])
-
-    @property
-    def w(self) -> int:
-        return int(self.alpha.shape[1])
-
-
 def poster_rng(poster_id: str, seed: int, salt: int = 0) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(poster_id.encode()), salt])
 
@@ -203,10 +176,6 @@ def _pick_size(rng: np.random.Generator) -> tuple[int, int]:
     long = short * long_over_short
     s, lg = int(short) // 8 * 8, int(long) // 8 * 8
     return (s, lg) if aw < ah else (lg, s) if aw > ah else (s, s)
-
-
-def _halo(size: int) -> int:
-    return int(math.ceil(min(0.3 * size, 30))) + 3
 
 
 def _text_layer(text: str, font_path: str, size: int, angle: float, pad: int,
@@ -254,10 +223,10 @@ def _role_text(rng: np.random.Generator, role: str, brand: GeneratedBrand) -> st
 
 
 def _plan_lines(rng: np.random.Generator, brand: GeneratedBrand, n: int, width: int,
-                short_side: int) -> list[_Element]:
+                short_side: int) -> list[Element]:
     roles = ["headline"] + [str(rng.choice(_ROLES[1:], p=[0.55, 0.45])) for _ in range(n - 1)]
     used: set[str] = set()
-    lines: list[_Element] = []
+    lines: list[Element] = []
     for role in roles:
         for _ in range(30):  # a fresh text until one is new on this poster and fits
             text = _role_text(rng, role, brand)
@@ -277,22 +246,22 @@ def _plan_lines(rng: np.random.Generator, brand: GeneratedBrand, n: int, width: 
             continue
         used.add(text)
         angle = float(rng.uniform(-4.0, 4.0)) if rng.random() < 0.2 else 0.0
-        lines.append(_Element(kind="text", alpha=np.zeros((0, 0), np.float32), pad=_halo(size),
+        lines.append(Element(kind="text", alpha=np.zeros((0, 0), np.float32), pad=halo(size),
                               text=text, font_path=font_path, size=size, angle=angle))
     return lines
 
 
-def _render_lines(lines: list[_Element], scale: float) -> None:
+def _render_lines(lines: list[Element], scale: float) -> None:
     for el in lines:
         if el.real is not None:
             if scale != 1.0:
                 el.size = max(min(MIN_TEXT_PX, el.size), int(el.size * scale))
-                el.pad = _halo(el.size)
+                el.pad = halo(el.size)
             _real.render(el)
             continue
         if scale != 1.0:
             el.size = max(MIN_TEXT_PX, int(el.size * scale))
-            el.pad = _halo(el.size)
+            el.pad = halo(el.size)
         el.alpha, el.quad = _text_layer(el.text, str(el.font_path), el.size, el.angle, el.pad)
 
 
@@ -313,8 +282,8 @@ def _logo_layer(logo_rgba: np.ndarray, width: int, pad: int) -> tuple[np.ndarray
     return small[..., :3].copy(), small[..., 3].copy()
 
 
-def _layout(rng: np.random.Generator, width: int, height: int, lines: list[_Element],
-            logo: _Element | None) -> list[_Element]:
+def _layout(rng: np.random.Generator, width: int, height: int, lines: list[Element],
+            logo: Element | None) -> list[Element]:
     """Place the logo in a top or bottom band and stack the lines in the rest."""
     my = int(0.04 * height)
     zone0, zone1 = my, height - my
@@ -452,7 +421,7 @@ def _choose_color(rng: np.random.Generator, region: np.ndarray, brand: Generated
     return best, worst(best)
 
 
-def _add_panel(rng: np.random.Generator, bg: np.ndarray, el: _Element, dark_text: bool) -> None:
+def _add_panel(rng: np.random.Generator, bg: np.ndarray, el: Element, dark_text: bool) -> None:
     """A rounded backing panel under a line (inside its halo) so the text stays legible."""
     col = (252, 252, 250) if dark_text else (20, 20, 28)
     ys, xs = np.nonzero(el.alpha > 0)
@@ -469,93 +438,19 @@ def _add_panel(rng: np.random.Generator, bg: np.ndarray, el: _Element, dark_text
 # --------------------------------------------------------------------------- defects
 
 
-def _fade_window(h: int, w: int, pad: int) -> np.ndarray:
-    """1 inside, ramping to 0 over the outer ``pad // 2`` px of a layer (keeps a defect's
-    spread from ending in a hard edge at the layer border)."""
-    ramp = max(1, pad // 2)
-    wy = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / ramp, 0, 1)
-    wx = np.clip(np.minimum(np.arange(w), np.arange(w)[::-1]) / ramp, 0, 1)
-    return (wy[:, None] * wx[None, :]).astype(np.float32)
-
-
-def _substitute(rng: np.random.Generator, text: str, font_path: str) -> str:
-    """Replace 1–3 characters with look-alikes (or random ones) the font can draw."""
-    idx = [i for i, c in enumerate(text) if not c.isspace()]
-    n = min(len(idx), int(rng.integers(1, 4)))
-    chosen = sorted(rng.choice(idx, n, replace=False).tolist())
-    chars = list(text)
-    for i in chosen:
-        orig = chars[i]
-        options = [c for c in texts.SIMILAR.get(orig, "") if c != orig]
-        pool = texts.RANDOM_CJK if has_cjk(orig) else texts.RANDOM_LATIN
-        options += [c for c in pool if c != orig]
-        options = [c for c in options if covers_char(font_path, c)][:12]
-        # look-alikes first, a random one sometimes
-        k = 0 if rng.random() < 0.7 or len(options) == 1 else int(rng.integers(len(options)))
-        chars[i] = options[k]
-    return "".join(chars)
-
-
-def _erase_mask(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
-    """1 where glyphs are erased: a vertical band (25–50 % of the ink width) or the
-    upper/lower part of the line over 40–80 % of its width."""
-    box = ink_box(alpha > 0)
-    assert box is not None
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    mask = np.zeros_like(alpha)
-    if rng.random() < 0.5:
-        bw = max(2, int(w * rng.uniform(0.25, 0.5)))
-        bx = x0 + int(rng.integers(0, max(1, w - bw)))
-        mask[:, bx:bx + bw] = 1.0
-    else:
-        bw = max(2, int(w * rng.uniform(0.4, 0.8)))
-        bx = x0 + int(rng.integers(0, max(1, w - bw)))
-        bh = max(2, int(h * rng.uniform(0.35, 0.55)))
-        if rng.random() < 0.5:
-            mask[:y0 + bh, bx:bx + bw] = 1.0
-        else:
-            mask[y1 - bh:, bx:bx + bw] = 1.0
-    return mask
-
-
-def _stroke_cuts(rng: np.random.Generator, alpha: np.ndarray, size: int, n_chars: int
-                 ) -> np.ndarray:
-    """1 along short cuts across the strokes (gaps of 8–12 % of the text size, centred on
-    ink), added until at least 15 % of the ink is cut."""
-    ys, xs = np.nonzero(alpha > 0.5)
-    box = ink_box(alpha > 0)
-    assert box is not None and xs.size
-    half = (box[3] - box[1]) * 0.3
-    thick = max(2, round(size * rng.uniform(0.08, 0.12)))
-    cuts = np.zeros(alpha.shape, np.uint8)
-    total = float(alpha.sum())
-    n = int(np.clip(round(n_chars * rng.uniform(1.2, 2.0)), 4, 40))
-    for k in range(4 * n):
-        i = int(rng.integers(xs.size))
-        cx, cy = float(xs[i]), float(ys[i])
-        ang = rng.uniform(-0.6, 0.6) + (0.0 if rng.random() < 0.6 else np.pi / 2)
-        dx, dy = half * math.sin(ang), half * math.cos(ang)
-        cv2.line(cuts, (round(cx - dx), round(cy - dy)), (round(cx + dx), round(cy + dy)), 1,
-                 thick)
-        if k + 1 >= n and float((alpha * cuts).sum()) >= 0.15 * total:
-            break
-    return cuts.astype(np.float32)
-
-
-def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[np.ndarray, str]:
+def _text_defect(rng: np.random.Generator, el: Element, defect: str) -> tuple[np.ndarray, str]:
     """The defective alpha layer of a line and the text it now shows."""
     a = el.alpha
-    fade = _fade_window(el.h, el.w, el.pad)
+    fade = fade_window(el.h, el.w, el.pad)
     if defect == "wrong_chars":
-        rendered = _substitute(rng, el.text, str(el.font_path))
+        rendered = substitute(rng, el.text, str(el.font_path))
         alpha, _ = _text_layer(rendered, str(el.font_path), el.size, el.angle, el.pad,
                                origin_text=el.text)
         return alpha, rendered
     if defect == "erasure":
         total = float(a.sum())
         for _ in range(10):  # a band that really takes away ink (>= 20 %)
-            mask = _erase_mask(rng, a)
+            mask = erase_mask(rng, a)
             if float((a * mask).sum()) >= 0.2 * total:
                 break
         return a * (1.0 - mask), el.text
@@ -570,11 +465,11 @@ def _text_defect(rng: np.random.Generator, el: _Element, defect: str) -> tuple[n
                         borderValue=0)
         return out * fade, el.text
     if defect == "broken_strokes":
-        return a * (1.0 - _stroke_cuts(rng, a, el.size, len(el.text))), el.text
+        return a * (1.0 - stroke_cuts(rng, a, el.size, len(el.text))), el.text
     raise InputError(f"unknown text defect {defect!r}; known: {', '.join(TEXT_DEFECTS)}")
 
 
-def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: GeneratedBrand,
+def _logo_defect(rng: np.random.Generator, el: Element, defect: str, brand: GeneratedBrand,
                  other_brand: GeneratedBrand | None = None, background: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, str]:
     """Defective premultiplied RGB and alpha of the logo layer and what it now shows
@@ -582,7 +477,7 @@ def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: Gen
     assert el.rgb is not None
     rgb, a = el.rgb, el.alpha
     inner = max(el.h, el.w) - 2 * el.pad
-    fade = _fade_window(el.h, el.w, el.pad)
+    fade = fade_window(el.h, el.w, el.pad)
     name = brand.kit.display_name
     if defect == "blur":
         sigma = max(2.0, inner * rng.uniform(0.025, 0.045))
@@ -636,7 +531,7 @@ def _logo_defect(rng: np.random.Generator, el: _Element, defect: str, brand: Gen
 
 
 def _compose(background: np.ndarray,
-             layers: list[tuple[_Element, np.ndarray, np.ndarray | None]]) -> np.ndarray:
+             layers: list[tuple[Element, np.ndarray, np.ndarray | None]]) -> np.ndarray:
     """Blend each layer onto a copy of the uint8 background, region by region."""
     out = background.copy()
     for el, alpha, rgb in layers:
@@ -741,7 +636,7 @@ def make_poster(
         lw = max(24, min(lw, int(0.22 * height * lw0 / lh0)))
         pad = int(math.ceil(0.12 * lw)) + 3
         rgb, alpha = _logo_layer(brand.logo_rgba, lw, pad)
-        logo = _Element(kind="logo", alpha=alpha, rgb=rgb, pad=pad, size=lw)
+        logo = Element(kind="logo", alpha=alpha, rgb=rgb, pad=pad, size=lw)
     lines = _layout(rng, width, height, lines, logo)
     for el in [*lines, *([logo] if logo else [])]:
         if el.x < 0 or el.y < 0 or el.x + el.w > width or el.y + el.h > height:
@@ -773,8 +668,8 @@ def make_poster(
                       logo.x + logo.pad // 2, logo.y + logo.pad // 2)
 
     # 4. Clean and defective layers
-    clean_layers: list[tuple[_Element, np.ndarray, np.ndarray | None]] = []
-    bad_layers: list[tuple[_Element, np.ndarray, np.ndarray | None]] = []
+    clean_layers: list[tuple[Element, np.ndarray, np.ndarray | None]] = []
+    bad_layers: list[tuple[Element, np.ndarray, np.ndarray | None]] = []
     rendered: dict[int, str] = {}
     defect_of: dict[int, str] = {}
     real_truth: dict[int, _real.RealLayers] = {}
@@ -869,7 +764,7 @@ def _kit_font(brand: GeneratedBrand, font_path: str | None) -> str | None:
     return None
 
 
-def _element_box(el: _Element, background: np.ndarray, clean: np.ndarray, image: np.ndarray
+def _element_box(el: Element, background: np.ndarray, clean: np.ndarray, image: np.ndarray
                  ) -> Box:
     sl = (slice(el.y, el.y + el.h), slice(el.x, el.x + el.w))
     bg = background[sl]
@@ -882,6 +777,6 @@ def _element_box(el: _Element, background: np.ndarray, clean: np.ndarray, image:
     return Box(el.x + x0, el.y + y0, el.x + x1, el.y + y1)
 
 
-def _shift_quad(el: _Element) -> Quad:
+def _shift_quad(el: Element) -> Quad:
     assert el.quad is not None
     return normalize_quad([(el.x + x, el.y + y) for x, y in el.quad])

@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image, ImageFont
 
 from catalog import texts
+from catalog.elements import Element, erase_mask, fade_window, halo, stroke_cuts, substitute
 from catalog.glyphs import (
     draw_text,
     repad,
@@ -69,7 +70,6 @@ from posterqa.fonts import load_font, pick_font
 
 if TYPE_CHECKING:
     from catalog.brands import GeneratedBrand
-    from catalog.posters import _Element
 
 TEXT_LAYOUTS = ("straight", "arc", "wave", "perspective", "multiline", "sizes", "columns",
                 "vertical", "repeated", "tiny")
@@ -118,12 +118,11 @@ def layout_fits(layout: str, text: str) -> bool:
     return layout in TEXT_LAYOUTS
 
 
-def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.random.Generator,
+def plan_line(el: Element, index: int, rng: np.random.Generator, drng: np.random.Generator,
               brand: GeneratedBrand, width: int, used: set[str], *, realism: bool,
               style: str | None, layout: str | None, defect: str | None) -> None:
     """Give line ``el`` its :class:`RealLine` (style, layout, misspelling). ``rng`` draws
     the style and layout, ``drng`` the defect (the stream the classic defects use)."""
-    from catalog.posters import _halo, _substitute
 
     # a line that cannot carry the defect or the layout asked for gets another text:
     # Chinese (any layout can set a short Chinese headline), English for pseudo_letter
@@ -142,7 +141,7 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
                     raise
                 _retext(el, rng, brand, width, used, layout, latin)
     elif defect == "wrong_chars":
-        spelling = substitution(el.text, _substitute(drng, el.text, str(el.font_path)))
+        spelling = substitution(el.text, substitute(drng, el.text, str(el.font_path)))
     if layout is None:
         names = [n for n in _LAYOUT_WEIGHTS if layout_fits(n, el.text)] if realism else []
         if el.size > 40:
@@ -161,13 +160,13 @@ def plan_line(el: _Element, index: int, rng: np.random.Generator, drng: np.rando
     line.params = _layout_params(rng, line, el)
     if layout == "tiny":
         el.size = int(rng.integers(11, 14))
-        el.pad = _halo(el.size)
+        el.pad = halo(el.size)
     elif layout != "straight":
         el.angle = 0.0
     el.real = line
 
 
-def _retext(el: _Element, rng: np.random.Generator, brand: GeneratedBrand, width: int,
+def _retext(el: Element, rng: np.random.Generator, brand: GeneratedBrand, width: int,
             used: set[str], layout: str | None, latin: bool = False) -> None:
     """Give the line a Chinese text (English with ``latin``) that ``layout`` can set."""
     pool = texts.HEADLINES_EN + texts.SLOGANS_EN + texts.DETAILS_EN if latin else \
@@ -194,12 +193,11 @@ def _retext(el: _Element, rng: np.random.Generator, brand: GeneratedBrand, width
 
 
 def _halo_of(size: int) -> int:
-    from catalog.posters import _halo
 
-    return _halo(size)
+    return halo(size)
 
 
-def _layout_params(rng: np.random.Generator, line: RealLine, el: _Element) -> dict[str, Any]:
+def _layout_params(rng: np.random.Generator, line: RealLine, el: Element) -> dict[str, Any]:
     lay = line.layout
     if lay == "arc":
         return {"sweep": math.radians(rng.uniform(50, 140)), "up": bool(rng.random() < 0.65)}
@@ -271,12 +269,11 @@ def _map_span(s: int, e: int, sp: Spelling | None) -> tuple[int, int]:
     return s, e + sp.delta
 
 
-def render(el: _Element) -> None:
+def render(el: Element) -> None:
     """Draw line ``el`` (clean and, for a misspelling, defective) in its layout; sets
     ``el.alpha`` (union of both, for layout and backing panels), ``el.quad`` and the
     line's parts. Shrinks the size until the line fits the poster's width."""
     line: RealLine = el.real
-    from catalog.posters import _halo
 
     for _ in range(8):
         parts, quad = _render_once(el, line)
@@ -284,13 +281,13 @@ def render(el: _Element) -> None:
         if w <= line.max_w or el.size <= 11:
             break
         el.size = max(11, int(el.size * line.max_w / w * 0.97))
-        el.pad = _halo(el.size)
+        el.pad = halo(el.size)
     line.parts = parts
     el.alpha = np.maximum.reduce([p for v in parts for p in v])
     el.quad = quad
 
 
-def _render_once(el: _Element, line: RealLine
+def _render_once(el: Element, line: RealLine
                  ) -> tuple[list[list[np.ndarray]], Any]:
     sp = line.spelling
     variants = [el.text] + ([sp.text] if sp else [])
@@ -453,7 +450,7 @@ class RealLayers:
     rendered: str
 
 
-def layers(el: _Element, defect: str | None, style_rng: Callable[[], np.random.Generator],
+def layers(el: Element, defect: str | None, style_rng: Callable[[], np.random.Generator],
            drng: np.random.Generator) -> RealLayers:
     """Paint line ``el`` clean and with ``defect``; ``style_rng()`` returns a fresh,
     identically seeded generator (both variants get the same texture and sparkles)."""
@@ -498,20 +495,19 @@ def layers(el: _Element, defect: str | None, style_rng: Callable[[], np.random.G
                       parts=tuple(b for b in boxes if b is not None), rendered=rendered)
 
 
-def _classic(rng: np.random.Generator, el: _Element, defect: str, stack: np.ndarray
+def _classic(rng: np.random.Generator, el: Element, defect: str, stack: np.ndarray
              ) -> np.ndarray:
     """A classic pixel defect (erasure, blur, warp, broken strokes) applied to the painted
     layer ``stack`` (premultiplied RGB, alpha, core)."""
     from catalog.graphics import elastic_maps
-    from catalog.posters import _erase_mask, _fade_window, _stroke_cuts
 
     h, w = stack.shape[:2]
     core = stack[..., 4]
-    fade = _fade_window(h, w, el.pad)[..., None]
+    fade = fade_window(h, w, el.pad)[..., None]
     if defect == "erasure":
         total = float(core.sum())
         for _ in range(10):
-            mask = _erase_mask(rng, core)
+            mask = erase_mask(rng, core)
             if float((core * mask).sum()) >= 0.2 * total:
                 break
         return stack * (1.0 - mask)[..., None]
@@ -525,11 +521,11 @@ def _classic(rng: np.random.Generator, el: _Element, defect: str, stack: np.ndar
         return cv2.remap(stack, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=0) * fade
     if defect == "broken_strokes":
-        cuts = _stroke_cuts(rng, core, el.size, len(el.text))
+        cuts = stroke_cuts(rng, core, el.size, len(el.text))
         return stack * (1.0 - cuts)[..., None]
     raise InputError(f"text defect {defect!r} has no realistic rendering")
 
 
-def box_in_poster(el: _Element, box: tuple[int, int, int, int]) -> Box:
+def box_in_poster(el: Element, box: tuple[int, int, int, int]) -> Box:
     x0, y0, x1, y1 = box
     return Box(el.x + x0, el.y + y0, el.x + x1, el.y + y1)

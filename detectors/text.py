@@ -194,11 +194,11 @@ from detectors.text_align import (
     Alignment,
     AlignOp,
     Match,
-    _substring_align,
     align,
     reading_order,
     side_by_side,
     similar_height,
+    substring_align,
 )
 from detectors.text_scorer import CollapseFigures, TextScorer, load_scorer
 from detectors.text_search import edge_width, keep_rects, search_near, search_rendered
@@ -2055,7 +2055,7 @@ def _absent_ends(expected: str, read: str) -> tuple[int, int]:
     if len(read) >= 2 and read[0] == expected[0] and read[-1] == expected[-1] \
             and not (expected.startswith(read) or expected.endswith(read)):
         return 0, 0
-    _cost, start, end, _ops = _substring_align(read, expected)
+    _cost, start, end, _ops = substring_align(read, expected)
     return start, max(len(expected) - end, 0)
 
 

@@ -151,7 +151,7 @@ def _trace(back: list[list[str]], i: int, j: int) -> tuple[list[AlignOp], int]:
     return ops, j
 
 
-def _substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignOp]]:
+def substring_align(pattern: str, doc: str) -> tuple[int, int, int, list[AlignOp]]:
     """Cheapest alignment of all of ``pattern`` with some substring of ``doc``."""
     m, n = len(pattern), len(doc)
     inf = 1 << 30
@@ -238,7 +238,7 @@ def align(lines: Sequence[OcrLine], expected: Sequence[str]) -> Alignment:
     for idx, _exp, norm in items:
         if idx in found:
             continue
-        total, start, end, ops = _substring_align(norm, "".join(chars))
+        total, start, end, ops = substring_align(norm, "".join(chars))
         ops = _trim_foreign_edges(ops, doc, ordered)
         if any(o.op != "D" for o in ops):
             total = _cost(ops, norm, doc)
@@ -305,7 +305,7 @@ def _stacked_match(exp: str, norm: str, loose: list[str], loose_doc: list[DocCha
         ops = [AlignOp("M", k, d) for k, d in enumerate(span)]
         total = 0
     else:
-        total, _s, _e, ops = _substring_align(norm, text)
+        total, _s, _e, ops = substring_align(norm, text)
         ops = _trim_foreign_edges(ops, loose_doc, ordered)
         if not any(o.op != "D" for o in ops):
             return None
@@ -367,7 +367,7 @@ def side_by_side(a: Box, b: Box) -> bool:
 
 
 def _cost(ops: Sequence[AlignOp], norm: str, doc: Sequence[DocChar]) -> int:
-    """The edit cost of ``ops`` as :func:`_substring_align` counts it."""
+    """The edit cost of ``ops`` as :func:`substring_align` counts it."""
     total = 0
     for o in ops:
         if o.op == "S":

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detectors.text_signals import _RENDER_SIZE, nan_to_zero, render_text, std_above
+from detectors.text_signals import RENDER_SIZE, nan_to_zero, render_text, std_above
 from posterqa.fonts import covers_char
 
 COARSE_HEIGHT = 10.0  # ink height (px) of the rendering in the coarse pass
@@ -242,7 +242,7 @@ def search_rendered(image: np.ndarray, text: str, fonts: Sequence[str], *,
 
     def extent(font: str, size: int) -> tuple[float, float]:
         """Ink height and width of the string at font ``size`` px."""
-        r = size / _RENDER_SIZE
+        r = size / RENDER_SIZE
         return refs[font].shape[0] * r, refs[font].shape[1] * r
 
     def level(f: float, height: float) -> _Level:
@@ -426,5 +426,5 @@ def search_near(image: np.ndarray, text: str, fonts: Sequence[str],
                 best = Found(box=(int(round(bx0)), int(round(by0)), int(round(bx0 + iw)),
                                   int(round(by0 + ih))),
                              score=sc, dark=bool(res[y, x] < 0),
-                             size=int(round(_RENDER_SIZE * ih / ref.shape[0])), font=font)
+                             size=int(round(RENDER_SIZE * ih / ref.shape[0])), font=font)
     return best

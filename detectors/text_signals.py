@@ -238,11 +238,11 @@ def stroke_sharpness(line: LineImage, cells: Sequence[tuple[int, int]]) -> np.nd
     return out
 
 
-_RENDER_SIZE = 64
+RENDER_SIZE = 64
 
 
 @lru_cache(maxsize=1024)
-def render_text(text: str, font_path: str, size: int = _RENDER_SIZE
+def render_text(text: str, font_path: str, size: int = RENDER_SIZE
                 ) -> tuple[np.ndarray, tuple[float, ...]]:
     """``text`` rendered at ``size`` px: float32 ink ``[h, w]`` cropped to the ink box, and
     the x position of every character boundary (len(text) + 1 values) in that crop."""
@@ -496,8 +496,8 @@ def _compare_glyphs(ink: np.ndarray, box: tuple[int, int, int, int], text: str,
     if bw < 4 or bh < 4 or ref.shape[1] < 2:
         return None
     # render again at the line's own size: glyph advances round per pixel size
-    size = int(round(_RENDER_SIZE * bh / max(ref.shape[0], 1)))
-    if 6 <= size < 3 * _RENDER_SIZE and size != _RENDER_SIZE:
+    size = int(round(RENDER_SIZE * bh / max(ref.shape[0], 1)))
+    if 6 <= size < 3 * RENDER_SIZE and size != RENDER_SIZE:
         ref, bounds = render_text(text, font_path, size)
     scale = GLYPH_HEIGHT / bh
     sw = max(int(round(bw * scale)), 4)
