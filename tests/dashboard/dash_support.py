@@ -192,3 +192,18 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def sign_in(page: Any, live_url: str, path: str = "/queue") -> None:
+    """Open ``path`` signed out, sign in as the reviewer on the login page it redirects
+    to, and wait until the browser is back on ``path``."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.goto(live_url + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.fill("input[name=username]", REVIEWER[0])
+    page.fill("input[name=password]", REVIEWER[1])
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))

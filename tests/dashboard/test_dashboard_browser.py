@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from dash_support import REVIEWER, DashEnv
+from dash_support import sign_in as dash_sign_in
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,12 +19,7 @@ pytestmark = pytest.mark.browser
 
 
 def sign_in(page: Page, live_url: str, path: str = "/queue") -> None:
-    page.goto(live_url + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.fill("input[name=username]", REVIEWER[0])
-    page.fill("input[name=password]", REVIEWER[1])
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    dash_sign_in(page, live_url, path)
     js_ready(page)
 
 

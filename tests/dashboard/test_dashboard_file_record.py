@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dash_support import REVIEWER, DashEnv, damage, make_poster
+from dash_support import DashEnv, damage, make_poster, sign_in
 from PIL import Image
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
@@ -22,15 +22,6 @@ from refiner.asset import write_repaired
 from storage.models import Repair
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page: Page, live_url: str, path: str) -> None:
-    page.goto(live_url + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.fill("input[name=username]", REVIEWER[0])
-    page.fill("input[name=password]", REVIEWER[1])
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
 
 
 @contextmanager
