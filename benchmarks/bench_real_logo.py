@@ -1,10 +1,14 @@
 """The realset's faithful-logo cases under the brand rules (opt-in calibrated decision).
 
-    python benchmarks/bench_real_logo.py [--realset ../shared/realset] [--pixel-rules]
+    python benchmarks/bench_real_logo.py [--realset ../shared/realset]
+                                         [--rules restyle|default|pixel]
 
-``benchmarks/bench_real.py`` runs the logo detector with its default rules (the pixel
-measures' verdict); this runs the nine clean cases with a ``logo`` reference through
-``LogoDetector(rules=RESTYLE_RULES)`` (``--pixel-rules``: the default) and prints each
+``benchmarks/bench_real.py`` runs the logo detector with its default rules
+(:data:`detectors.logo_scorer.DEFAULT_RULES`: the pixel measures' verdict on the shape,
+with the parts of the brand rules that are safe by default); this runs the nine clean
+cases with a ``logo`` reference through ``LogoDetector(rules=RESTYLE_RULES)`` (every part,
+the calibrated shape decision included; ``--rules default``: the detector's default;
+``--rules pixel``: every part off, the pixel verdict alone) and prints each
 case's logo defects and review-only notes, and how many faithful logos got a logo defect
 (notes are not defects: a reviewer sees them, the refiner never does). Measuring only.
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.logo import LogoDetector  # noqa: E402
-from detectors.logo_scorer import DEFAULT_RULES, RESTYLE_RULES  # noqa: E402
+from detectors.logo_scorer import DEFAULT_RULES, RESTYLE_RULES, LogoRules  # noqa: E402
 from posterqa.imaging import load_image, load_rgba  # noqa: E402
 
 DEFAULT_REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset"
@@ -29,10 +33,13 @@ MAX_PIXELS = 40_000_000
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--realset", type=Path, default=DEFAULT_REALSET)
-    ap.add_argument("--pixel-rules", action="store_true")
+    ap.add_argument("--rules", choices=("restyle", "default", "pixel"), default="restyle")
     args = ap.parse_args(argv)
     cases = json.loads((args.realset / "cases.json").read_text())["clean"]
-    det = LogoDetector(rules=DEFAULT_RULES if args.pixel_rules else RESTYLE_RULES)
+    rules = {"restyle": RESTYLE_RULES, "default": DEFAULT_RULES,
+             "pixel": LogoRules(restyle_allowed=False, colour_apart=False,
+                                small_unjudged=False, note_when_unsure=False)}[args.rules]
+    det = LogoDetector(rules=rules)
     flagged = total = 0
     for c in cases:
         if "logo" not in c:

@@ -112,8 +112,10 @@ Pipeline (:meth:`LogoDetector.analyze`, which :meth:`LogoDetector.detect` wraps)
    ``score >= 0.5``, and a defect's ``score`` is ``1 - fidelity``. The thresholds were
    tuned on generated posters (``benchmarks/bench_logo_detector.py --seed 1``).
    **Brand rules and the calibrated decision** (:mod:`detectors.logo_scorer`,
-   :mod:`detectors.logo_shape`; issue 26; opt-in for now:
-   ``LogoDetector(rules=RESTYLE_RULES)``, see ``DEFAULT_RULES``): with the brand allowing
+   :mod:`detectors.logo_shape`; issue 26; the rules' parts switch one by one, see
+   :class:`detectors.logo_scorer.LogoRules`: by default (``DEFAULT_RULES``) only "an
+   instance narrower than ``min_width_px`` is not judged for shape" is on, over the pixel
+   measures' verdict; every part: ``LogoDetector(rules=RESTYLE_RULES)``): with the brand allowing
    restyles (:class:`detectors.logo_scorer.LogoRules`), every instance the locator keeps is
    judged again on its own (:meth:`LogoDetector._calibrated`): its *shape* by one logistic
    regression over the measures above plus appearance-free shape measures (where the
@@ -266,9 +268,9 @@ from detectors.logo_reference import (
 )
 from detectors.logo_scorer import (
     COLOUR_SEVERITY,
-    DEFAULT_RULES,
     LogoRules,
     colour_off,
+    default_rules,
     feature_vector,
     load_scorer,
 )
@@ -481,7 +483,7 @@ class LogoDetector:
 
     def __init__(self, settings: Any = None, *,
                  wordmark_ocr: bool | OcrEngine = False, read_copy: bool = True,
-                 rules: LogoRules = DEFAULT_RULES) -> None:
+                 rules: LogoRules | None = None) -> None:
         """``wordmark_ocr``: also read the wordmark of a logo that looks faithful and
         compare it with the reference's (``True``: the engine of
         :func:`detectors.ocr.get_ocr_engine`; or an OCR engine to use); off by default.
@@ -491,7 +493,7 @@ class LogoDetector:
         (:class:`detectors.logo_scorer.LogoRules`; restyling allowed by default, then
         each instance is judged by the calibrated scorer, :meth:`_calibrated`)."""
         self.settings = settings
-        self.rules = rules
+        self.rules = default_rules() if rules is None else rules
         self._ocr_engine: OcrEngine | None = None if isinstance(wordmark_ocr, bool) \
             else wordmark_ocr
         self.wordmark_ocr = bool(wordmark_ocr)
@@ -619,22 +621,41 @@ class LogoDetector:
         """The instance judged by the brand's rules: its shape by the calibrated scorer
         (:mod:`detectors.logo_scorer`; not judged under ``rules.min_width_px``), its colour
         on its own (``color_shift``, severity ``COLOUR_SEVERITY``). Without restyling
-        allowed, the pixel measures' verdict stands."""
-        if not self.rules.restyle_allowed or not lm.homography:
+        allowed, the pixel measures' verdict stands, with the parts of the rules that are
+        on (:class:`detectors.logo_scorer.LogoRules`): a failing instance under
+        ``min_width_px`` is not judged for shape; a failing colour alone is judged apart."""
+        rules = self.rules
+        if not lm.homography or not (rules.restyle_allowed or (
+                not check.matches and (rules.judges_colour_apart or rules.skips_small))):
             return check
-        scorer = load_scorer()
         sm = shape_measures(image, ref, np.asarray(lm.homography, np.float64))
-        p = scorer.probability(feature_vector(dict(check.details), sm, lm))
-        details = (*check.details, *sm.as_pairs(), ("p_deformed", p))
         q = np.asarray(lm.quad, np.float64)
         width = float(np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
-        if width >= self.rules.min_width_px and p >= scorer.threshold:
-            reasons = tuple(r for r in check.reasons if r != "color_shift") \
+        small = rules.skips_small and width < rules.min_width_px
+        if rules.restyle_allowed:
+            p = load_scorer().probability(feature_vector(dict(check.details), sm, lm))
+            details = (*check.details, *sm.as_pairs(), ("p_deformed", p))
+            shape_bad = p >= load_scorer().threshold
+            shape_reasons = tuple(r for r in check.reasons if r != "color_shift") \
                 or ("shape_changed",)
-            return LogoCheck(False, float(min(1.0 - p, 0.49)), reasons, details)
-        if colour_off(sm, self.rules):
+            shape_score = float(min(1.0 - p, 0.49))
+            ok_score = float(max(1.0 - p, 0.5))
+        else:  # the pixel measures' verdict on the shape, their colour reason apart
+            details = (*check.details, *sm.as_pairs())
+            shape_reasons = tuple(r for r in check.reasons if r != "color_shift")
+            shape_bad = bool(shape_reasons) or (
+                not check.matches and not rules.judges_colour_apart)
+            shape_reasons = check.reasons
+            shape_score = check.score
+            ok_score = max(check.score, 0.5)
+        if shape_bad and not small:
+            return LogoCheck(False, shape_score, shape_reasons, details)
+        if not rules.judges_colour_apart:
+            if "color_shift" in check.reasons:  # the pixel measures' colour verdict
+                return LogoCheck(False, check.score, ("color_shift",), details)
+        elif colour_off(sm, rules):
             return LogoCheck(False, 1.0 - COLOUR_SEVERITY, ("color_shift",), details)
-        return LogoCheck(True, float(max(1.0 - p, 0.5)), (), details)
+        return LogoCheck(True, ok_score, (), details)
 
     def _wordmark_check(self, image: np.ndarray, ref: LogoReference, lm: LogoMatch,
                         check: LogoCheck) -> LogoCheck:
@@ -1207,7 +1228,7 @@ class LogoDetector:
         # nothing on the poster looks like a logo. When the reference's shape is there
         # all the same (a restyled logo the locator's pixel rules passed over), that is no
         # defect but a note for a reviewer, at that place
-        weak = self._weak_instance(image, ref) if self.rules.restyle_allowed else None
+        weak = self._weak_instance(image, ref) if self.rules.notes_when_unsure else None
         if weak is not None:
             quad, p = weak
             return Defect(kind="note", category="logo_not_found",

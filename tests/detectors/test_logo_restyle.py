@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -190,3 +191,37 @@ def test_scorer_file_loads_offline_with_its_training_hash() -> None:
     assert scorer.sha256 == data["training"]["sha256"]
     assert 0.5 <= scorer.threshold < 1.0
     assert scorer.weights.shape == (len(FEATURES),)
+
+
+@pytest.mark.parametrize("defect", ["bent", "warp"])
+def test_default_rules_do_not_judge_a_small_instance_for_shape(brands, defect: str) -> None:
+    """On by default (the pixel verdict): a deformed logo is flagged at its size, and not
+    judged for shape once the brand's minimum width is above it."""
+    assert DEFAULT_RULES.skips_small and not DEFAULT_RULES.restyle_allowed
+    brand = brands["flat"]
+    poster = make_poster(brand, 32, logo_defect=defect)
+    truth = _truth(poster)
+    default = LogoDetector(read_copy=False)
+    assert default.rules == DEFAULT_RULES
+    assert any(d.box.iou(truth) >= 0.5
+               for d in _logo_defects(default.detect(poster.image, brand.logo_rgba)))
+    above = LogoDetector(read_copy=False,
+                         rules=replace(DEFAULT_RULES, min_width_px=truth.width + 50))
+    assert not any(d.box.iou(truth) >= 0.5 and d.reasons != ("color_shift",)
+                   for d in _logo_defects(above.detect(poster.image, brand.logo_rgba)))
+
+
+@pytest.mark.parametrize("seed", [35, 36])
+def test_a_whole_poster_box_is_never_repairable(brands, seed: int) -> None:
+    """'missing' over the whole poster and review-only notes go to a reviewer (storage
+    records them ``skipped``), never to the refiner, under either rules."""
+    brand = brands["textured"]
+    poster = make_poster(brand, seed, with_logo=False)
+    height, width = poster.image.shape[:2]
+    for rules in (DEFAULT_RULES, RESTYLE_RULES):
+        defects = LogoDetector(read_copy=False, rules=rules).detect(
+            poster.image, brand.logo_rgba, required=True)
+        assert defects
+        for d in defects:
+            if d.kind == "note" or d.box.area >= 0.5 * width * height:
+                assert not d.repairable and d.to_json()["repairable"] is False, d
