@@ -289,11 +289,7 @@ def restyle_logo(rng: np.random.Generator, style: str, rgb: np.ndarray, alpha: n
     fn = _RESTYLE_FN.get(style)
     if fn is None:
         raise InputError(f"logo restyle {style!r} is not one of {LOGO_RESTYLES}")
-    out_rgb, out_a = fn(rng, rgb.astype(np.float32), alpha.astype(np.float32),
-                        background.astype(np.float32))
-    out_a = np.clip(out_a, 0.0, 1.0).astype(np.float32)
-    out_rgb = np.minimum(np.clip(out_rgb, 0.0, None), out_a[..., None] * 255.0)
-    return out_rgb.astype(np.float32), out_a
+    return _layer(fn, rng, rgb, alpha, background)
 
 
 # --------------------------------------------------------------------------- deformations
@@ -398,6 +394,12 @@ def deform_logo(rng: np.random.Generator, defect: str, rgb: np.ndarray, alpha: n
     fn = _DEFECT_FN.get(defect)
     if fn is None:
         raise InputError(f"logo deformation {defect!r} is not one of {REAL_LOGO_DEFECTS}")
+    return _layer(fn, rng, rgb, alpha, background)
+
+
+def _layer(fn, rng: np.random.Generator, rgb: np.ndarray, alpha: np.ndarray,
+           background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``fn``'s layer as float32, alpha in 0..1 and the premultiplied RGB within it."""
     out_rgb, out_a = fn(rng, rgb.astype(np.float32), alpha.astype(np.float32),
                         background.astype(np.float32))
     out_a = np.clip(out_a, 0.0, 1.0).astype(np.float32)

@@ -217,10 +217,7 @@ def _misspell_once(rng: np.random.Generator, text: str, defect: str, font_path: 
         partners = [p for p in pool if p != text[i] and covers_char(font_path, p)]
         partner = partners[int(rng.integers(len(partners)))]
         axis = "x" if rng.random() < 0.6 else "y"
-        pua = chr(PSEUDO_BASE)
-        return Spelling(expected=text, text=text[:i] + pua + text[i + 1:],
-                        shown=text[:i] + SHOWN_PSEUDO + text[i + 1:], changed=(i,),
-                        span=(i, i + 1), glyphs=((pua, text[i], partner, axis),))
+        return _pseudo(text, i, partner, axis)
     if defect == "pseudo_hanzi":
         places = [i for i, c in enumerate(text) if is_hanzi(c)]
         if not places:
@@ -229,10 +226,7 @@ def _misspell_once(rng: np.random.Generator, text: str, defect: str, font_path: 
         partners = [p for p in PSEUDO_PARTNERS if p != text[i] and covers_char(font_path, p)]
         partner = partners[int(rng.integers(len(partners)))]
         axis = "x" if rng.random() < 0.7 else "y"
-        pua = chr(PSEUDO_BASE)
-        return Spelling(expected=text, text=text[:i] + pua + text[i + 1:],
-                        shown=text[:i] + SHOWN_PSEUDO + text[i + 1:], changed=(i,),
-                        span=(i, i + 1), glyphs=((pua, text[i], partner, axis),))
+        return _pseudo(text, i, partner, axis)
     raise InputError(f"unknown real text defect {defect!r}; known: {', '.join(REAL_TEXT_DEFECTS)}")
 
 
@@ -275,3 +269,12 @@ def substitution(expected: str, shown: str) -> Spelling:
     changed = tuple(i for i, (a, b) in enumerate(zip(expected, shown, strict=True)) if a != b)
     span = (changed[0], changed[-1] + 1) if changed else (0, 0)
     return Spelling(expected=expected, text=shown, shown=shown, changed=changed, span=span)
+
+
+def _pseudo(text: str, i: int, partner: str, axis: str) -> Spelling:
+    """``text`` with character ``i`` drawn as a pseudo-glyph joined from it and ``partner``
+    along ``axis`` (a private-use code point stands for it; the truth shows U+FFFD)."""
+    pua = chr(PSEUDO_BASE)
+    return Spelling(expected=text, text=text[:i] + pua + text[i + 1:],
+                    shown=text[:i] + SHOWN_PSEUDO + text[i + 1:], changed=(i,),
+                    span=(i, i + 1), glyphs=((pua, text[i], partner, axis),))
